@@ -1,0 +1,22 @@
+// SHA-256 of a file, used to prove that a backup read back from a target is byte for
+// byte the snapshot that was taken (the manifest records it; restore checks it).
+#pragma once
+
+#include "server-node/backup/result.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace pdsync::backup {
+
+struct FileDigest {
+    std::uint64_t size = 0;
+    std::string sha256;  // 64 lowercase hex digits
+};
+
+// Reads the whole file once. Thread-safe (no shared state).
+//   auto d = digest_file("/backups/20261125T031500Z-1a2b3c.db");  // d->sha256 == "9f86..."
+BackupResult<FileDigest> digest_file(const std::filesystem::path& file);
+
+}  // namespace pdsync::backup

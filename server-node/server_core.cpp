@@ -1,0 +1,464 @@
+// Server protocol logic: join, change sets, login events, presence, user limit.
+#include "server-node/server_core.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <optional>
+
+#include "shared/clock.hpp"
+#include "shared/merge.hpp"
+#include "shared/tuning.hpp"
+
+namespace pdsync::server {
+
+struct ServerCore::Batch {
+    std::map<DocKey, std::optional<Document>> docs;  // documents read or written; nullopt = absent
+    std::set<DocKey> dirty;                          // to save and republish
+    std::set<DocKey> deleted;                        // to delete and clear on the broker
+    std::map<std::string, DeviceRow> devices;        // device rows changed in this batch
+    std::vector<Outbound> replies;
+    std::vector<std::pair<std::string, uint64_t>> change_sets;  // (device, seq) seen
+    bool status_changed = false;
+};
+
+ServerCore::ServerCore(ServerStore& store, Topics topics, ServerSettings settings)
+    : store_(store), topics_(std::move(topics)), settings_(std::move(settings)), started_at_(now_ms()),
+      boot_id_(random_hex(8)) {
+    for (auto& d : store_.list_devices()) devices_[d.device_id] = d;
+}
+
+std::vector<Outbound> ServerCore::handle_batch(const std::vector<Inbound>& batch) {
+    Batch b;
+    try {
+        auto txn = store_.begin();
+        for (const auto& msg : batch) handle_one(msg, b);
+        for (const auto& key : b.deleted) store_.delete_document(key);
+        for (const auto& key : b.dirty) {
+            if (auto& doc = b.docs[key]) store_.save_document(*doc);
+        }
+        for (const auto& [id, row] : b.devices) store_.save_device(row);
+        txn->commit();
+    } catch (const std::exception& e) {
+        spdlog::error("store: batch of {} messages rolled back: {}", batch.size(), e.what());
+        std::vector<Outbound> out;
+        Batch failed;
+        for (const auto& [device_id, seq] : b.change_sets) {
+            refuse_change(device_id, seq, Errc::storage, std::string("the server could not store the change: ") + e.what(),
+                          failed);
+        }
+        return std::move(failed.replies);
+    }
+    // Committed: now the world may learn about it.
+    for (auto& [id, row] : b.devices) devices_[id] = row;
+    std::vector<Outbound> out;
+    for (const auto& key : b.deleted) {
+        if (b.dirty.count(key)) continue;
+        out.push_back({key.user.empty() ? topics_.shared_doc(key.category) : topics_.user_doc(key.user, key.category),
+                       "", true});
+    }
+    for (const auto& key : b.dirty) {
+        const auto& doc = b.docs[key];
+        if (!doc) continue;
+        out.push_back({doc->user.empty() ? topics_.shared_doc(doc->category) : topics_.user_doc(doc->user, doc->category),
+                       encode_document(*doc), true});
+    }
+    for (auto& r : b.replies) out.push_back(std::move(r));
+    if (b.status_changed) out.push_back(status_message());
+    return out;
+}
+
+void ServerCore::handle_one(const Inbound& msg, Batch& b) {
+    auto topic = topics_.parse(msg.topic);
+    if (!topic) {
+        spdlog::warn("mqtt: ignored message on '{}': {}", msg.topic, topic.error().message);
+        return;
+    }
+    const std::string& device_id = topic->device_id;
+    if (topic->kind == TopicKind::device_presence) {
+        if (msg.payload.empty()) return;  // a cleared retained presence
+    }
+    auto value = decode_msgpack(msg.payload);
+    if (!value) {
+        spdlog::warn("device={} topic={} rejected payload: {} ({})", device_id, msg.topic,
+                     errc_name(value.code()), value.error().message);
+        if (topic->kind == TopicKind::device_changes) refuse_change(device_id, 0, value.code(), value.error().message, b);
+        return;
+    }
+    switch (topic->kind) {
+        case TopicKind::device_hello: {
+            auto h = hello_from_value(*value);
+            if (!h || h->device_id != device_id) {
+                std::string why = h ? "device_id does not match the topic" : h.error().message;
+                spdlog::warn("device={} hello rejected: {}", device_id, why);
+                JoinReply r;
+                r.reason = h ? Errc::bad_device_id : h.code();
+                r.message = why;
+                reply(device_id, r, b);
+                return;
+            }
+            on_hello(device_id, *h, b);
+            return;
+        }
+        case TopicKind::device_changes: {
+            auto cs = change_set_from_value(*value);
+            if (!cs) {
+                uint64_t seq = value->is_object() && value->contains("seq") && (*value)["seq"].is_number_unsigned()
+                                   ? (*value)["seq"].get<uint64_t>()
+                                   : 0;
+                spdlog::warn("device={} change set rejected: {} ({})", device_id, errc_name(cs.code()),
+                             cs.error().message);
+                refuse_change(device_id, seq, cs.code(), cs.error().message, b);
+                return;
+            }
+            if (cs->device_id != device_id) {
+                refuse_change(device_id, cs->seq, Errc::bad_device_id, "device_id does not match the topic", b);
+                return;
+            }
+            on_changes(device_id, *cs, b);
+            return;
+        }
+        case TopicKind::device_events: {
+            auto e = event_from_value(*value);
+            if (!e || e->device_id != device_id) {
+                spdlog::warn("device={} event rejected: {}", device_id, e ? "device_id does not match the topic" : e.error().message);
+                return;
+            }
+            on_event(device_id, *e, b);
+            return;
+        }
+        case TopicKind::device_presence: {
+            auto p = presence_from_value(*value);
+            if (!p || p->device_id != device_id) {
+                spdlog::warn("device={} presence rejected", device_id);
+                return;
+            }
+            on_presence(device_id, *p, b);
+            return;
+        }
+        default:
+            // Documents, inbox and status are the server's own publications.
+            return;
+    }
+}
+
+std::size_t ServerCore::joined_count() const {
+    std::size_t n = 0;
+    for (const auto& [id, d] : devices_) {
+        if (!d.removed && id != settings_.device_id) ++n;
+    }
+    return n;
+}
+
+void ServerCore::on_hello(const std::string& device_id, const Hello& h, Batch& b) {
+    JoinReply r;
+    auto known = devices_.find(device_id);
+    bool is_new = known == devices_.end();
+    auto refuse = [&](Errc code, std::string message) {
+        r.accepted = false;
+        r.reason = code;
+        r.message = std::move(message);
+        refused_[device_id] = std::string(errc_name(code)) + ": " + r.message;
+        spdlog::warn("device={} join refused: {} ({})", device_id, errc_name(code), r.message);
+        b.status_changed = true;
+        reply(device_id, r, b);
+    };
+    if (!is_new && known->second.removed) {
+        return refuse(Errc::not_joined, "this machine was removed from the fleet by an administrator");
+    }
+    if (h.protocol != tuning::kProtocolVersion) {
+        return refuse(Errc::protocol_unsupported, "the server speaks protocol " +
+                                                      std::to_string(tuning::kProtocolVersion) + ", the device " +
+                                                      std::to_string(h.protocol));
+    }
+    if (h.auth_digest != settings_.auth_digest) {
+        return refuse(Errc::auth_profile_mismatch,
+                      "user authentication / department ID settings differ from the server's");
+    }
+    // The server machine counts as one; its own client ("localhost") is not an extra one.
+    if (is_new && device_id != settings_.device_id &&
+        joined_count() + 1 >= static_cast<std::size_t>(settings_.machine_limit)) {
+        return refuse(Errc::machine_limit, "the fleet already has " + std::to_string(settings_.machine_limit) +
+                                               " machines (the server machine included)");
+    }
+    int64_t now = now_ms();
+    DeviceRow row = is_new ? DeviceRow{} : known->second;
+    if (auto pending = b.devices.find(device_id); pending != b.devices.end()) row = pending->second;
+    row.device_id = device_id;
+    row.product = h.product;
+    row.firmware = h.firmware;
+    row.location = h.location;
+    row.supported = h.categories;
+    if (is_new) row.joined_at = now;
+    row.last_seen_at = now;
+    row.last_error.clear();
+    if (row.epoch != h.epoch) {
+        row.epoch = h.epoch;  // a new outbox (a new or wiped machine): its sequence restarts
+        row.last_seq = 0;
+    }
+    b.devices[device_id] = row;
+    refused_.erase(device_id);
+    b.status_changed = true;
+
+    r.accepted = true;
+    r.categories = settings_.categories.intersect(h.categories);
+    r.last_seq = row.last_seq;
+    for (const auto& u : h.cached_users) {
+        if (!store_.find_user(u)) r.gone_users.push_back(u);
+    }
+    spdlog::info("device={} joined (product={} firmware={} syncs {} categories{})", device_id, h.product, h.firmware,
+                 r.categories.list().size(), is_new ? ", new" : "");
+    reply(device_id, r, b);
+}
+
+DeviceRow* ServerCore::joined_device(const std::string& device_id, Batch& b) {
+    if (auto it = b.devices.find(device_id); it != b.devices.end()) return it->second.removed ? nullptr : &it->second;
+    auto it = devices_.find(device_id);
+    if (it == devices_.end() || it->second.removed) return nullptr;
+    return &(b.devices[device_id] = it->second);
+}
+
+void ServerCore::on_changes(const std::string& device_id, const ChangeSet& cs, Batch& b) {
+    b.change_sets.emplace_back(device_id, cs.seq);
+    DeviceRow* dev = joined_device(device_id, b);
+    if (!dev) return refuse_change(device_id, cs.seq, Errc::not_joined, "the device has not joined; send hello", b);
+    if (cs.epoch != dev->epoch) {
+        return refuse_change(device_id, cs.seq, Errc::not_joined, "unknown outbox epoch; send hello", b);
+    }
+    if (cs.seq <= dev->last_seq) {
+        // A re-sent change set (its ack was lost, or the server restarted before acking).
+        AckReply r;
+        r.seq = cs.seq;
+        r.user = cs.user;
+        r.category = cs.category;
+        if (auto prior = store_.find_applied(device_id, cs.epoch, cs.seq)) {
+            r.ok = prior->ok;
+            r.reason = prior->reason;
+            r.message = prior->message;
+            r.version = prior->version;
+            r.conflicts = prior->conflicts;
+        } else {
+            r.ok = true;
+            r.message = "already applied";
+        }
+        spdlog::debug("device={} seq={} duplicate, answered again", device_id, cs.seq);
+        return reply(device_id, r, b);
+    }
+    if (cs.seq != dev->last_seq + 1) {
+        AckReply r;
+        r.seq = cs.seq;
+        r.reason = Errc::out_of_order;
+        r.message = "expected change set " + std::to_string(dev->last_seq + 1);
+        r.expected_seq = dev->last_seq + 1;
+        r.user = cs.user;
+        r.category = cs.category;
+        return reply(device_id, r, b);
+    }
+    AckReply r = apply_changes(cs, *dev, b);
+    dev->last_seq = cs.seq;
+    dev->last_sync_at = now_ms();
+    if (!r.ok) dev->last_error = std::string(errc_name(r.reason)) + ": " + r.message;
+    AppliedRow row{r.ok, r.reason, r.message, r.version, r.conflicts};
+    store_.record_applied(device_id, cs.epoch, cs.seq, row);
+    reply(device_id, r, b);
+}
+
+AckReply ServerCore::apply_changes(const ChangeSet& cs, DeviceRow& dev, Batch& b) {
+    AckReply r;
+    r.seq = cs.seq;
+    r.user = cs.user;
+    r.category = cs.category;
+    auto fail = [&](Errc code, std::string message) {
+        r.ok = false;
+        r.reason = code;
+        r.message = std::move(message);
+        spdlog::warn("device={} user={} category={} seq={} rejected: {} ({})", dev.device_id, cs.user,
+                     category_name(cs.category), cs.seq, errc_name(code), r.message);
+        return r;
+    };
+    if (!settings_.categories.contains(cs.category)) {
+        return fail(Errc::category_disabled, "this fleet does not synchronize " + std::string(category_name(cs.category)));
+    }
+    if (!dev.supported.contains(cs.category)) {
+        return fail(Errc::category_disabled,
+                    "the device declared no support for " + std::string(category_name(cs.category)));
+    }
+    if (is_personal(cs.category) && !store_.find_user(cs.user)) {
+        if (auto st = register_user(cs.user, b); !st) return fail(st.code(), st.error().message);
+    }
+    Document* doc = document(cs.key(), b);
+    int64_t now = now_ms();
+    if (cs.registers) {
+        if (doc) {
+            r.version = doc->version;
+            return fail(Errc::exists, "the server already holds this document; its copy wins");
+        }
+        b.docs[cs.key()] = document_from_registration(cs, 1, now);
+        b.dirty.insert(cs.key());
+        b.deleted.erase(cs.key());
+        r.ok = true;
+        r.version = 1;
+        spdlog::info("device={} user={} category={} registered ({} entries)", dev.device_id, cs.user,
+                     category_name(cs.category), cs.ops.size());
+        return r;
+    }
+    if (!doc) {
+        Document fresh;
+        fresh.user = cs.user;
+        fresh.category = cs.category;
+        b.docs[cs.key()] = std::move(fresh);
+        doc = &*b.docs[cs.key()];
+    }
+    MergeOutcome m = apply_ops(*doc, cs.ops, doc->version + 1);
+    if (m.changed) {
+        doc->version += 1;
+        doc->updated_at = now;
+        prune_tombstones(*doc, settings_.max_tombstones);
+        b.dirty.insert(cs.key());
+        b.deleted.erase(cs.key());
+    }
+    r.ok = true;
+    r.version = doc->version;
+    r.conflicts = std::move(m.conflicts);
+    return r;
+}
+
+Status ServerCore::register_user(const std::string& user, Batch& b) {
+    // The limit is a hard policy: the least recently used user makes room (DESIGN.md 5.7).
+    while (store_.count_users() >= static_cast<std::size_t>(std::max(1, settings_.user_limit))) {
+        auto victim = store_.least_recent_user(user);
+        if (!victim) return make_error(Errc::user_limit, "user limit reached and no user to evict");
+        evict_user(victim->user, b);
+    }
+    int64_t now = now_ms();
+    store_.save_user(UserRow{user, now, now});
+    b.status_changed = true;
+    spdlog::info("user={} registered", user);
+    return Ok{};
+}
+
+void ServerCore::evict_user(const std::string& user, Batch& b) {
+    for (const auto& [category, version] : store_.document_versions(user)) {
+        (void)version;
+        DocKey key{user, category};
+        b.docs[key] = std::nullopt;
+        b.dirty.erase(key);
+        b.deleted.insert(key);
+    }
+    // Documents created earlier in this batch and not yet saved.
+    for (auto& [key, doc] : b.docs) {
+        if (key.user == user && doc) {
+            doc.reset();
+            b.dirty.erase(key);
+            b.deleted.insert(key);
+        }
+    }
+    store_.delete_user(user);
+    EvictNotice notice{{user}};
+    for (const auto& [id, d] : devices_) {
+        if (!d.removed) reply(id, notice, b);
+    }
+    b.status_changed = true;
+    spdlog::info("user={} evicted (least recently used, user limit {})", user, settings_.user_limit);
+}
+
+Document* ServerCore::document(const DocKey& key, Batch& b) {
+    auto it = b.docs.find(key);
+    if (it == b.docs.end()) it = b.docs.emplace(key, store_.load_document(key)).first;
+    return it->second ? &*it->second : nullptr;
+}
+
+void ServerCore::on_event(const std::string& device_id, const DeviceEvent& e, Batch& b) {
+    DeviceRow* dev = joined_device(device_id, b);
+    if (!dev) return;
+    if (e.kind != EventKind::login) return;
+    LoginReply r;
+    r.user = e.user;
+    if (auto u = store_.find_user(e.user)) {
+        u->last_used_at = std::max(u->last_used_at + 1, now_ms());
+        store_.save_user(*u);
+        r.known = true;
+        CategorySet syncs = settings_.categories.intersect(dev->supported);
+        for (const auto& [c, v] : store_.document_versions(e.user)) {
+            if (syncs.contains(c)) r.versions[c] = v;
+        }
+        // Documents changed earlier in this batch are published after the commit.
+        for (const auto& key : b.dirty) {
+            if (key.user == e.user && syncs.contains(key.category)) r.versions[key.category] = b.docs[key]->version;
+        }
+    }
+    dev->last_sync_at = now_ms();
+    spdlog::info("device={} user={} login ({} documents)", device_id, e.user, r.versions.size());
+    reply(device_id, r, b);
+}
+
+void ServerCore::on_presence(const std::string& device_id, const Presence& p, Batch& b) {
+    bool changed = p.online ? online_.insert(device_id).second : online_.erase(device_id) > 0;
+    if (changed) {
+        b.status_changed = true;
+        spdlog::info("device={} {}", device_id, p.online ? "online" : "offline");
+    }
+}
+
+void ServerCore::reply(const std::string& device_id, const Reply& r, Batch& b) {
+    b.replies.push_back({topics_.device(device_id, TopicKind::device_inbox), encode_msgpack_unchecked(reply_to_value(r)),
+                         false});
+}
+
+void ServerCore::refuse_change(const std::string& device_id, uint64_t seq, Errc reason, const std::string& message,
+                               Batch& b) {
+    AckReply r;
+    r.seq = seq;
+    r.ok = false;
+    r.reason = reason;
+    r.message = message;
+    reply(device_id, r, b);
+}
+
+std::vector<Outbound> ServerCore::all_documents() {
+    std::vector<Outbound> out;
+    store_.for_each_document([&](const Document& doc) {
+        if (!settings_.categories.contains(doc.category)) return;
+        out.push_back({doc.user.empty() ? topics_.shared_doc(doc.category) : topics_.user_doc(doc.user, doc.category),
+                       encode_document(doc), true});
+    });
+    return out;
+}
+
+Outbound ServerCore::status_message() const {
+    Value machines = Value::array();
+    for (const auto& [id, d] : devices_) {
+        if (d.removed) continue;
+        Value m = {{"device_id", id},
+                   {"product", d.product},
+                   {"firmware", d.firmware},
+                   {"location", d.location},
+                   {"online", online_.count(id) > 0},
+                   {"joined_at", d.joined_at},
+                   {"last_seen_at", d.last_seen_at},
+                   {"last_sync_at", d.last_sync_at},
+                   {"last_seq", d.last_seq},
+                   {"not_synced", settings_.categories.minus(d.supported).names()},
+                   {"last_error", d.last_error},
+                   {"server_machine", id == settings_.device_id}};
+        machines.push_back(std::move(m));
+    }
+    Value refused = Value::object();
+    for (const auto& [id, why] : refused_) refused[id] = why;
+    Value v = {{"schema", "pds.status/1"},
+               {"server_id", settings_.server_id},
+               {"boot_id", boot_id_},
+               {"started_at", started_at_},
+               {"at", now_ms()},
+               {"may_sleep", may_sleep()},
+               {"online", static_cast<uint64_t>(online_.size())},
+               {"users", static_cast<uint64_t>(store_.count_users())},
+               {"user_limit", settings_.user_limit},
+               {"machines", std::move(machines)},
+               {"machine_count", static_cast<uint64_t>(joined_count() + 1)},
+               {"machine_limit", settings_.machine_limit},
+               {"categories", settings_.categories.names()},
+               {"refused", std::move(refused)}};
+    return {topics_.server_status(), encode_msgpack_unchecked(v), true};
+}
+
+}  // namespace pdsync::server

@@ -1,0 +1,67 @@
+// pdsync-server: the authoritative store node. Reads its settings from --config (TOML)
+// and/or the command line, opens the store, and runs until SIGINT/SIGTERM.
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+
+#include "server-node/server_node.hpp"
+#include "shared/net/node_options.hpp"
+#include "shared/tuning.hpp"
+
+int main(int argc, char** argv) {
+    using namespace pdsync;
+    CLI::App app{"pdsync-server: authoritative store node of a pdsync fleet"};
+    app.set_config("--config", "", "Config file (TOML)");
+    net::NodeOptions node;
+    net::add_node_options(app, node);
+    std::string store_path = "pdsync-server.db";
+    server::ServerSettings settings;
+    std::vector<std::string> categories;
+    app.add_option("--store", store_path, "SQLite store file")->capture_default_str();
+    app.add_option("--server-id", settings.server_id, "Name of this server (MQTT client id)")->capture_default_str();
+    app.add_option("--device-id", settings.device_id, "Device id of the server machine's own client (localhost)");
+    app.add_option("--categories", categories, "Categories to synchronize (default: all)")->delimiter(',');
+    app.add_option("--machine-limit", settings.machine_limit, "Machines, the server machine included")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1000000));
+    app.add_option("--user-limit", settings.user_limit, "Users stored before the least recently used is evicted")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 100000000));
+    CLI11_PARSE(app, argc, argv);
+
+    net::setup_logging("server", node);
+    if (!categories.empty()) {
+        settings.categories = CategorySet{};
+        for (const auto& name : categories) {
+            auto c = category_from_name(name);
+            if (!c) {
+                spdlog::critical("unknown category '{}' in --categories", name);
+                return 2;
+            }
+            settings.categories.insert(*c);
+        }
+    }
+    settings.auth_digest = node.auth.digest();
+    auto mqtt = node.mqtt_settings(settings.server_id);
+    if (!mqtt) {
+        spdlog::critical("{}", mqtt.error().message);
+        return 2;
+    }
+
+    net::wait_for_stop_signal_blocking_setup();
+    std::unique_ptr<server::ServerStore> store;
+    try {
+        store = server::open_sqlite_server_store(store_path);
+    } catch (const std::exception& e) {
+        spdlog::critical("cannot open store {}: {}", store_path, e.what());
+        return 1;
+    }
+    spdlog::info("server={} store={} categories=[{}] machine_limit={} user_limit={}", settings.server_id, store_path,
+                 fmt::join(settings.categories.names(), ","), settings.machine_limit, settings.user_limit);
+    server::ServerNode server(std::move(store), Topics(node.root), settings, std::move(mqtt).value());
+    server.start();
+    int sig = net::wait_for_stop_signal();
+    spdlog::info("signal {}: stopping", sig);
+    server.stop();
+    return 0;
+}

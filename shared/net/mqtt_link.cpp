@@ -1,0 +1,251 @@
+// Paho MQTT v5 binding: connection management, resubscription, the publish window.
+#include "shared/net/mqtt_link.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <mqtt/async_client.h>
+
+#include "shared/tuning.hpp"
+
+namespace pdsync::net {
+
+// Routes Paho's action callbacks back to the link. One instance per purpose.
+class MqttLink::Listener final : public mqtt::iaction_listener {
+public:
+    enum class Kind { publish, connect };
+    Listener(MqttLink& link, Kind kind) : link_(link), kind_(kind) {}
+
+    void on_success(const mqtt::token& tok) override {
+        if (kind_ == Kind::publish) {
+            link_.release_inflight();
+        } else {
+            (void)tok;  // connected_handler does the work
+        }
+    }
+
+    void on_failure(const mqtt::token& tok) override {
+        if (kind_ == Kind::publish) {
+            spdlog::warn("mqtt client={} publish failed (reason code {})", link_.settings_.client_id,
+                         static_cast<int>(tok.get_reason_code()));
+            link_.release_inflight();
+            return;
+        }
+        {
+            std::lock_guard lock(link_.mu_);
+            link_.connecting_ = false;
+        }
+        spdlog::warn("mqtt client={} connect failed (return code {}, reason code {})", link_.settings_.client_id,
+                     tok.get_return_code(), static_cast<int>(tok.get_reason_code()));
+        link_.cv_.notify_all();
+    }
+
+private:
+    MqttLink& link_;
+    Kind kind_;
+};
+
+MqttLink::MqttLink(MqttSettings settings, Handlers handlers)
+    : settings_(std::move(settings)), handlers_(std::move(handlers)), backoff_(tuning::kReconnectMin) {
+    auto opts = mqtt::create_options_builder()
+                    .mqtt_version(MQTTVERSION_5)
+                    .max_buffered_messages(tuning::kMaxBufferedMessages)
+                    .send_while_disconnected(false)
+                    .finalize();
+    client_ = std::make_unique<mqtt::async_client>(settings_.servers.at(0), settings_.client_id, opts);
+    publish_listener_ = std::make_unique<Listener>(*this, Listener::Kind::publish);
+    connect_listener_ = std::make_unique<Listener>(*this, Listener::Kind::connect);
+    client_->set_message_callback([this](mqtt::const_message_ptr m) {
+        if (!handlers_.on_message) return;
+        handlers_.on_message(Received{m->get_topic(), m->get_payload_str(), m->is_retained()});
+    });
+    client_->set_connected_handler([this](const std::string&) { on_connected_event(); });
+    client_->set_connection_lost_handler([this](const std::string& cause) { on_lost_event(cause); });
+    client_->set_disconnected_handler([this](const mqtt::properties&, mqtt::ReasonCode rc) {
+        on_lost_event("disconnected by the broker, reason code " + std::to_string(static_cast<int>(rc)));
+    });
+}
+
+MqttLink::~MqttLink() { stop(std::chrono::milliseconds(0)); }
+
+void MqttLink::start() {
+    std::lock_guard lock(mu_);
+    if (connector_.joinable()) return;
+    stopping_ = false;
+    connector_ = std::thread([this] { connector_loop(); });
+}
+
+void MqttLink::stop(std::chrono::milliseconds drain) {
+    {
+        std::lock_guard lock(mu_);
+        if (!connector_.joinable()) return;
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    connector_.join();
+    if (drain.count() > 0) flush(drain);
+    try {
+        if (client_->is_connected()) client_->disconnect()->wait_for(std::chrono::seconds(2));
+    } catch (const std::exception& e) {
+        spdlog::debug("mqtt client={} disconnect: {}", settings_.client_id, e.what());
+    }
+    connected_ = false;
+}
+
+void MqttLink::connector_loop() {
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+        if (!connected_ && !connecting_) {
+            auto builder = mqtt::connect_options_builder()
+                               .mqtt_version(MQTTVERSION_5)
+                               .clean_start(true)
+                               .keep_alive_interval(tuning::kKeepAlive)
+                               .connect_timeout(tuning::kConnectTimeout)
+                               .automatic_reconnect(false)
+                               .max_inflight(tuning::kMaxInflightPublishes);
+            builder.servers(std::make_shared<mqtt::string_collection>(settings_.servers));
+            if (!settings_.username.empty()) builder.user_name(settings_.username);
+            if (!settings_.password.empty()) builder.password(settings_.password);
+            if (!settings_.ca_file.empty()) {
+                auto ssl = mqtt::ssl_options_builder().trust_store(settings_.ca_file).verify(true);
+                if (!settings_.cert_file.empty()) ssl.key_store(settings_.cert_file);
+                if (!settings_.key_file.empty()) ssl.private_key(settings_.key_file);
+                builder.ssl(ssl.finalize());
+            }
+            if (settings_.will) {
+                mqtt::message will(settings_.will->topic, settings_.will->payload, 1, settings_.will->retained);
+                builder.will(std::move(will));
+            }
+            connecting_ = true;
+            auto opts = builder.finalize();
+            lock.unlock();
+            try {
+                client_->connect(opts, nullptr, *connect_listener_);
+            } catch (const std::exception& e) {
+                spdlog::warn("mqtt client={} connect: {}", settings_.client_id, e.what());
+                lock.lock();
+                connecting_ = false;
+                lock.unlock();
+            }
+            lock.lock();
+        }
+        auto wait = connected_ ? std::chrono::milliseconds(1000) : backoff_;
+        cv_.wait_for(lock, wait, [&] { return stopping_; });
+        if (!connected_ && !connecting_) backoff_ = std::min(backoff_ * 2, std::chrono::milliseconds(tuning::kReconnectMax));
+    }
+}
+
+void MqttLink::on_connected_event() {
+    std::vector<std::string> filters;
+    {
+        std::lock_guard lock(mu_);
+        connected_ = true;
+        connecting_ = false;
+        backoff_ = tuning::kReconnectMin;
+        inflight_ = 0;
+        filters.assign(subscriptions_.begin(), subscriptions_.end());
+    }
+    spdlog::info("mqtt client={} connected to {}", settings_.client_id, current_server());
+    // A clean start forgets subscriptions: subscribe again before telling the node.
+    if (!filters.empty()) {
+        try {
+            client_->subscribe(std::make_shared<mqtt::string_collection>(filters), std::vector<int>(filters.size(), 1));
+        } catch (const std::exception& e) {
+            spdlog::warn("mqtt client={} resubscribe: {}", settings_.client_id, e.what());
+        }
+    }
+    cv_.notify_all();
+    if (handlers_.on_connected) handlers_.on_connected();
+}
+
+void MqttLink::on_lost_event(const std::string& cause) {
+    {
+        std::lock_guard lock(mu_);
+        if (!connected_) return;
+        connected_ = false;
+        connecting_ = false;
+        ++generation_;
+        inflight_ = 0;  // Paho drops in-flight QoS 1 messages of a clean session
+    }
+    spdlog::warn("mqtt client={} connection lost: {}", settings_.client_id, cause.empty() ? "(no reason)" : cause);
+    cv_.notify_all();
+    if (handlers_.on_lost) handlers_.on_lost(cause);
+}
+
+void MqttLink::release_inflight() {
+    {
+        std::lock_guard lock(mu_);
+        if (inflight_ > 0) --inflight_;
+    }
+    cv_.notify_all();
+}
+
+bool MqttLink::wait_connected(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return connected_.load() || stopping_; }) && connected_;
+}
+
+Status MqttLink::publish(const std::string& topic, const std::string& payload, bool retained) {
+    {
+        std::unique_lock lock(mu_);
+        bool room = cv_.wait_for(lock, std::chrono::seconds(30), [&] {
+            return !connected_ || stopping_ || inflight_ < tuning::kMaxInflightPublishes;
+        });
+        if (!connected_) return make_error(Errc::io, "not connected to the broker");
+        if (!room) return make_error(Errc::timeout, "the broker did not acknowledge publishes for 30 s");
+        ++inflight_;
+    }
+    try {
+        auto msg = mqtt::make_message(topic, payload, 1, retained);
+        if (!payload.empty()) {
+            mqtt::properties props;
+            props.add(mqtt::property(mqtt::property::CONTENT_TYPE, std::string("application/msgpack")));
+            msg->set_properties(props);
+        }
+        client_->publish(msg, nullptr, *publish_listener_);
+    } catch (const mqtt::exception& e) {
+        release_inflight();
+        return make_error(Errc::io, std::string("publish to '") + topic + "': " + e.what());
+    }
+    return Ok{};
+}
+
+bool MqttLink::flush(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return inflight_ == 0 || !connected_; }) && inflight_ == 0;
+}
+
+void MqttLink::subscribe(const std::vector<std::string>& filters) {
+    {
+        std::lock_guard lock(mu_);
+        subscriptions_.insert(filters.begin(), filters.end());
+    }
+    if (!connected_ || filters.empty()) return;
+    try {
+        client_->subscribe(std::make_shared<mqtt::string_collection>(filters), std::vector<int>(filters.size(), 1));
+    } catch (const std::exception& e) {
+        spdlog::warn("mqtt client={} subscribe: {}", settings_.client_id, e.what());
+    }
+}
+
+void MqttLink::unsubscribe(const std::vector<std::string>& filters) {
+    {
+        std::lock_guard lock(mu_);
+        for (const auto& f : filters) subscriptions_.erase(f);
+    }
+    if (!connected_ || filters.empty()) return;
+    try {
+        client_->unsubscribe(std::make_shared<mqtt::string_collection>(filters));
+    } catch (const std::exception& e) {
+        spdlog::warn("mqtt client={} unsubscribe: {}", settings_.client_id, e.what());
+    }
+}
+
+std::string MqttLink::current_server() const {
+    try {
+        return client_->get_server_uri();
+    } catch (...) {
+        return settings_.servers.empty() ? "" : settings_.servers.front();
+    }
+}
+
+}  // namespace pdsync::net

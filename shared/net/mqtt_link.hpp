@@ -1,0 +1,114 @@
+// The one place pdsync talks to Paho: an MQTT v5 connection that (re)connects by itself
+// across an ordered list of brokers, resubscribes after every reconnect, keeps QoS 1
+// publishes within the broker's receive maximum, and hands received messages to a
+// handler. The protocol core in shared/ never sees this; only the nodes do.
+//
+// Ownership and threads: owned by a node. Handlers run on Paho's network thread and must
+// not block. publish() and flush() may block, so they must never be called from a handler;
+// subscribe()/unsubscribe() never block and are safe anywhere.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "shared/result.hpp"
+
+namespace mqtt {
+class async_client;
+}
+
+namespace pdsync::net {
+
+struct MqttSettings {
+    std::vector<std::string> servers;  // tried in order: "mqtt://127.0.0.1:1883", "mqtts://..."
+    std::string client_id;
+    std::string username;
+    std::string password;
+    std::string ca_file;    // TLS: the fleet CA
+    std::string cert_file;  // TLS client certificate (optional)
+    std::string key_file;
+    struct Will {
+        std::string topic;
+        std::string payload;
+        bool retained = true;
+    };
+    std::optional<Will> will;
+};
+
+struct Received {
+    std::string topic;
+    std::string payload;
+    bool retained = false;
+};
+
+class MqttLink {
+public:
+    struct Handlers {
+        std::function<void(Received)> on_message;
+        std::function<void()> on_connected;                   // after resubscribing
+        std::function<void(const std::string&)> on_lost;      // reason
+    };
+
+    MqttLink(MqttSettings settings, Handlers handlers);
+    ~MqttLink();
+    MqttLink(const MqttLink&) = delete;
+    MqttLink& operator=(const MqttLink&) = delete;
+
+    // Starts connecting in the background; reconnects with back-off until stop().
+    void start();
+    // Publishes any last messages (up to `drain`), then disconnects.
+    void stop(std::chrono::milliseconds drain = std::chrono::milliseconds(2000));
+
+    bool connected() const { return connected_.load(); }
+    // Waits until connected or the deadline passes.
+    bool wait_connected(std::chrono::milliseconds timeout);
+
+    // QoS 1 publish. Blocks while kMaxInflightPublishes are unacknowledged. Errc::io when
+    // not connected or the broker refused it (e.g. reason 0x87, not authorized).
+    [[nodiscard]] Status publish(const std::string& topic, const std::string& payload, bool retained);
+    // Waits until every publish so far is acknowledged (or the connection dropped).
+    bool flush(std::chrono::milliseconds timeout);
+
+    // Adds filters to the subscription set (kept across reconnects) and subscribes now if
+    // connected.
+    void subscribe(const std::vector<std::string>& filters);
+    void unsubscribe(const std::vector<std::string>& filters);
+
+    const std::string& client_id() const { return settings_.client_id; }
+    std::string current_server() const;
+
+private:
+    class Listener;
+    void connector_loop();
+    void on_connected_event();
+    void on_lost_event(const std::string& cause);
+    void release_inflight();
+
+    MqttSettings settings_;
+    Handlers handlers_;
+    std::unique_ptr<mqtt::async_client> client_;
+    std::unique_ptr<Listener> publish_listener_;
+    std::unique_ptr<Listener> connect_listener_;
+
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    std::set<std::string> subscriptions_;
+    int inflight_ = 0;
+    uint64_t generation_ = 0;  // bumped on each connection loss; stale acks are ignored
+    bool connecting_ = false;
+    bool stopping_ = false;
+    std::chrono::milliseconds backoff_;
+    std::atomic<bool> connected_{false};
+    std::thread connector_;
+};
+
+}  // namespace pdsync::net

@@ -1,0 +1,85 @@
+// Shared daemon options, logging set-up and signal handling.
+#include "shared/net/node_options.hpp"
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <fstream>
+#include <sstream>
+
+namespace pdsync::net {
+
+Result<MqttSettings> NodeOptions::mqtt_settings(const std::string& client_id) const {
+    MqttSettings s;
+    s.servers = brokers;
+    if (s.servers.empty()) return make_error(Errc::invalid_argument, "no broker address configured");
+    s.client_id = client_id;
+    s.username = username.empty() ? client_id : username;
+    s.password = password;
+    if (!password_file.empty()) {
+        std::ifstream in(password_file);
+        if (!in) return make_error(Errc::io, "cannot read password file " + password_file);
+        std::getline(in, s.password);
+    }
+    s.ca_file = ca_file;
+    s.cert_file = cert_file;
+    s.key_file = key_file;
+    return s;
+}
+
+void add_node_options(CLI::App& app, NodeOptions& o) {
+    app.add_option("--broker", o.brokers, "Broker URIs, tried in order (mqtt://host:port, mqtts://...)")
+        ->delimiter(',');
+    app.add_option("--username", o.username, "Broker user name (default: the client id)");
+    app.add_option("--password", o.password, "Broker password");
+    app.add_option("--password-file", o.password_file, "File holding the broker password");
+    app.add_option("--ca-file", o.ca_file, "Fleet CA certificate (TLS)");
+    app.add_option("--cert-file", o.cert_file, "Client certificate (TLS)");
+    app.add_option("--key-file", o.key_file, "Client private key (TLS)");
+    app.add_option("--root", o.root, "Topic root")->capture_default_str();
+    app.add_option("--log-level", o.log_level, "trace|debug|info|warn|error")->capture_default_str();
+    app.add_option("--log-file", o.log_file, "Also log to this file");
+    app.add_option("--auth-method", o.auth.method, "User authentication method (auth profile)")->capture_default_str();
+    app.add_option("--auth-realm", o.auth.realm, "Authentication realm or domain (auth profile)");
+    app.add_flag("--department-id-management", o.auth.department_id_management,
+                 "Department ID management is on (auth profile)");
+    app.add_option("--department-ids", o.auth.department_ids, "Department IDs (auth profile)")->delimiter(',');
+}
+
+void setup_logging(const std::string& node, const NodeOptions& o) {
+    std::vector<spdlog::sink_ptr> sinks;
+    sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+    if (!o.log_file.empty()) sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(o.log_file));
+    auto logger = std::make_shared<spdlog::logger>(node, sinks.begin(), sinks.end());
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
+    logger->set_level(spdlog::level::from_str(o.log_level));
+    logger->flush_on(spdlog::level::info);
+    spdlog::set_default_logger(logger);
+}
+
+namespace {
+sigset_t stop_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    return set;
+}
+}  // namespace
+
+int wait_for_stop_signal_blocking_setup() {
+    sigset_t set = stop_signals();
+    return pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int wait_for_stop_signal() {
+    sigset_t set = stop_signals();
+    int sig = 0;
+    sigwait(&set, &sig);
+    return sig;
+}
+
+}  // namespace pdsync::net

@@ -1,0 +1,43 @@
+// Command-line and config-file options both daemons share (broker connection, topic root,
+// auth profile, logging), declared once on a CLI11 app. Every option can be given on the
+// command line or in the TOML/INI file named by --config.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+#include "shared/messages.hpp"
+#include "shared/net/mqtt_link.hpp"
+
+namespace pdsync::net {
+
+struct NodeOptions {
+    std::vector<std::string> brokers{"mqtt://127.0.0.1:1883"};
+    std::string username;
+    std::string password;
+    std::string password_file;  // read the password from a file (keeps it out of ps)
+    std::string ca_file;
+    std::string cert_file;
+    std::string key_file;
+    std::string root = "pds/v1";
+    std::string log_level = "info";
+    std::string log_file;
+    AuthProfile auth;
+
+    // Builds the MQTT settings for `client_id` (reads password_file if set).
+    [[nodiscard]] Result<MqttSettings> mqtt_settings(const std::string& client_id) const;
+};
+
+void add_node_options(CLI::App& app, NodeOptions& o);
+
+// Sets up spdlog: level, a pattern with the node name, an optional log file.
+void setup_logging(const std::string& node, const NodeOptions& o);
+
+// Blocks SIGINT/SIGTERM/SIGHUP in the calling thread (call before starting threads, so
+// every thread inherits it) and returns a function that waits for one of them.
+int wait_for_stop_signal_blocking_setup();
+int wait_for_stop_signal();
+
+}  // namespace pdsync::net

@@ -1,0 +1,127 @@
+// ServerCore without a broker: join rules, change sets, idempotence, user limit.
+#include <gtest/gtest.h>
+
+#include "server-node/server_core.hpp"
+#include "shared/tuning.hpp"
+
+using namespace pdsync;
+using namespace pdsync::server;
+
+namespace {
+
+class ServerCoreTest : public ::testing::Test {
+protected:
+    void SetUp() override { make_core(); }
+    void make_core() {
+        settings.auth_digest = profile.digest();
+        settings.device_id = "server-mfp";
+        core = std::make_unique<ServerCore>(*store, topics, settings);
+    }
+
+    std::vector<Outbound> send(const std::string& topic, const Value& v) {
+        return core->handle_batch({Inbound{topic, encode_msgpack_unchecked(v), false}});
+    }
+
+    std::vector<Reply> replies_to(const std::vector<Outbound>& out, const std::string& device) {
+        std::vector<Reply> r;
+        for (const auto& o : out) {
+            if (o.topic != topics.device(device, TopicKind::device_inbox)) continue;
+            r.push_back(reply_from_value(decode_msgpack(o.payload).value()).value());
+        }
+        return r;
+    }
+
+    JoinReply join(const std::string& device, CategorySet cats = CategorySet::all()) {
+        Hello h;
+        h.device_id = device;
+        h.protocol = tuning::kProtocolVersion;
+        h.categories = cats;
+        h.auth_digest = profile.digest();
+        h.epoch = "ep-" + device;
+        auto r = replies_to(send(topics.device(device, TopicKind::device_hello), hello_to_value(h)), device);
+        return std::get<JoinReply>(r.at(0));
+    }
+
+    AckReply change(const std::string& device, uint64_t seq, const std::string& user, Category c,
+                    std::vector<ChangeOp> ops, bool registers = false) {
+        ChangeSet cs{device, "ep-" + device, seq, user, c, registers, 0, std::move(ops)};
+        auto out = send(topics.device(device, TopicKind::device_changes), change_set_to_value(cs));
+        last_out = out;
+        return std::get<AckReply>(replies_to(out, device).at(0));
+    }
+
+    static ChangeOp put(std::string id, Value fields) {
+        return ChangeOp{OpKind::put, std::move(id), std::move(fields), 0, std::nullopt};
+    }
+
+    std::unique_ptr<ServerStore> store = open_sqlite_server_store(":memory:");
+    Topics topics{"pds/v1"};
+    AuthProfile profile{"ldap", "corp", true, {"10"}};
+    ServerSettings settings;
+    std::unique_ptr<ServerCore> core;
+    std::vector<Outbound> last_out;
+};
+
+TEST_F(ServerCoreTest, JoinAcceptsMatchingDevice) {
+    auto r = join("mfp-1");
+    EXPECT_TRUE(r.accepted);
+    EXPECT_EQ(r.categories, CategorySet::all());
+}
+
+TEST_F(ServerCoreTest, JoinRefusesOtherAuthProfile) {
+    Hello h;
+    h.device_id = "mfp-2";
+    h.protocol = tuning::kProtocolVersion;
+    h.auth_digest = AuthProfile{"local", "", false, {}}.digest();
+    auto r = replies_to(send(topics.device("mfp-2", TopicKind::device_hello), hello_to_value(h)), "mfp-2");
+    auto j = std::get<JoinReply>(r.at(0));
+    EXPECT_FALSE(j.accepted);
+    EXPECT_EQ(j.reason, Errc::auth_profile_mismatch);
+}
+
+TEST_F(ServerCoreTest, ChangeIsStoredPublishedAndAcked) {
+    join("mfp-1");
+    auto ack = change("mfp-1", 1, "alice", Category::addressbook, {put("e1", {{"name", "Bob"}})});
+    EXPECT_TRUE(ack.ok);
+    EXPECT_EQ(ack.version, 1u);
+    auto stored = store->load_document({"alice", Category::addressbook});
+    ASSERT_TRUE(stored.has_value());
+    EXPECT_EQ(stored->find("e1")->fields["name"], "Bob");
+    // The retained document is published before the ack.
+    ASSERT_GE(last_out.size(), 2u);
+    EXPECT_EQ(last_out[0].topic, topics.user_doc("alice", Category::addressbook));
+    EXPECT_TRUE(last_out[0].retained);
+}
+
+TEST_F(ServerCoreTest, ResentChangeSetIsAnsweredNotReapplied) {
+    join("mfp-1");
+    change("mfp-1", 1, "alice", Category::addressbook, {put("e1", {{"n", 1}})});
+    auto again = change("mfp-1", 1, "alice", Category::addressbook, {put("e1", {{"n", 1}})});
+    EXPECT_TRUE(again.ok);
+    EXPECT_EQ(again.version, 1u);
+    EXPECT_EQ(store->load_document({"alice", Category::addressbook})->version, 1u);
+}
+
+TEST_F(ServerCoreTest, GapInSequenceAsksForResend) {
+    join("mfp-1");
+    auto ack = change("mfp-1", 3, "alice", Category::addressbook, {put("e1", {})});
+    EXPECT_FALSE(ack.ok);
+    EXPECT_EQ(ack.reason, Errc::out_of_order);
+    EXPECT_EQ(ack.expected_seq, 1u);
+}
+
+TEST_F(ServerCoreTest, MalformedPayloadGetsReasonAndNothingChanges) {
+    join("mfp-1");
+    auto out = core->handle_batch({Inbound{topics.device("mfp-1", TopicKind::device_changes), "\xc1garbage", false}});
+    auto r = std::get<AckReply>(replies_to(out, "mfp-1").at(0));
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.reason, Errc::malformed);
+    EXPECT_EQ(store->count_documents(), 0u);
+}
+
+TEST_F(ServerCoreTest, UnjoinedDeviceIsRefused) {
+    auto ack = change("stranger", 1, "alice", Category::addressbook, {put("e1", {})});
+    EXPECT_EQ(ack.reason, Errc::not_joined);
+    EXPECT_EQ(store->count_documents(), 0u);
+}
+}  // namespace
