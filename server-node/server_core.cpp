@@ -195,6 +195,9 @@ void ServerCore::on_hello(const std::string& device_id, const Hello& h, Batch& b
         row.epoch = h.epoch;  // a new outbox (a new or wiped machine): its sequence restarts
         row.last_seq = 0;
     }
+    // Change sets below next_seq were acknowledged by a server state the device trusts
+    // (perhaps one since restored from a backup): it holds them no more, so don't wait.
+    if (row.last_seq + 1 < h.next_seq) row.last_seq = h.next_seq - 1;
     b.devices[device_id] = row;
     refused_.erase(device_id);
     b.status_changed = true;
@@ -449,6 +452,7 @@ Outbound ServerCore::status_message() const {
                {"boot_id", boot_id_},
                {"started_at", started_at_},
                {"at", now_ms()},
+               {"server_online", true},
                {"may_sleep", may_sleep()},
                {"online", static_cast<uint64_t>(online_.size())},
                {"users", static_cast<uint64_t>(store_.count_users())},

@@ -11,7 +11,7 @@ ServerNode::ServerNode(std::unique_ptr<ServerStore> store, Topics topics, Server
                        net::MqttSettings mqtt)
     : store_(std::move(store)), topics_(topics), core_(*store_, topics, std::move(settings)) {
     // A retained "offline" status if the server dies, so devices and the CLI can tell.
-    Value offline = {{"schema", "pds.status/1"}, {"server_id", core_.settings().server_id}, {"online", false}};
+    Value offline = {{"schema", "pds.status/1"}, {"server_id", core_.settings().server_id}, {"server_online", false}};
     mqtt.will = net::MqttSettings::Will{topics_.server_status(), encode_msgpack_unchecked(offline), true};
     net::MqttLink::Handlers h;
     h.on_message = [this](net::Received m) {

@@ -149,7 +149,7 @@ Value hello_to_value(const Hello& h) {
     return {{"schema", kHelloSchema},     {"device_id", h.device_id},   {"product", h.product},
             {"firmware", h.firmware},     {"location", h.location},     {"protocol", h.protocol},
             {"categories", h.categories.names()}, {"auth_digest", h.auth_digest}, {"epoch", h.epoch},
-            {"cached_users", h.cached_users}};
+            {"next_seq", h.next_seq}, {"cached_users", h.cached_users}};
 }
 
 Result<Hello> hello_from_value(const Value& v) {
@@ -165,6 +165,8 @@ Result<Hello> hello_from_value(const Value& v) {
     PDS_TRY(h.categories, category_list(v, "categories"));
     PDS_TRY(h.auth_digest, field::str_or(v, "auth_digest", ""));
     PDS_TRY(h.epoch, field::str_or(v, "epoch", ""));
+    PDS_TRY(h.next_seq, field::u64_or(v, "next_seq", 1));
+    if (h.next_seq == 0) h.next_seq = 1;
     PDS_TRY(h.cached_users, string_list(v, "cached_users"));
     return h;
 }

@@ -82,6 +82,7 @@ struct Hello {
     CategorySet categories;       // categories this firmware supports
     std::string auth_digest;
     std::string epoch;            // the device's outbox epoch
+    uint64_t next_seq = 1;        // the lowest change set it still holds (or will send next)
     std::vector<std::string> cached_users;  // users whose documents this device caches
 };
 

@@ -1,0 +1,77 @@
+// pdsync-client: the device daemon. Reads --config (TOML) and/or the command line, opens
+// the local store, serves the control socket, and synchronizes until SIGINT/SIGTERM.
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+
+#include "client-node/client_node.hpp"
+#include "client-node/control_socket.hpp"
+#include "shared/net/node_options.hpp"
+#include "shared/user_id.hpp"
+
+int main(int argc, char** argv) {
+    using namespace pdsync;
+    CLI::App app{"pdsync-client: synchronizes this device's personalized data with the fleet"};
+    app.set_config("--config", "", "Config file (TOML)");
+    net::NodeOptions node;
+    net::add_node_options(app, node);
+    client::ClientSettings settings;
+    std::string store_path = "pdsync-client.db";
+    std::string socket_path = "/run/pdsync/client.sock";
+    std::vector<std::string> categories;
+    app.add_option("--device-id", settings.device_id, "This device's id ([A-Za-z0-9._-], also its broker user)")
+        ->required();
+    app.add_option("--store", store_path, "Local SQLite store")->capture_default_str();
+    app.add_option("--socket", socket_path, "Control socket path")->capture_default_str();
+    app.add_option("--product", settings.product, "Product name shown in status")->capture_default_str();
+    app.add_option("--firmware", settings.firmware, "Firmware version shown in status")->capture_default_str();
+    app.add_option("--location", settings.location, "Where the device stands");
+    app.add_option("--categories", categories, "Categories this firmware supports (default: all)")->delimiter(',');
+    CLI11_PARSE(app, argc, argv);
+
+    net::setup_logging("client:" + settings.device_id, node);
+    if (auto st = validate_device_id(settings.device_id); !st) {
+        spdlog::critical("{}", st.error().message);
+        return 2;
+    }
+    if (!categories.empty()) {
+        settings.supported = CategorySet{};
+        for (const auto& name : categories) {
+            auto c = category_from_name(name);
+            if (!c) {
+                spdlog::critical("unknown category '{}' in --categories", name);
+                return 2;
+            }
+            settings.supported.insert(*c);
+        }
+    }
+    settings.auth_digest = node.auth.digest();
+    auto mqtt = node.mqtt_settings(settings.device_id);
+    if (!mqtt) {
+        spdlog::critical("{}", mqtt.error().message);
+        return 2;
+    }
+
+    net::wait_for_stop_signal_blocking_setup();
+    std::unique_ptr<client::ClientStore> store;
+    try {
+        store = client::open_sqlite_client_store(store_path);
+    } catch (const std::exception& e) {
+        spdlog::critical("cannot open store {}: {}", store_path, e.what());
+        return 1;
+    }
+    client::ClientNode client(std::move(store), Topics(node.root), settings, std::move(mqtt).value());
+    client::ControlServer control(socket_path, [&](const Value& req) { return client.request(req); });
+    if (auto st = control.start(); !st) {
+        spdlog::critical("{}", st.error().message);
+        return 1;
+    }
+    client.start();
+    spdlog::info("device={} store={} socket={} broker={}", settings.device_id, store_path, socket_path,
+                 fmt::join(node.brokers, ","));
+    int sig = net::wait_for_stop_signal();
+    spdlog::info("signal {}: stopping", sig);
+    control.stop();
+    client.stop();
+    return 0;
+}

@@ -1,0 +1,162 @@
+// Unix-domain control socket: server and client.
+#include "client-node/control_socket.hpp"
+
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace pdsync::client {
+namespace {
+
+constexpr std::size_t kMaxRequestBytes = 8 * 1024 * 1024;
+
+Result<sockaddr_un> address(const std::string& path) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof(addr.sun_path)) return make_error(Errc::invalid_argument, "socket path too long: " + path);
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    return addr;
+}
+
+bool write_all(int fd, const std::string& data) {
+    std::size_t off = 0;
+    while (off < data.size()) {
+        ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        off += static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+enum class ReadResult { line, idle, closed };
+
+// Reads one line, waiting at most `timeout_ms` for more bytes. `closed` on EOF, error or
+// an over-long line; `idle` when nothing came in time.
+ReadResult read_line(int fd, std::string& buffer, std::string& line, int timeout_ms) {
+    while (true) {
+        auto nl = buffer.find('\n');
+        if (nl != std::string::npos) {
+            line = buffer.substr(0, nl);
+            buffer.erase(0, nl + 1);
+            return ReadResult::line;
+        }
+        if (buffer.size() > kMaxRequestBytes) return ReadResult::closed;
+        pollfd p{fd, POLLIN, 0};
+        int pr = ::poll(&p, 1, timeout_ms);
+        if (pr < 0 && errno == EINTR) continue;
+        if (pr < 0) return ReadResult::closed;
+        if (pr == 0) return ReadResult::idle;
+        char chunk[65536];
+        ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return ReadResult::closed;
+        buffer.append(chunk, static_cast<std::size_t>(n));
+    }
+}
+
+}  // namespace
+
+ControlServer::ControlServer(std::string path, Handler handler) : path_(std::move(path)), handler_(std::move(handler)) {}
+
+ControlServer::~ControlServer() { stop(); }
+
+Status ControlServer::start() {
+    auto addr = address(path_);
+    if (!addr) return addr.error();
+    ::unlink(path_.c_str());  // a stale socket from a crashed daemon
+    listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (listen_fd_ < 0) return make_error(Errc::io, std::string("socket: ") + std::strerror(errno));
+    if (::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&*addr), sizeof(sockaddr_un)) != 0 ||
+        ::listen(listen_fd_, 16) != 0) {
+        std::string why = std::strerror(errno);
+        ::close(listen_fd_);
+        listen_fd_ = -1;
+        return make_error(Errc::io, "cannot listen on " + path_ + ": " + why);
+    }
+    ::chmod(path_.c_str(), 0660);
+    acceptor_ = std::thread([this] { accept_loop(); });
+    return Ok{};
+}
+
+void ControlServer::stop() {
+    if (stopping_.exchange(true)) return;
+    if (listen_fd_ >= 0) ::shutdown(listen_fd_, SHUT_RDWR);
+    if (acceptor_.joinable()) acceptor_.join();
+    if (listen_fd_ >= 0) ::close(listen_fd_);
+    {
+        std::lock_guard lock(mu_);
+        for (int fd : open_fds_) ::shutdown(fd, SHUT_RDWR);
+    }
+    for (auto& t : connections_) {
+        if (t.joinable()) t.join();
+    }
+    ::unlink(path_.c_str());
+}
+
+void ControlServer::accept_loop() {
+    while (!stopping_) {
+        pollfd p{listen_fd_, POLLIN, 0};
+        int pr = ::poll(&p, 1, 200);
+        if (pr <= 0) continue;
+        int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd < 0) continue;
+        std::lock_guard lock(mu_);
+        open_fds_.push_back(fd);
+        connections_.emplace_back([this, fd] { serve(fd); });
+    }
+}
+
+void ControlServer::serve(int fd) {
+    std::string buffer;
+    std::string line;
+    // Polled in short steps so stop() is never held up by an idle connection.
+    while (!stopping_) {
+        auto r = read_line(fd, buffer, line, 200);
+        if (r == ReadResult::closed) break;
+        if (r == ReadResult::idle) continue;
+        Value answer;
+        try {
+            answer = handler_(Value::parse(line));
+        } catch (const std::exception& e) {
+            answer = {{"ok", false}, {"error", "invalid_argument"}, {"message", std::string("bad request: ") + e.what()}};
+        }
+        if (!write_all(fd, answer.dump(-1, ' ', false, Value::error_handler_t::replace) + "\n")) break;
+    }
+    std::lock_guard lock(mu_);
+    open_fds_.remove(fd);
+    ::close(fd);
+}
+
+Result<Value> control_call(const std::string& path, const Value& request, std::chrono::milliseconds timeout) {
+    auto addr = address(path);
+    if (!addr) return addr.error();
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return make_error(Errc::io, std::string("socket: ") + std::strerror(errno));
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof(sockaddr_un)) != 0) {
+        return make_error(Errc::io, "the pdsync-client daemon is not running (" + path + ": " + std::strerror(errno) + ")");
+    }
+    if (!write_all(fd, request.dump() + "\n")) return make_error(Errc::io, "cannot send the request");
+    std::string buffer;
+    std::string line;
+    if (read_line(fd, buffer, line, static_cast<int>(timeout.count())) != ReadResult::line) {
+        return make_error(Errc::timeout, "no answer from the daemon");
+    }
+    try {
+        return Value::parse(line);
+    } catch (const std::exception& e) {
+        return make_error(Errc::malformed, std::string("bad answer from the daemon: ") + e.what());
+    }
+}
+
+}  // namespace pdsync::client

@@ -1,0 +1,241 @@
+// pdsync: the command-line tool. `pdsync device ...` talks to the local pdsync-client
+// daemon through its control socket. Readable output by default, --json for scripts;
+// errors go to stderr with a non-zero exit code.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "client-node/control_socket.hpp"
+
+namespace {
+
+using pdsync::Value;
+
+struct Common {
+    std::string socket = [] {
+        const char* env = std::getenv("PDSYNC_SOCKET");
+        return std::string(env ? env : "/run/pdsync/client.sock");
+    }();
+    bool json = false;
+    int timeout_ms = 15000;
+};
+
+int fail(const std::string& code, const std::string& message, bool json) {
+    if (json) {
+        std::cout << Value{{"ok", false}, {"error", code}, {"message", message}}.dump() << "\n";
+    }
+    std::cerr << "pdsync: " << message << (code.empty() ? "" : " [" + code + "]") << "\n";
+    return code == "io" ? 3 : 1;
+}
+
+// Sends one request; prints errors; returns the answer or nullopt.
+std::optional<Value> call(const Common& c, const Value& req, int& exit_code) {
+    auto r = pdsync::client::control_call(c.socket, req, std::chrono::milliseconds(c.timeout_ms));
+    if (!r) {
+        exit_code = fail(std::string(pdsync::errc_name(r.code())), r.error().message, c.json);
+        return std::nullopt;
+    }
+    if (!r->value("ok", false)) {
+        exit_code = fail(r->value("error", "error"), r->value("message", "failed"), c.json);
+        return std::nullopt;
+    }
+    exit_code = 0;
+    return *r;
+}
+
+std::string fields_line(const Value& fields) {
+    std::string s = fields.dump(-1, ' ', false, Value::error_handler_t::replace);
+    return s.size() > 100 ? s.substr(0, 97) + "..." : s;
+}
+
+void print_show(const Value& answer) {
+    for (const auto& d : answer["documents"]) {
+        std::string who = d.contains("user") ? d["user"].get<std::string>() + " / " : "shared / ";
+        std::cout << who << d["category"].get<std::string>() << "  (version " << d["version"] << ", "
+                  << d["pending"] << " pending)\n";
+        int i = 1;
+        for (const auto& e : d["entries"]) {
+            std::cout << "  " << i++ << ". " << e["id"].get<std::string>()
+                      << (e["range"] == "device" ? "  [device only]  " : "  ") << fields_line(e["fields"]) << "\n";
+        }
+        if (d["entries"].empty()) std::cout << "  (empty)\n";
+    }
+}
+
+void print_status(const Value& s) {
+    std::cout << "device    " << s["device_id"].get<std::string>() << " (" << s["product"].get<std::string>() << " "
+              << s["firmware"].get<std::string>() << ")\n";
+    std::cout << "state     " << s["state"].get<std::string>() << (s["connected"].get<bool>() ? ", connected" : ", offline")
+              << "\n";
+    std::string syncs;
+    for (const auto& c : s["syncs"]) syncs += (syncs.empty() ? "" : ", ") + c.get<std::string>();
+    std::cout << "syncs     " << (syncs.empty() ? "-" : syncs) << "\n";
+    std::string user = s["user"].get<std::string>();
+    std::cout << "user      " << (user.empty() ? "-" : user)
+              << (user.empty() ? "" : (s["ready"].get<bool>() ? " (ready)" : " (loading)")) << "\n";
+    std::cout << "pending   " << s["pending"] << " change sets\n";
+    std::string err = s["last_error"].get<std::string>();
+    std::cout << "error     " << (err.empty() ? "-" : err) << "\n";
+}
+
+std::string read_all(std::istream& in) {
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"pdsync: personalized-data synchronization for a device fleet"};
+    app.require_subcommand(1);
+    Common c;
+    int exit_code = 0;
+
+    auto* device = app.add_subcommand("device", "Commands for this device's pdsync-client daemon");
+    device->require_subcommand(1);
+    device->add_option("--socket", c.socket, "Control socket (default $PDSYNC_SOCKET or /run/pdsync/client.sock)");
+    device->add_flag("--json", c.json, "Print JSON for scripts");
+    device->add_option("--timeout-ms", c.timeout_ms, "How long to wait for the daemon");
+
+    std::string user;
+    auto* login = device->add_subcommand("login", "Log a user in and wait until their settings are ready");
+    login->add_option("user", user, "User id")->required();
+    login->callback([&] {
+        if (auto r = call(c, {{"cmd", "login"}, {"user", user}, {"wait_ms", c.timeout_ms - 1000}}, exit_code)) {
+            if (c.json) {
+                std::cout << r->dump() << "\n";
+            } else {
+                std::cout << user << " is ready (" << r->value("source", "?") << ", "
+                          << r->value("ms", 0.0) << " ms)\n";
+            }
+        }
+    });
+
+    auto* logout = device->add_subcommand("logout", "Log the current user out");
+    logout->callback([&] {
+        if (auto r = call(c, {{"cmd", "logout"}}, exit_code)) {
+            if (c.json) {
+                std::cout << r->dump() << "\n";
+            } else {
+                std::cout << "logged out " << r->value("user", "") << "\n";
+            }
+        }
+    });
+
+    std::string category;
+    auto* show = device->add_subcommand("show", "Print the current user's documents (or one category)");
+    show->add_option("--category", category, "Only this category");
+    show->add_option("--user", user, "Another cached user");
+    show->callback([&] {
+        Value req = {{"cmd", "show"}};
+        if (!category.empty()) req["category"] = category;
+        if (!user.empty()) req["user"] = user;
+        if (auto r = call(c, req, exit_code)) {
+            if (c.json) {
+                std::cout << r->dump() << "\n";
+            } else {
+                print_show(*r);
+            }
+        }
+    });
+
+    std::string ops_json;
+    std::string ops_file;
+    std::string range = "shared";
+    std::string add_json;
+    std::string update_id;
+    std::string update_json;
+    std::string delete_id;
+    std::string move_id;
+    std::string after;
+    bool no_wait = false;
+    auto* edit = device->add_subcommand(
+        "edit", "Change entries: --add JSON, --update ID JSON, --delete ID, --move ID --after ID, or --ops/--file");
+    edit->add_option("category", category, "Category to edit")->required();
+    edit->add_option("--ops", ops_json, R"(JSON array of ops: [{"op":"add","fields":{...}}, ...])");
+    edit->add_option("--file", ops_file, "Read the ops JSON from a file (- for stdin)");
+    edit->add_option("--add", add_json, "Add an entry with these JSON fields");
+    edit->add_option("--id", update_id, "Entry id for --add or --update");
+    edit->add_option("--update", update_json, "Replace the fields of --id with this JSON");
+    edit->add_option("--delete", delete_id, "Delete this entry");
+    edit->add_option("--move", move_id, "Move this entry (with --after)");
+    edit->add_option("--after", after, "Place after this entry (\"\" = first)");
+    edit->add_option("--range", range, "shared (synchronized) or device (Device-Specific, never leaves)")
+        ->check(CLI::IsMember({"shared", "device"}));
+    edit->add_option("--user", user, "User (default: the logged-in user)");
+    edit->add_flag("--no-wait", no_wait, "Do not wait for the server's acknowledgement");
+    edit->callback([&] {
+        Value ops = Value::array();
+        try {
+            if (!ops_file.empty()) {
+                if (ops_file == "-") {
+                    ops = Value::parse(read_all(std::cin));
+                } else {
+                    std::ifstream in(ops_file);
+                    if (!in) {
+                        exit_code = fail("io", "cannot read " + ops_file, c.json);
+                        return;
+                    }
+                    ops = Value::parse(read_all(in));
+                }
+            } else if (!ops_json.empty()) {
+                ops = Value::parse(ops_json);
+            }
+            auto with_after = [&](Value op) {
+                if (edit->count("--after")) op["after"] = after;
+                if (range == "device") op["range"] = "device";
+                return op;
+            };
+            if (!add_json.empty()) {
+                Value op = {{"op", "add"}, {"fields", Value::parse(add_json)}};
+                if (!update_id.empty()) op["id"] = update_id;
+                ops.push_back(with_after(op));
+            }
+            if (!update_json.empty()) {
+                ops.push_back(with_after({{"op", "update"}, {"id", update_id}, {"fields", Value::parse(update_json)}}));
+            }
+            if (!delete_id.empty()) ops.push_back(with_after({{"op", "delete"}, {"id", delete_id}}));
+            if (!move_id.empty()) ops.push_back(with_after({{"op", "move"}, {"id", move_id}, {"after", after}}));
+        } catch (const std::exception& e) {
+            exit_code = fail("invalid_argument", std::string("bad JSON: ") + e.what(), c.json);
+            return;
+        }
+        if (!ops.is_array() || ops.empty()) {
+            exit_code = fail("invalid_argument", "nothing to do: give --add/--update/--delete/--move or --ops", c.json);
+            return;
+        }
+        Value req = {{"cmd", "edit"}, {"category", category}, {"ops", ops}, {"wait_ms", no_wait ? 0 : c.timeout_ms - 1000}};
+        if (!user.empty()) req["user"] = user;
+        if (auto r = call(c, req, exit_code)) {
+            if (c.json) {
+                std::cout << r->dump() << "\n";
+            } else {
+                std::string state = r->value("state", "");
+                std::cout << (state == "acked"   ? "saved and synchronized"
+                              : state == "local" ? "saved on this device"
+                                                 : "saved; waiting to synchronize")
+                          << (r->contains("version") ? " (version " + std::to_string((*r)["version"].get<uint64_t>()) + ")" : "")
+                          << "\n";
+            }
+        }
+    });
+
+    auto* status = device->add_subcommand("status", "This device's synchronization state");
+    status->callback([&] {
+        if (auto r = call(c, {{"cmd", "status"}}, exit_code)) {
+            if (c.json) {
+                std::cout << r->dump() << "\n";
+            } else {
+                print_status(*r);
+            }
+        }
+    });
+
+    CLI11_PARSE(app, argc, argv);
+    return exit_code;
+}

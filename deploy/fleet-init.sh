@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# Sets up everything the server machine of a pdsync fleet needs, in one directory:
+# the fleet CA, the broker's TLS certificate, the broker accounts (pdsync-server and the
+# read-only inspector), the broker config + ACL, the server node's config, and the systemd
+# units. Idempotent: a second run with the same options changes no file; a run with new
+# options changes only what they affect. docs/deploying.md walks through a deployment.
+#
+#   fleet-init.sh DIR [options]
+#     --root ROOT              topic root (default pds/v1)
+#     --port N                 loopback plaintext port for the server node (default 1883)
+#     --listen-addr ADDR       loopback address of that listener (default 127.0.0.1)
+#     --tls-port N             TLS port devices connect to (default 8883)
+#     --tls-addr ADDR          address the TLS listener binds (default: every address)
+#     --no-tls                 no TLS listener: a fleet of the server machine alone
+#     --tls-auth cert|password devices prove who they are with their certificate (default)
+#                              or with their password over TLS
+#     --server-host NAME       name or address devices use to reach this machine
+#                              (default: hostname -f); goes into the broker certificate
+#     --san LIST               more subjectAltNames for it, e.g. DNS:mqtt.corp,IP:10.0.0.5
+#     --server-device-id ID    this machine's own device id (default: its short host name)
+#     --data-dir DIR           broker persistence, server store, backups (default DIR/data)
+#     --run-user USER          user mosquitto drops to after start-up (default mosquitto)
+#     --bindir DIR             where pdsync-server and pdsync-client are installed
+#                              (default /usr/local/bin)
+#     --device-conf-dir DIR    where a device bundle is unpacked on a device (default /etc/pdsync)
+#
+# Options are remembered in DIR/fleet.conf, so later runs (and enroll-device.sh) reuse them.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+. "$here/lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/ca.sh
+. "$here/lib/ca.sh"
+PDS_PROG="fleet-init.sh"
+
+usage() { sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
+
+SETTINGS=(root port listen_addr tls_port tls_addr tls_auth server_host san server_device_id
+          data_dir run_user bindir device_conf_dir fleet_id)
+
+[ $# -ge 1 ] || usage
+case $1 in -h | --help) usage ;; -*) pds_log "the fleet directory comes first"; usage ;; esac
+fleet=$(pds_abspath "$1")
+shift
+
+declare -A opt=()
+while [ $# -gt 0 ]; do
+    case $1 in
+        -h | --help) usage ;;
+        --no-tls) opt[tls_port]=""; shift; continue ;;
+    esac
+    [ $# -ge 2 ] || { pds_log "option $1 needs a value"; usage; }
+    case $1 in
+        --root | --port | --listen-addr | --tls-port | --tls-addr | --tls-auth | --server-host | \
+            --san | --server-device-id | --data-dir | --run-user | --bindir | --device-conf-dir)
+            key=${1#--}; opt[${key//-/_}]=$2 ;;
+        *) pds_log "unknown option $1"; usage ;;
+    esac
+    shift 2
+done
+
+pds_valid_path "$fleet" || pds_die "fleet directory '$fleet' holds a character mosquitto or systemd cannot take"
+case $fleet in /tmp/* | /var/tmp/*)
+    pds_log "warning: $fleet is a temporary directory; the systemd units' PrivateTmp= hides it from the services" ;;
+esac
+pds_mkdir "$fleet" 0755 root:root
+pds_lock_fleet "$fleet"
+
+# ---- Settings: this run's options over the remembered ones over the defaults ---------------
+declare -A cfg=()
+pds_load_settings "$fleet/fleet.conf" cfg "${SETTINGS[@]}"
+
+default_host=$(hostname -f 2>/dev/null || hostname)
+default_device=$({ hostname -s 2>/dev/null || hostname; } | tr -c 'A-Za-z0-9._\n-' '-' | cut -c1-64)
+declare -A defaults=(
+    [root]=$PDS_DEFAULT_ROOT [port]=1883 [listen_addr]=127.0.0.1 [tls_port]=8883 [tls_addr]=""
+    [tls_auth]=cert [server_host]=$default_host [san]="" [server_device_id]=${default_device:-server}
+    [data_dir]=$fleet/data [run_user]=mosquitto [bindir]=/usr/local/bin
+    [device_conf_dir]=/etc/pdsync [fleet_id]=$(openssl rand -hex 4)
+)
+for k in "${SETTINGS[@]}"; do
+    if [ -n "${opt[$k]+set}" ]; then cfg[$k]=${opt[$k]}
+    elif [ -z "${cfg[$k]+set}" ]; then cfg[$k]=${defaults[$k]}
+    fi
+done
+for k in data_dir bindir device_conf_dir; do cfg[$k]=$(pds_abspath "${cfg[$k]}"); done
+
+pds_valid_root "${cfg[root]}" || pds_die "invalid --root '${cfg[root]}'"
+pds_valid_port "${cfg[port]}" || pds_die "invalid --port '${cfg[port]}'"
+pds_is_loopback "${cfg[listen_addr]}" || pds_die "--listen-addr must be a loopback address"
+[ -z "${cfg[tls_port]}" ] || pds_valid_port "${cfg[tls_port]}" || pds_die "invalid --tls-port '${cfg[tls_port]}'"
+[ -z "${cfg[tls_addr]}" ] || pds_valid_host "${cfg[tls_addr]}" || pds_die "invalid --tls-addr '${cfg[tls_addr]}'"
+[[ ${cfg[tls_auth]} == cert || ${cfg[tls_auth]} == password ]] || pds_die "--tls-auth must be cert or password"
+pds_valid_host "${cfg[server_host]}" || pds_die "invalid --server-host '${cfg[server_host]}'"
+[[ ${cfg[san]} =~ ^((DNS|IP):[A-Za-z0-9.:*-]+(,(DNS|IP):[A-Za-z0-9.:*-]+)*)?$ ]] \
+    || pds_die "--san must look like DNS:name,IP:address"
+pds_valid_device_id "${cfg[server_device_id]}" || pds_die "invalid --server-device-id '${cfg[server_device_id]}'"
+for k in data_dir bindir device_conf_dir; do
+    pds_valid_path "${cfg[$k]}" || pds_die "--${k//_/-} '${cfg[$k]}' holds a character mosquitto or systemd cannot take"
+done
+run_group=$(id -gn "${cfg[run_user]}" 2>/dev/null) \
+    || pds_die "user '${cfg[run_user]}' does not exist (is the mosquitto package installed? see deploy/install-deps.sh)"
+
+{
+    echo "# pdsync fleet settings, written by deploy/fleet-init.sh; change them by re-running it."
+    for k in "${SETTINGS[@]}"; do printf '%s=%s\n' "$k" "${cfg[$k]}"; done
+} | pds_write_file "$fleet/fleet.conf" 0644 root:root
+
+# ---- Layout ---------------------------------------------------------------------------------
+# Everything mosquitto reads after it dropped to run_user (on a reload) is group-readable by
+# run_group; secrets only the pdsync daemons read stay root-only.
+data=${cfg[data_dir]}
+pds_mkdir "$fleet/tls" 0750 "root:$run_group"
+pds_mkdir "$fleet/secrets" 0700 root:root
+pds_mkdir "$fleet/devices" 0700 root:root
+pds_mkdir "$fleet/systemd" 0755 root:root
+pds_mkdir "$data" 0755 root:root
+pds_mkdir "$data/broker" 0700 "${cfg[run_user]}:$run_group"
+pds_mkdir "$data/server" 0700 root:root
+pds_mkdir "$data/backups" 0700 root:root
+
+# ---- CA, broker certificate, revocation list ----------------------------------------------
+ca=$fleet/ca
+pds_ca_init "$ca" "${cfg[fleet_id]}"
+pds_write_file "$fleet/tls/ca.crt" 0644 root:root <"$ca/ca.crt"
+pds_ca_crl_fresh "$ca" || pds_ca_gencrl "$ca"
+pds_write_file "$fleet/tls/crl.pem" 0644 root:root <"$ca/crl.pem"
+
+san="DNS:localhost,IP:127.0.0.1"
+if [[ ${cfg[server_host]} =~ ^[0-9.]+$ || ${cfg[server_host]} == *:* ]]; then
+    san+=",IP:${cfg[server_host]}"
+elif [ "${cfg[server_host]}" != localhost ]; then
+    san+=",DNS:${cfg[server_host]}"
+fi
+[ -z "${cfg[san]}" ] || san+=",${cfg[san]}"
+# Re-issued when the names change (a new --server-host or --san) or expiry is near.
+if ! pds_cert_current "$ca" "$fleet/tls/server.crt" "${cfg[server_host]}" \
+    || [ "$(cat "$fleet/tls/server.san" 2>/dev/null)" != "$san" ]; then
+    pds_log "issuing the broker certificate for $san"
+    pds_ca_issue "$ca" server "${cfg[server_host]}" "$fleet/tls/server.key" "$fleet/tls/server.crt" "$san"
+    printf '%s\n' "$san" >"$fleet/tls/server.san"
+fi
+pds_set_perm "$fleet/tls/server.key" 0640 "root:$run_group"
+pds_set_perm "$fleet/tls/server.crt" 0644 root:root
+
+# The server node's own client certificate: for a server node that reaches the broker over
+# TLS (a replica on another machine taking over); the local one uses the loopback listener.
+if ! pds_cert_current "$ca" "$fleet/tls/$PDS_SERVER_USER.crt" "$PDS_SERVER_USER"; then
+    pds_ca_issue "$ca" client "$PDS_SERVER_USER" "$fleet/tls/$PDS_SERVER_USER.key" "$fleet/tls/$PDS_SERVER_USER.crt"
+fi
+pds_set_perm "$fleet/tls/$PDS_SERVER_USER.key" 0600 root:root
+
+# ---- Broker accounts ------------------------------------------------------------------------
+passwd=$fleet/passwd
+for user in "$PDS_SERVER_USER" "$PDS_INSPECTOR_USER"; do
+    secret=$fleet/secrets/$user.password
+    # The password file holds only hashes, so a secret made now must replace any entry.
+    if [ ! -s "$secret" ]; then
+        (umask 077 && pds_gen_password >"$secret")
+        pds_passwd_set "$passwd" "$user" "$(cat "$secret")"
+    elif ! pds_passwd_has "$passwd" "$user"; then
+        pds_passwd_set "$passwd" "$user" "$(cat "$secret")"
+    fi
+done
+pds_set_perm "$passwd" 0640 "root:$run_group"
+
+# ---- Broker config and ACL ------------------------------------------------------------------
+tls_args=()
+if [ -n "${cfg[tls_port]}" ]; then
+    tls_args=(--tls-port "${cfg[tls_port]}" --tls-auth "${cfg[tls_auth]}"
+              --cafile "$fleet/tls/ca.crt" --certfile "$fleet/tls/server.crt"
+              --keyfile "$fleet/tls/server.key" --crlfile "$fleet/tls/crl.pem")
+    [ -z "${cfg[tls_addr]}" ] || tls_args+=(--tls-addr "${cfg[tls_addr]}")
+fi
+"$here/../broker-config/render.sh" --conf "$fleet/mosquitto.conf" --acl "$fleet/acl" \
+    --root "${cfg[root]}" --port "${cfg[port]}" --listen-addr "${cfg[listen_addr]}" \
+    --data-dir "$data/broker" --password-file "$passwd" --run-user "${cfg[run_user]}" "${tls_args[@]}"
+
+# ---- Server node config ---------------------------------------------------------------------
+host=${cfg[listen_addr]}
+[[ $host == *:* ]] && host="[$host]"
+pds_write_file "$fleet/pdsync-server.conf" 0600 root:root <<EOF
+# pdsync-server configuration, written by deploy/fleet-init.sh (re-running it rewrites this
+# file). The server reaches the broker over the loopback listener with its password.
+broker = "mqtt://$host:${cfg[port]}"
+username = "$PDS_SERVER_USER"
+password = "$(cat "$fleet/secrets/$PDS_SERVER_USER.password")"
+root = "${cfg[root]}"
+store = "$data/server/server.db"
+device_id = "${cfg[server_device_id]}"
+# A server node on another machine (a replica taking over) connects over TLS instead:
+#   broker = "mqtts://${cfg[server_host]}:${cfg[tls_port]:-8883}"
+#   cafile = "$fleet/tls/ca.crt"
+#   certfile = "$fleet/tls/$PDS_SERVER_USER.crt"
+#   keyfile = "$fleet/tls/$PDS_SERVER_USER.key"
+EOF
+
+# ---- systemd units --------------------------------------------------------------------------
+sd=$here/systemd
+pds_render_file "$sd/mosquitto-pdsync.service.in" "$fleet/systemd/mosquitto-pdsync.service" 0644 root:root "" \
+    "MOSQUITTO_CONF=$fleet/mosquitto.conf" "BROKER_DATA_DIR=$data/broker"
+pds_render_file "$sd/pdsync-server.service.in" "$fleet/systemd/pdsync-server.service" 0644 root:root "" \
+    "BINDIR=${cfg[bindir]}" "SERVER_CONF=$fleet/pdsync-server.conf" \
+    "SERVER_DATA_DIR=$data/server" "BACKUP_DIR=$data/backups"
+# The server machine's own client node ("localhost"), once it is enrolled like any device.
+pds_render_file "$sd/pdsync-client.service.in" "$fleet/systemd/pdsync-client.service" 0644 root:root "" \
+    "BINDIR=${cfg[bindir]}" "CLIENT_CONF=${cfg[device_conf_dir]}/pdsync-client.conf"
+
+pds_log "fleet ready in $fleet (root ${cfg[root]}, loopback port ${cfg[port]}${cfg[tls_port]:+, TLS port ${cfg[tls_port]}})"
+pds_log "inspector password: $fleet/secrets/$PDS_INSPECTOR_USER.password; enroll devices with deploy/enroll-device.sh $fleet NAME"

@@ -1,0 +1,180 @@
+// Real broker, server and device processes for integration tests.
+#include "tests/support/fleet.hpp"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "client-node/control_socket.hpp"
+#include "shared/clock.hpp"
+
+namespace pdsync::test {
+namespace {
+
+std::string join(const std::vector<std::string>& v, const char* sep) {
+    std::string out;
+    for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
+    return out;
+}
+
+}  // namespace
+
+Broker::Broker(const TempDir& dir, BrokerOptions options, std::string name)
+    : conf_(dir.file(name + ".conf")), log_(dir.file(name + ".log")), port_(free_port()) {
+    std::filesystem::create_directories(dir.path() / (name + "-data"));
+    std::ofstream c(conf_);
+    c << "# written by the test fixture\n"
+      << "user root\n"
+      << "listener " << port_ << " 127.0.0.1\n"
+      << "set_tcp_nodelay true\n"
+      << "max_inflight_messages 20\n"
+      << "max_queued_messages 100000\n"
+      << "allow_anonymous " << (options.anonymous ? "true" : "false") << "\n";
+    if (!options.password_file.empty()) c << "password_file " << options.password_file << "\n";
+    if (!options.acl_file.empty()) c << "acl_file " << options.acl_file << "\n";
+    if (options.persistence) {
+        c << "persistence true\npersistence_location " << (dir.path() / (name + "-data")).string() << "/\n"
+          << "autosave_interval 1\n";
+    } else {
+        c << "persistence false\n";
+    }
+    c.close();
+    start();
+}
+
+void Broker::start() {
+    process_ = Process({PDSYNC_MOSQUITTO_BIN, "-c", conf_}, log_);
+    if (!wait_until([&] { return port_open(port_); }, std::chrono::seconds(10))) {
+        throw std::runtime_error("mosquitto did not start on port " + std::to_string(port_) + ": " + process_.log());
+    }
+}
+
+Server::Server(const TempDir& dir, std::vector<std::string> brokers, std::vector<std::string> extra_args,
+               std::string name)
+    : store_(dir.file(name + ".db")), log_(dir.file(name + ".log")) {
+    args_ = {PDSYNC_SERVER_BIN, "--broker", join(brokers, ","), "--store", store_, "--server-id", name,
+             "--log-level", "debug"};
+    args_.insert(args_.end(), extra_args.begin(), extra_args.end());
+    start();
+}
+
+void Server::start() { process_ = Process(args_, log_); }
+
+Device::Device(const TempDir& dir, std::vector<std::string> brokers, std::string device_id,
+               std::vector<std::string> extra_args)
+    : id_(std::move(device_id)), socket_(dir.file(id_ + ".sock")), store_(dir.file(id_ + ".db")),
+      log_(dir.file(id_ + ".log")) {
+    args_ = {PDSYNC_CLIENT_BIN, "--broker", join(brokers, ","), "--device-id", id_, "--store", store_,
+             "--socket", socket_, "--log-level", "debug"};
+    args_.insert(args_.end(), extra_args.begin(), extra_args.end());
+    start();
+}
+
+void Device::start() {
+    std::filesystem::remove(socket_);
+    process_ = Process(args_, log_);
+    bool up = wait_until(
+        [&] { return client::control_call(socket_, {{"cmd", "status"}}, std::chrono::milliseconds(500)).ok(); },
+        std::chrono::seconds(10));
+    if (!up) throw std::runtime_error("pdsync-client " + id_ + " did not start: " + process_.log());
+}
+
+Value Device::call(const Value& request, int timeout_ms) {
+    auto r = client::control_call(socket_, request, std::chrono::milliseconds(timeout_ms));
+    if (!r) throw std::runtime_error("control call to " + id_ + " failed: " + r.error().message);
+    return *r;
+}
+
+Value Device::edit(const std::string& category, const Value& ops, int wait_ms, const std::string& user) {
+    Value req = {{"cmd", "edit"}, {"category", category}, {"ops", ops}, {"wait_ms", wait_ms}};
+    if (!user.empty()) req["user"] = user;
+    return call(req, wait_ms + 10000);
+}
+
+Value Device::show(const std::string& category, const std::string& user) {
+    Value req = {{"cmd", "show"}, {"category", category}};
+    if (!user.empty()) req["user"] = user;
+    Value r = call(req);
+    if (!r.value("ok", false) || r["documents"].empty()) return Value::array();
+    return r["documents"][0]["entries"];
+}
+
+bool Device::wait_joined(std::chrono::milliseconds timeout) {
+    return wait_until([&] { return status().value("joined", false); }, timeout);
+}
+
+CliResult run_cli(const std::vector<std::string>& args) {
+    TempDir tmp;
+    std::string out = tmp.file("out");
+    std::string err = tmp.file("err");
+    std::string cmd = std::string(PDSYNC_CLI_BIN);
+    for (const auto& a : args) {
+        std::string q = "'";
+        for (char ch : a) q += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+        cmd += " " + q + "'";
+    }
+    cmd += " >" + out + " 2>" + err + " </dev/null";
+    int st = std::system(cmd.c_str());
+    CliResult r;
+    r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    std::ifstream o(out), e(err);
+    std::stringstream so, se;
+    so << o.rdbuf();
+    se << e.rdbuf();
+    r.out = so.str();
+    r.err = se.str();
+    return r;
+}
+
+MqttProbe::MqttProbe(const std::string& broker_uri, const std::vector<std::string>& filters, std::string client_id,
+                     std::string username, std::string password) {
+    net::MqttSettings s;
+    s.servers = {broker_uri};
+    s.client_id = client_id.empty() ? "probe-" + random_hex(4) : client_id;
+    s.username = std::move(username);
+    s.password = std::move(password);
+    net::MqttLink::Handlers h;
+    h.on_message = [this](net::Received m) {
+        std::lock_guard lock(mu_);
+        last_[m.topic] = std::move(m.payload);
+        ++count_;
+    };
+    link_ = std::make_unique<net::MqttLink>(s, h);
+    link_->subscribe(filters);
+    link_->start();
+    if (!link_->wait_connected(std::chrono::seconds(10))) throw std::runtime_error("probe could not connect");
+}
+
+MqttProbe::~MqttProbe() { link_->stop(std::chrono::milliseconds(0)); }
+
+std::optional<std::string> MqttProbe::last(const std::string& topic) {
+    std::lock_guard lock(mu_);
+    auto it = last_.find(topic);
+    if (it == last_.end()) return std::nullopt;
+    return it->second;
+}
+
+std::map<std::string, std::string> MqttProbe::all() {
+    std::lock_guard lock(mu_);
+    return last_;
+}
+
+std::size_t MqttProbe::count() {
+    std::lock_guard lock(mu_);
+    return count_;
+}
+
+bool MqttProbe::wait_for(const std::string& topic, const std::function<bool(const std::string&)>& pred,
+                         std::chrono::milliseconds timeout) {
+    return wait_until(
+        [&] {
+            auto v = last(topic);
+            return v && pred(*v);
+        },
+        timeout);
+}
+
+}  // namespace pdsync::test
