@@ -17,6 +17,7 @@ struct ServerCore::Batch {
     std::set<DocKey> deleted;                        // to delete and clear on the broker
     std::map<std::string, DeviceRow> devices;        // device rows changed in this batch
     std::vector<Outbound> replies;
+    std::vector<Outbound> early;  // replies from committed state only
     std::vector<std::pair<std::string, uint64_t>> change_sets;  // (device, seq) seen
     bool status_changed = false;
 };
@@ -27,11 +28,19 @@ ServerCore::ServerCore(ServerStore& store, Topics topics, ServerSettings setting
     for (auto& d : store_.list_devices()) devices_[d.device_id] = d;
 }
 
-std::vector<Outbound> ServerCore::handle_batch(const std::vector<Inbound>& batch) {
+std::vector<Outbound> ServerCore::handle_batch(const std::vector<Inbound>& batch, const EarlyPublish& before_commit) {
     Batch b;
     try {
         auto txn = store_.begin();
         for (const auto& msg : batch) handle_one(msg, b);
+        if (!b.early.empty()) {
+            if (before_commit) {
+                before_commit(std::move(b.early));
+            } else {
+                b.replies.insert(b.replies.end(), b.early.begin(), b.early.end());
+            }
+            b.early.clear();
+        }
         for (const auto& key : b.deleted) store_.delete_document(key);
         for (const auto& key : b.dirty) {
             if (auto& doc = b.docs[key]) store_.save_document(*doc);
@@ -380,18 +389,18 @@ void ServerCore::on_event(const std::string& device_id, const DeviceEvent& e, Ba
         u->last_used_at = std::max(u->last_used_at + 1, now_ms());
         store_.save_user(*u);
         r.known = true;
+        // Committed versions only (documents are saved at the end of the batch): the
+        // reply can go out before this batch's commit, and changes in this batch reach
+        // the device right after as ordinary document updates.
         CategorySet syncs = settings_.categories.intersect(dev->supported);
         for (const auto& [c, v] : store_.document_versions(e.user)) {
             if (syncs.contains(c)) r.versions[c] = v;
         }
-        // Documents changed earlier in this batch are published after the commit.
-        for (const auto& key : b.dirty) {
-            if (key.user == e.user && syncs.contains(key.category)) r.versions[key.category] = b.docs[key]->version;
-        }
     }
     dev->last_sync_at = now_ms();
     spdlog::info("device={} user={} login ({} documents)", device_id, e.user, r.versions.size());
-    reply(device_id, r, b);
+    b.early.push_back({topics_.device(device_id, TopicKind::device_inbox), encode_msgpack_unchecked(reply_to_value(r)),
+                       false});
 }
 
 void ServerCore::on_presence(const std::string& device_id, const Presence& p, Batch& b) {

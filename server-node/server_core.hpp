@@ -7,6 +7,7 @@
 // Ownership and threads: owned by the server's worker thread; not thread-safe.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -47,7 +48,10 @@ public:
     // Applies a batch in one transaction and returns what to publish after it committed.
     // On a store failure nothing is applied and every change set in the batch is answered
     // with Errc::storage (the device keeps it in its outbox and re-sends).
-    std::vector<Outbound> handle_batch(const std::vector<Inbound>& batch);
+    // `before_commit`, if given, receives replies that depend only on already committed
+    // state (login manifests), so a login does not wait for this batch's fsync.
+    using EarlyPublish = std::function<void(std::vector<Outbound>&&)>;
+    std::vector<Outbound> handle_batch(const std::vector<Inbound>& batch, const EarlyPublish& before_commit = {});
 
     // Every stored document, for the start-up republish that makes the broker's retained
     // messages match the store.

@@ -86,7 +86,7 @@ void ServerNode::worker_loop() {
             publish_all({core_.status_message()});
         }
         if (!batch.empty()) {
-            publish_all(core_.handle_batch(batch));
+            publish_all(core_.handle_batch(batch, [this](std::vector<Outbound>&& early) { publish_all(early); }));
             batch.clear();
         }
     }

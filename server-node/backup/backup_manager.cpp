@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,6 +24,7 @@ namespace {
 
 constexpr std::string_view kDbSuffix = ".db";
 constexpr std::string_view kManifestSuffix = ".json";
+constexpr std::size_t kMaxManifestBytes = std::size_t{1} << 20;
 
 bool ends_with(std::string_view s, std::string_view suffix) {
     return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
@@ -51,7 +53,9 @@ BackupResult<std::string> read_small_file(const fs::path& file) {
         if (n == 0) break;
         out.append(buf, static_cast<std::size_t>(n));
         // Manifests are a few hundred bytes; anything huge is not one of ours.
-        if (out.size() > 1024 * 1024) return make_error(errc::kBadManifest, file.string() + " is too large");
+        if (out.size() > kMaxManifestBytes) {
+            return make_error(errc::kBadManifest, file.string() + " is too large");
+        }
     }
     return out;
 }
@@ -65,15 +69,18 @@ BackupStatus write_small_file(const fs::path& file, const std::string& content) 
 }
 
 // Downloads and parses "<id>.json" into a staging file in `dir`.
-BackupResult<Manifest> fetch_manifest(BackupTarget& target, const std::string& id, const fs::path& dir) {
-    detail::TempPath local(dir / (".pdsync-manifest-" + id + "-" + detail::random_hex(6) + ".json"));
-    if (auto st = target.get(id + std::string(kManifestSuffix), local.path()); !st) return st.error();
+BackupResult<Manifest> fetch_manifest(BackupTarget& target, const std::string& id,
+                                      const fs::path& dir) {
+    detail::TempPath local(dir /
+                           (".pdsync-manifest-" + id + "-" + detail::random_hex(6) + ".json"));
+    if (auto st = target.get(id + std::string(kManifestSuffix), local.path()); !st)
+        return st.error();
     auto text = read_small_file(local.path());
     if (!text) return text.error();
     auto m = parse_manifest(*text);
     if (!m) {
-        return make_error(errc::kBadManifest, "manifest of backup " + id + " on " + target.describe() +
-                                                  ": " + m.error().message);
+        return make_error(errc::kBadManifest, "manifest of backup " + id + " on " +
+                                                  target.describe() + ": " + m.error().message);
     }
     if (m->id != id) {
         return make_error(errc::kBadManifest, "manifest " + id + ".json on " + target.describe() +
@@ -83,7 +90,8 @@ BackupResult<Manifest> fetch_manifest(BackupTarget& target, const std::string& i
 }
 
 // Ids that have a manifest on the target, sorted oldest first (ids sort by time).
-BackupResult<std::vector<std::string>> manifest_ids(BackupTarget& target, std::set<std::string>* db_ids) {
+BackupResult<std::vector<std::string>> manifest_ids(BackupTarget& target,
+                                                    std::set<std::string>* db_ids) {
     auto names = target.list();
     if (!names) return names.error();
     std::vector<std::string> ids;
@@ -109,6 +117,24 @@ BackupStatus remove_sidecars(const fs::path& db) {
         if (::unlink(p.c_str()) != 0 && errno != ENOENT) {
             return detail::errno_error(errno, "removing stale " + p.string());
         }
+    }
+    return Done{};
+}
+
+// Gives `to` the owner and mode of `from` if `from` exists. Restore usually runs as root
+// while pdsync-server runs as its own user, which must still be able to open its store.
+BackupStatus copy_owner_and_mode(const fs::path& from, const fs::path& to) {
+    struct stat st {};
+    if (::stat(from.c_str(), &st) != 0) {
+        if (errno == ENOENT) return Done{};  // a new store: the caller's user, mode 0600
+        return detail::errno_error(errno, "stat " + from.string());
+    }
+    if (::chmod(to.c_str(), st.st_mode & 07777) != 0)
+        return detail::errno_error(errno, "chmod " + to.string());
+    if ((st.st_uid != ::geteuid() || st.st_gid != ::getegid()) &&
+        ::chown(to.c_str(), st.st_uid, st.st_gid) != 0) {
+        return detail::errno_error(errno,
+                                   "giving " + to.string() + " the owner of " + from.string());
     }
     return Done{};
 }
@@ -151,7 +177,8 @@ BackupResult<std::string> BackupManager::run(const fs::path& source_db, BackupTa
     m.source = fs::absolute(source_db, ec).string();
     if (ec) m.source = source_db.string();
 
-    const fs::path staging = options_.staging_dir.empty() ? source_db.parent_path() : options_.staging_dir;
+    const fs::path staging =
+        options_.staging_dir.empty() ? source_db.parent_path() : options_.staging_dir;
     detail::TempPath db_file(staging / (".pdsync-backup-" + m.id + ".db"));
     detail::TempPath manifest_file(staging / (".pdsync-backup-" + m.id + ".json"));
 
@@ -182,7 +209,8 @@ BackupResult<std::vector<Manifest>> BackupManager::list(BackupTarget& target) {
     std::set<std::string> db_ids;
     auto ids = manifest_ids(target, &db_ids);
     if (!ids) return ids.error();
-    const fs::path staging = options_.staging_dir.empty() ? fs::temp_directory_path() : options_.staging_dir;
+    const fs::path staging =
+        options_.staging_dir.empty() ? fs::temp_directory_path() : options_.staging_dir;
     std::vector<Manifest> out;
     for (const auto& id : *ids) {
         if (!db_ids.count(id)) {
@@ -226,18 +254,24 @@ BackupResult<std::vector<std::string>> BackupManager::apply_retention(BackupTarg
     return removed;
 }
 
-BackupStatus BackupManager::restore(BackupTarget& target, const std::string& id, const fs::path& dest_db) {
+BackupStatus BackupManager::restore(BackupTarget& target, const std::string& id,
+                                    const fs::path& dest_db) {
     if (!is_id(id)) return make_error(errc::kInvalidArgument, "'" + id + "' is not a backup id");
+    const fs::path dir = dest_db.parent_path().empty() ? fs::path(".") : dest_db.parent_path();
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) {
+        return make_error(errc::kNotFound, "cannot restore into " + dest_db.string() +
+                                               ": directory " + dir.string() + " does not exist");
+    }
     auto lock = StoreLock::try_acquire(dest_db);
     if (!lock) {
         if (lock.error().code == errc::kBusy) {
-            return make_error(errc::kBusy, "the server is running; stop it first (pdsync-server holds " +
-                                               StoreLock::lock_path_for(dest_db).string() + ")");
+            return make_error(errc::kBusy,
+                              "the server is running; stop it first (pdsync-server holds " +
+                                  StoreLock::lock_path_for(dest_db).string() + ")");
         }
         return lock.error();
     }
-    const fs::path dir = dest_db.parent_path().empty() ? fs::path(".") : dest_db.parent_path();
-
     auto m = fetch_manifest(target, id, dir);
     if (!m) {
         if (m.error().code == errc::kNotFound) {
@@ -252,17 +286,20 @@ BackupStatus BackupManager::restore(BackupTarget& target, const std::string& id,
     if (!digest) return digest.error();
     if (digest->size != m->size || digest->sha256 != m->sha256) {
         return make_error(errc::kChecksum,
-                          "backup " + id + " on " + target.describe() + " is damaged: " +
-                              std::to_string(digest->size) + " bytes with sha256 " + digest->sha256 +
-                              ", but its manifest says " + std::to_string(m->size) +
-                              " bytes with sha256 " + m->sha256 + "; " + dest_db.string() +
-                              " was not changed");
+                          "backup " + id + " on " + target.describe() +
+                              " is damaged: " + std::to_string(digest->size) +
+                              " bytes with sha256 " + digest->sha256 + ", but its manifest says " +
+                              std::to_string(m->size) + " bytes with sha256 " + m->sha256 + "; " +
+                              dest_db.string() + " was not changed");
     }
     if (auto st = check_integrity(staged.path()); !st) {
-        return make_error(errc::kIntegrity, "backup " + id + " matches its manifest but is not a sound "
-                                            "database (" + st.error().message + "); " +
-                                                dest_db.string() + " was not changed");
+        return make_error(errc::kIntegrity, "backup " + id +
+                                                " matches its manifest but is not a sound "
+                                                "database (" +
+                                                st.error().message + "); " + dest_db.string() +
+                                                " was not changed");
     }
+    if (auto st = copy_owner_and_mode(dest_db, staged.path()); !st) return st;
     // The old -wal/-shm go first: SQLite would replay the old WAL into the new file.
     // A crash between this and the rename leaves the old database without its WAL, which
     // is being replaced anyway; running restore again completes the job.

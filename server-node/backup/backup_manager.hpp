@@ -29,7 +29,7 @@ namespace pdsync::backup {
 //   // ... later, with pdsync-server stopped:
 //   auto st = manager.restore(target, *id, "/var/lib/pdsync/server.db");
 class BackupManager {
-public:
+  public:
     using Clock = std::function<std::chrono::system_clock::time_point()>;
 
     struct Options {
@@ -66,10 +66,13 @@ public:
     // pdsync-server) holds the StoreLock on `dest_db`, and holds it itself meanwhile;
     // downloads beside `dest_db`; checks size and SHA-256 against the manifest (checksum)
     // and PRAGMA integrity_check (integrity); removes the old store's -wal, -shm and
-    // -journal (they belong to the old file and would corrupt the new one); then renames
-    // the download over `dest_db` and fsyncs the directory. On any error `dest_db` is
-    // untouched. Errors: busy, invalid_argument, not_found, bad_manifest, checksum,
-    // integrity, io, no_space, and the target's.
+    // -journal (they belong to the old file and would corrupt the new one); gives the
+    // new file the old one's owner and mode (restore often runs as root, the server as
+    // its own user; a new store gets the caller's user and mode 0600); then renames the
+    // download over `dest_db` and fsyncs the directory. On any error `dest_db` is
+    // untouched. Errors: busy, invalid_argument, not_found (no such backup, or no
+    // directory for `dest_db`), bad_manifest, checksum, integrity, io, no_space, and the
+    // target's.
     BackupStatus restore(BackupTarget& target, const std::string& id,
                          const std::filesystem::path& dest_db);
 
@@ -78,7 +81,7 @@ public:
     static std::string make_id(std::chrono::system_clock::time_point t);
     static bool is_id(std::string_view s);
 
-private:
+  private:
     Options options_;
 };
 

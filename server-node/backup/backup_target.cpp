@@ -11,7 +11,9 @@ BackupStatus validate_name(std::string_view name) {
         ok = ok && ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
                     c == '.' || c == '_' || c == '-');
     }
-    if (!ok) return make_error(errc::kInvalidArgument, "invalid backup file name '" + std::string(name) + "'");
+    if (!ok)
+        return make_error(errc::kInvalidArgument,
+                          "invalid backup file name '" + std::string(name) + "'");
     return Done{};
 }
 

@@ -17,7 +17,7 @@ namespace pdsync::backup {
 // Implementations are not internally synchronized: an object is owned by one caller and
 // used by one thread at a time; distinct objects are independent.
 class BackupTarget {
-public:
+  public:
     virtual ~BackupTarget() = default;
 
     // Stores a copy of `local_file` under `name`, replacing a file of that name. The file

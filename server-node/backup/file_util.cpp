@@ -38,7 +38,8 @@ TempPath::~TempPath() {
     if (keep_ || path_.empty()) return;
     std::error_code ec;
     fs::remove(path_, ec);
-    if (ec) spdlog::warn("backup: could not remove staging file {}: {}", path_.string(), ec.message());
+    if (ec)
+        spdlog::warn("backup: could not remove staging file {}: {}", path_.string(), ec.message());
 }
 
 const char* errno_code(int err) {

@@ -14,7 +14,7 @@ namespace pdsync::backup::detail {
 
 // Owns one POSIX file descriptor; closes it on destruction. Move-only.
 class UniqueFd {
-public:
+  public:
     UniqueFd() = default;
     explicit UniqueFd(int fd) : fd_(fd) {}
     UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
@@ -35,14 +35,14 @@ public:
     // report write-back failures only there).
     BackupStatus close(const std::filesystem::path& what);
 
-private:
+  private:
     int fd_ = -1;
 };
 
 // A staging file path that is removed when the guard goes out of scope, unless keep() was
 // called: a failed run never leaves a half-written file under a name anyone reads.
 class TempPath {
-public:
+  public:
     explicit TempPath(std::filesystem::path path) : path_(std::move(path)) {}
     TempPath(const TempPath&) = delete;
     TempPath& operator=(const TempPath&) = delete;
@@ -50,7 +50,7 @@ public:
     const std::filesystem::path& path() const { return path_; }
     void keep() { keep_ = true; }
 
-private:
+  private:
     std::filesystem::path path_;
     bool keep_ = false;
 };
@@ -79,7 +79,8 @@ BackupStatus rename_durably(const std::filesystem::path& from, const std::filesy
 BackupStatus copy_file_durably(const std::filesystem::path& from, const std::filesystem::path& to);
 
 // Writes all of `data` to `fd`, retrying short writes and EINTR.
-BackupStatus write_all(int fd, const void* data, std::size_t size, const std::filesystem::path& what);
+BackupStatus write_all(int fd, const void* data, std::size_t size,
+                       const std::filesystem::path& what);
 
 BackupResult<std::uint64_t> file_size(const std::filesystem::path& file);
 

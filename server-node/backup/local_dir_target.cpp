@@ -52,7 +52,8 @@ BackupStatus LocalDirTarget::remove(const std::string& name) {
     if (auto st = validate_name(name); !st) return st;
     const fs::path path = dir_ / name;
     if (::unlink(path.c_str()) != 0) {
-        if (errno == ENOENT) return make_error(errc::kNotFound, "no file " + name + " in " + dir_.string());
+        if (errno == ENOENT)
+            return make_error(errc::kNotFound, "no file " + name + " in " + dir_.string());
         return detail::errno_error(errno, "deleting " + path.string());
     }
     return detail::fsync_dir(dir_);

@@ -13,7 +13,7 @@ namespace pdsync::backup {
 //   LocalDirTarget target("/mnt/backup/pdsync");   // created on the first put()
 //   auto id = manager.run(db_path, target, "nightly");
 class LocalDirTarget final : public BackupTarget {
-public:
+  public:
     explicit LocalDirTarget(std::filesystem::path dir) : dir_(std::move(dir)) {}
 
     BackupStatus put(const std::filesystem::path& local_file, const std::string& name) override;
@@ -24,7 +24,7 @@ public:
 
     const std::filesystem::path& dir() const { return dir_; }
 
-private:
+  private:
     std::filesystem::path dir_;
 };
 

@@ -7,10 +7,14 @@ namespace pdsync::backup {
 
 std::string to_json(const Manifest& m) {
     nlohmann::json j = {
-        {"format", Manifest::kFormat},     {"id", m.id},
-        {"created_at", m.created_at},      {"size", m.size},
-        {"sha256", m.sha256},              {"source", m.source},
-        {"schema_version", m.schema_version}, {"label", m.label},
+        {"format", Manifest::kFormat},
+        {"id", m.id},
+        {"created_at", m.created_at},
+        {"size", m.size},
+        {"sha256", m.sha256},
+        {"source", m.source},
+        {"schema_version", m.schema_version},
+        {"label", m.label},
     };
     return j.dump(2) + "\n";
 }
@@ -42,11 +46,13 @@ BackupResult<Manifest> parse_manifest(std::string_view json) {
           StringField{"label", &m.label, false}}) {
         const auto* v = field(key);
         if (!v) {
-            if (required) return make_error(errc::kBadManifest, std::string("manifest has no ") + key);
+            if (required)
+                return make_error(errc::kBadManifest, std::string("manifest has no ") + key);
             continue;
         }
         if (!v->is_string()) {
-            return make_error(errc::kBadManifest, std::string("manifest field ") + key + " is not a string");
+            return make_error(errc::kBadManifest,
+                              std::string("manifest field ") + key + " is not a string");
         }
         *out = v->get<std::string>();
     }

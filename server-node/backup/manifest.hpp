@@ -20,13 +20,13 @@ struct Manifest {
     // Bumped if the layout changes incompatibly; parse_manifest refuses newer formats.
     static constexpr int kFormat = 1;
 
-    std::string id;           // backup id, also the file stem
-    std::string created_at;   // UTC, ISO 8601 ("2026-11-25T03:15:00Z")
-    std::uint64_t size = 0;   // bytes of "<id>.db"
-    std::string sha256;       // of "<id>.db", lowercase hex
-    std::string source;       // path of the database that was backed up
-    int schema_version = 0;   // store schema version (PRAGMA user_version)
-    std::string label;        // free text from the caller ("nightly", "before upgrade")
+    std::string id;          // backup id, also the file stem
+    std::string created_at;  // UTC, ISO 8601 ("2026-11-25T03:15:00Z")
+    std::uint64_t size = 0;  // bytes of "<id>.db"
+    std::string sha256;      // of "<id>.db", lowercase hex
+    std::string source;      // path of the database that was backed up
+    int schema_version = 0;  // store schema version (PRAGMA user_version)
+    std::string label;       // free text from the caller ("nightly", "before upgrade")
 
     std::string db_name() const { return id + ".db"; }
     std::string manifest_name() const { return id + ".json"; }

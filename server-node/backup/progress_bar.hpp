@@ -23,11 +23,11 @@ namespace pdsync::backup {
 //   auto id = BackupManager({.progress = bar.callback()}).run(db, target);
 //   bar.finish();  // ends the line (also done by the destructor)
 class ProgressBar {
-public:
+  public:
     struct Options {
-        bool quiet = false;           // --quiet: no progress at all
-        bool json = false;            // --json: stdout/stderr are for machines
-        int fd = STDERR_FILENO;       // where to draw; tests pass a pseudo-terminal
+        bool quiet = false;      // --quiet: no progress at all
+        bool json = false;       // --json: stdout/stderr are for machines
+        int fd = STDERR_FILENO;  // where to draw; tests pass a pseudo-terminal
         std::chrono::milliseconds min_interval = tuning::kProgressMinInterval;
         int width = tuning::kProgressBarWidth;  // cells between the brackets
     };
@@ -54,7 +54,7 @@ public:
     static std::string render(std::string_view label, std::uint64_t done, std::uint64_t total,
                               double rate_per_s, int width);
 
-private:
+  private:
     void draw(bool force);
 
     std::string label_;

@@ -17,18 +17,18 @@ namespace pdsync::backup {
 // append new ones, never rename.
 namespace errc {
 inline constexpr char kInvalidArgument[] = "invalid_argument";  // bad name, id, URL or option
-inline constexpr char kNotFound[] = "not_found";    // source database, backup or remote file missing
-inline constexpr char kIo[] = "io";                 // local file-system error
-inline constexpr char kNoSpace[] = "no_space";      // ENOSPC locally or on the share
-inline constexpr char kSqlite[] = "sqlite";         // SQLite failed while copying or checking
-inline constexpr char kIntegrity[] = "integrity";   // PRAGMA integrity_check did not say "ok"
-inline constexpr char kChecksum[] = "checksum";     // size or SHA-256 differs from the manifest
+inline constexpr char kNotFound[] = "not_found";   // source database, backup or remote file missing
+inline constexpr char kIo[] = "io";                // local file-system error
+inline constexpr char kNoSpace[] = "no_space";     // ENOSPC locally or on the share
+inline constexpr char kSqlite[] = "sqlite";        // SQLite failed while copying or checking
+inline constexpr char kIntegrity[] = "integrity";  // PRAGMA integrity_check did not say "ok"
+inline constexpr char kChecksum[] = "checksum";    // size or SHA-256 differs from the manifest
 inline constexpr char kBadManifest[] = "bad_manifest";
-inline constexpr char kBusy[] = "busy";             // the store is in use (the server runs)
-inline constexpr char kAuth[] = "auth";             // the SMB server refused the login
+inline constexpr char kBusy[] = "busy";                   // the store is in use (the server runs)
+inline constexpr char kAuth[] = "auth";                   // the SMB server refused the login
 inline constexpr char kAccessDenied[] = "access_denied";  // logged in, but no right to do that
 inline constexpr char kUnreachable[] = "unreachable";     // no SMB server at that address/port
-inline constexpr char kSmb[] = "smb";               // any other SMB failure
+inline constexpr char kSmb[] = "smb";                     // any other SMB failure
 }  // namespace errc
 
 struct BackupError {
@@ -40,7 +40,7 @@ struct BackupError {
 // -Werror a build failure.
 template <typename T>
 class [[nodiscard]] BackupResult {
-public:
+  public:
     BackupResult(T value) : v_(std::move(value)) {}            // NOLINT: implicit by design
     BackupResult(BackupError error) : v_(std::move(error)) {}  // NOLINT
 
@@ -57,7 +57,7 @@ public:
     // "" when ok, so tests and callers can compare codes without checking ok() first.
     std::string code() const { return ok() ? std::string() : error().code; }
 
-private:
+  private:
     std::variant<T, BackupError> v_;
 };
 

@@ -50,7 +50,7 @@ BackupResult<FileDigest> digest_file(const std::filesystem::path& file) {
         return make_error(errc::kIo, "OpenSSL SHA-256 final failed");
     }
     static constexpr char kHex[] = "0123456789abcdef";
-    out.sha256.reserve(md_len * 2);
+    out.sha256.reserve(std::size_t{md_len} * 2);
     for (unsigned int i = 0; i < md_len; ++i) {
         out.sha256.push_back(kHex[md[i] >> 4]);
         out.sha256.push_back(kHex[md[i] & 0xf]);

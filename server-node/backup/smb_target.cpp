@@ -32,7 +32,7 @@ using Context = std::unique_ptr<SMBCCTX, ContextDeleter>;
 
 // An open remote file or directory, closed with its context's close function.
 class SmbHandle {
-public:
+  public:
     enum class Kind { file, dir };
     SmbHandle(SMBCCTX* ctx, SMBCFILE* handle, Kind kind) : ctx_(ctx), h_(handle), kind_(kind) {}
     SmbHandle(const SmbHandle&) = delete;
@@ -51,7 +51,7 @@ public:
                                    : smbc_getFunctionClosedir(ctx_)(ctx_, h);
     }
 
-private:
+  private:
     SMBCCTX* ctx_;
     SMBCFILE* h_;
     Kind kind_;
@@ -67,14 +67,16 @@ struct ParsedUrl {
 BackupResult<ParsedUrl> parse_url(std::string_view url) {
     constexpr std::string_view kScheme = "smb://";
     auto bad = [&](const std::string& why) {
-        return make_error(errc::kInvalidArgument, "bad SMB URL '" + std::string(url) + "': " + why +
-                                                      " (expected smb://host[:port]/share[/folder])");
+        return make_error(errc::kInvalidArgument,
+                          "bad SMB URL '" + std::string(url) + "': " + why +
+                              " (expected smb://host[:port]/share[/folder])");
     };
     if (url.substr(0, kScheme.size()) != kScheme) return bad("does not start with smb://");
     std::string_view rest = url.substr(kScheme.size());
     const auto slash = rest.find('/');
     std::string_view authority = rest.substr(0, slash);
-    std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+    std::string_view path =
+        slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
     if (authority.find('@') != std::string_view::npos) {
         return bad("credentials belong in the user and password settings, not in the URL");
     }
@@ -137,7 +139,8 @@ const char* code_for(int err) {
 }
 
 BackupError smb_error(int err, const std::string& what) {
-    return make_error(code_for(err), what + ": " + (err ? std::strerror(err) : "unknown SMB error"));
+    return make_error(code_for(err),
+                      what + ": " + (err ? std::strerror(err) : "unknown SMB error"));
 }
 
 void copy_field(char* out, int len, const std::string& value) {
@@ -161,8 +164,8 @@ struct SmbTarget::Impl {
 
     // libsmbclient asks for credentials through this callback; the Impl reaches it as the
     // context's user data, so several targets with different accounts can coexist.
-    static void auth(SMBCCTX* c, const char* /*server*/, const char* /*share*/, char* wg,
-                     int wglen, char* un, int unlen, char* pw, int pwlen) {
+    static void auth(SMBCCTX* c, const char* /*server*/, const char* /*share*/, char* wg, int wglen,
+                     char* un, int unlen, char* pw, int pwlen) {
         const auto* self = static_cast<const Impl*>(smbc_getOptionUserData(c));
         copy_field(wg, wglen, self->workgroup);
         copy_field(un, unlen, self->user);
@@ -212,8 +215,8 @@ struct SmbTarget::Impl {
                                                    "user is not allowed on the share)");
             }
             if (err == ENOENT) {
-                return make_error(errc::kNotFound,
-                                  "no share '" + parsed.share + "' on the SMB server at " + where());
+                return make_error(errc::kNotFound, "no share '" + parsed.share +
+                                                       "' on the SMB server at " + where());
             }
             return smb_error(err, "connecting to the SMB server at " + where());
         }
@@ -244,10 +247,12 @@ struct SmbTarget::Impl {
         detail::UniqueFd in(::open(local_file.c_str(), O_RDONLY | O_CLOEXEC));
         if (!in) return detail::errno_error(errno, "opening " + local_file.string());
         struct stat st {};
-        if (::fstat(in.get(), &st) != 0) return detail::errno_error(errno, "stat " + local_file.string());
+        if (::fstat(in.get(), &st) != 0)
+            return detail::errno_error(errno, "stat " + local_file.string());
 
-        SmbHandle out(c, smbc_getFunctionOpen(c)(c, tmp_url.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644),
-                      SmbHandle::Kind::file);
+        SmbHandle out(
+            c, smbc_getFunctionOpen(c)(c, tmp_url.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644),
+            SmbHandle::Kind::file);
         if (!out) return smb_error(errno, "creating " + tmp_url);
         std::vector<char> buf(tuning::kCopyChunkBytes);
         std::uint64_t sent = 0;
@@ -349,7 +354,8 @@ BackupResult<std::vector<std::string>> SmbTarget::list() {
     auto c = impl_->connect();
     if (!c) return c.error();
     std::vector<std::string> names;
-    SmbHandle dir(*c, smbc_getFunctionOpendir(*c)(*c, impl_->base_url.c_str()), SmbHandle::Kind::dir);
+    SmbHandle dir(*c, smbc_getFunctionOpendir(*c)(*c, impl_->base_url.c_str()),
+                  SmbHandle::Kind::dir);
     if (!dir) {
         if (errno == ENOENT) return names;  // folder not created yet: no backups
         return smb_error(errno, "listing " + impl_->base_url);
@@ -368,7 +374,8 @@ BackupStatus SmbTarget::get(const std::string& name, const fs::path& local_file)
     const std::string url = impl_->file_url(name);
     SmbHandle in(*c, smbc_getFunctionOpen(*c)(*c, url.c_str(), O_RDONLY, 0), SmbHandle::Kind::file);
     if (!in) {
-        if (errno == ENOENT) return make_error(errc::kNotFound, "no file " + name + " in " + describe());
+        if (errno == ENOENT)
+            return make_error(errc::kNotFound, "no file " + name + " in " + describe());
         return smb_error(errno, "opening " + url);
     }
     detail::TempPath tmp(detail::temp_sibling(local_file, "download"));
@@ -379,7 +386,9 @@ BackupStatus SmbTarget::get(const std::string& name, const fs::path& local_file)
         ssize_t n = smbc_getFunctionRead(*c)(*c, in.get(), buf.data(), buf.size());
         if (n < 0) return smb_error(errno, "reading " + url);
         if (n == 0) break;
-        if (auto st = detail::write_all(out.get(), buf.data(), static_cast<std::size_t>(n), tmp.path()); !st) {
+        if (auto st =
+                detail::write_all(out.get(), buf.data(), static_cast<std::size_t>(n), tmp.path());
+            !st) {
             return st;
         }
     }
@@ -397,7 +406,8 @@ BackupStatus SmbTarget::remove(const std::string& name) {
     if (!c) return c.error();
     const std::string url = impl_->file_url(name);
     if (smbc_getFunctionUnlink(*c)(*c, url.c_str()) != 0) {
-        if (errno == ENOENT) return make_error(errc::kNotFound, "no file " + name + " in " + describe());
+        if (errno == ENOENT)
+            return make_error(errc::kNotFound, "no file " + name + " in " + describe());
         return smb_error(errno, "deleting " + url);
     }
     return Done{};

@@ -27,7 +27,7 @@ namespace pdsync::backup {
 //   SmbTarget nas("smb://nas.local/backups/pdsync", "pdsbackup", password, "WORKGROUP");
 //   if (auto st = nas.probe(); !st) spdlog::error("{}: {}", st.error().code, st.error().message);
 class SmbTarget final : public BackupTarget {
-public:
+  public:
     SmbTarget(std::string url, std::string user, std::string password,
               std::string workgroup = "WORKGROUP");
     ~SmbTarget() override;
@@ -44,7 +44,7 @@ public:
     BackupStatus remove(const std::string& name) override;
     std::string describe() const override;
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

@@ -38,16 +38,14 @@ BackupStatus integrity_of(SQLite::Database& db, const std::string& what) {
         report += q.getColumn(0).getString();
     }
     if (report != "ok") {
-        return make_error(errc::kIntegrity,
-                          "integrity check of " + what + " failed: " + report);
+        return make_error(errc::kIntegrity, "integrity check of " + what + " failed: " + report);
     }
     return Done{};
 }
 
 // Copies source to dest_tmp page by page. Returns the number of pages copied.
 BackupResult<std::uint64_t> copy_pages(const fs::path& source_db, const fs::path& dest_tmp,
-                                       const ProgressFn& progress,
-                                       const SnapshotOptions& options) {
+                                       const ProgressFn& progress, const SnapshotOptions& options) {
     // Read-write without CREATE rather than read-only: a read-only connection cannot open
     // a WAL database whose -wal/-shm are missing when the server is stopped. query_only
     // makes sure this connection never writes anyway.

@@ -23,10 +23,10 @@ struct SnapshotOptions {
 };
 
 struct SnapshotInfo {
-    std::uint64_t size = 0;     // bytes of the copy
-    std::string sha256;         // of the copy, lowercase hex
-    int schema_version = 0;     // PRAGMA user_version of the copy (the store's schema version)
-    std::uint64_t pages = 0;    // pages copied
+    std::uint64_t size = 0;   // bytes of the copy
+    std::string sha256;       // of the copy, lowercase hex
+    int schema_version = 0;   // PRAGMA user_version of the copy (the store's schema version)
+    std::uint64_t pages = 0;  // pages copied
 };
 
 // Copies `source_db` (which may be open and written by other connections and processes)

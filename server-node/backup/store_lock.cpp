@@ -21,6 +21,13 @@ fs::path StoreLock::lock_path_for(const fs::path& db_path) {
 BackupResult<StoreLock> StoreLock::try_acquire(const fs::path& db_path) {
     fs::path path = lock_path_for(db_path);
     detail::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    bool writable = true;
+    if (!fd && errno == EACCES) {
+        // A lock file left by another user (say, a restore run as root): flock works on a
+        // read-only descriptor too; only the PID note is skipped.
+        fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+        writable = false;
+    }
     if (!fd) return detail::errno_error(errno, "opening lock file " + path.string());
     while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
         if (errno == EINTR) continue;
@@ -32,14 +39,13 @@ BackupResult<StoreLock> StoreLock::try_acquire(const fs::path& db_path) {
     // Record the holder's PID for an administrator who wonders who holds it; the lock
     // itself is the flock, not this content, so a failure here does not matter.
     std::string pid = std::to_string(::getpid()) + "\n";
-    if (::ftruncate(fd.get(), 0) == 0) {
+    if (writable && ::ftruncate(fd.get(), 0) == 0) {
         (void)detail::write_all(fd.get(), pid.data(), pid.size(), path);
     }
     return StoreLock(fd.release(), std::move(path));
 }
 
-StoreLock::StoreLock(StoreLock&& other) noexcept
-    : fd_(other.fd_), path_(std::move(other.path_)) {
+StoreLock::StoreLock(StoreLock&& other) noexcept : fd_(other.fd_), path_(std::move(other.path_)) {
     other.fd_ = -1;
 }
 
@@ -53,7 +59,9 @@ StoreLock& StoreLock::operator=(StoreLock&& other) noexcept {
     return *this;
 }
 
-StoreLock::~StoreLock() { release(); }
+StoreLock::~StoreLock() {
+    release();
+}
 
 void StoreLock::release() {
     // Closing the only descriptor of the open file drops the flock.

@@ -20,7 +20,7 @@ namespace pdsync::backup {
 //   if (!lock) { spdlog::error("{}", lock.error().message); return 1; }  // code "busy"
 //   run_server();  // the lock is released when `lock` goes out of scope
 class StoreLock {
-public:
+  public:
     // Takes the lock without waiting. Errors: busy (another holder), io.
     static BackupResult<StoreLock> try_acquire(const std::filesystem::path& db_path);
     // "<db>.lock": the file the lock lives on. It is left in place on release, on purpose:
@@ -35,7 +35,7 @@ public:
 
     const std::filesystem::path& path() const { return path_; }
 
-private:
+  private:
     StoreLock(int fd, std::filesystem::path path) : fd_(fd), path_(std::move(path)) {}
     void release();
 

@@ -8,6 +8,9 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 namespace pdsync::backup {
 namespace {
 
@@ -28,7 +31,7 @@ BackupManager::Options stepping_clock() {
 }
 
 class BackupManagerTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         auto db = test::open_store(db_path_, /*schema_version=*/4);
         test::insert_pairs(db, 0, 50);
@@ -141,6 +144,36 @@ TEST_F(BackupManagerTest, RestoreIntoAnEmptyDirectoryCreatesTheStore) {
     EXPECT_EQ(test::rows_of(dest), test::rows_of(db_path_));
 }
 
+TEST_F(BackupManagerTest, RestoreKeepsTheStoresOwnerAndMode) {
+    auto id = manager_.run(db_path_, target_);
+    ASSERT_TRUE(id.ok());
+    fs::permissions(db_path_,
+                    fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+    const bool root = ::geteuid() == 0;
+    constexpr uid_t kNobody = 65534;  // Debian's nobody/nogroup
+    if (root) {
+        ASSERT_EQ(::chown(db_path_.c_str(), kNobody, kNobody), 0);
+    }
+
+    ASSERT_TRUE(manager_.restore(target_, *id, db_path_).ok());
+    struct stat st {};
+    ASSERT_EQ(::stat(db_path_.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0640u);
+    if (root) {
+        EXPECT_EQ(st.st_uid, kNobody);
+        EXPECT_EQ(st.st_gid, kNobody);
+    }
+}
+
+TEST_F(BackupManagerTest, RestoreIntoAMissingDirectoryIsNotFound) {
+    auto id = manager_.run(db_path_, target_);
+    ASSERT_TRUE(id.ok());
+    auto st = manager_.restore(target_, *id, dir_ / "no-such-dir" / "server.db");
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.error().code, errc::kNotFound);
+    EXPECT_NE(st.error().message.find("does not exist"), std::string::npos) << st.error().message;
+}
+
 TEST_F(BackupManagerTest, RestoreRefusesACorruptedBackupAndLeavesTheStoreAlone) {
     auto id = manager_.run(db_path_, target_);
     ASSERT_TRUE(id.ok());
@@ -194,7 +227,8 @@ TEST_F(BackupManagerTest, RestoreRefusesWhileTheServerHoldsTheStoreLock) {
 }
 
 TEST_F(BackupManagerTest, RestoreOfUnknownOrMalformedIdIsRefused) {
-    EXPECT_EQ(manager_.restore(target_, "20261125T031500Z-000000", db_path_).code(), errc::kNotFound);
+    EXPECT_EQ(manager_.restore(target_, "20261125T031500Z-000000", db_path_).code(),
+              errc::kNotFound);
     EXPECT_EQ(manager_.restore(target_, "../server", db_path_).code(), errc::kInvalidArgument);
 }
 

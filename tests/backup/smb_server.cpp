@@ -88,7 +88,9 @@ std::string SmbServer::url(const std::string& subdir) const {
     return u;
 }
 
-std::string SmbServer::log() const { return dir_ ? read_file(dir_->path() / "smbd.out") : std::string(); }
+std::string SmbServer::log() const {
+    return dir_ ? read_file(dir_->path() / "smbd.out") : std::string();
+}
 
 bool SmbServer::ensure_user() {
     // Tests run in parallel processes, and concurrent useradds here all "succeed" while
@@ -97,21 +99,24 @@ bool SmbServer::ensure_user() {
     // lock file shared by every test process, and the user is looked up inside it.
     const char* kLockPath = "/tmp/pdsync-test-useradd.lock";
     const int lock_fd = ::open(kLockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (lock_fd < 0) return fail(std::string("cannot open ") + kLockPath + ": " + std::strerror(errno));
+    if (lock_fd < 0)
+        return fail(std::string("cannot open ") + kLockPath + ": " + std::strerror(errno));
     struct Closer {
         int fd;
         ~Closer() { ::close(fd); }  // also releases the flock
     } closer{lock_fd};
     const auto deadline = std::chrono::steady_clock::now() + kStartDeadline;
     while (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        if (std::chrono::steady_clock::now() > deadline) return fail(std::string("timed out locking ") + kLockPath);
+        if (std::chrono::steady_clock::now() > deadline)
+            return fail(std::string("timed out locking ") + kLockPath);
         std::this_thread::sleep_for(5ms);
     }
     if (::getpwnam(kUser) != nullptr) return true;
     std::string out;
     const int rc = run_command({"useradd", "-M", "-s", "/usr/sbin/nologin", kUser}, "", &out);
     if (::getpwnam(kUser) == nullptr) {
-        return fail("useradd " + std::string(kUser) + " failed (" + std::to_string(rc) + "): " + out);
+        return fail("useradd " + std::string(kUser) + " failed (" + std::to_string(rc) +
+                    "): " + out);
     }
     return true;
 }
@@ -185,7 +190,8 @@ bool SmbServer::launch() {
         int status = 0;
         if (::waitpid(pid_, &status, WNOHANG) == pid_) {
             pid_ = -1;
-            return fail("smbd exited before listening on port " + std::to_string(port_) + ":\n" + log());
+            return fail("smbd exited before listening on port " + std::to_string(port_) + ":\n" +
+                        log());
         }
         if (std::chrono::steady_clock::now() > deadline) {
             stop();

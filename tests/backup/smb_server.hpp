@@ -20,7 +20,7 @@ namespace pdsync::backup::test {
 //   ASSERT_TRUE(smb.start()) << smb.error();
 //   SmbTarget target(smb.url("pdsync"), SmbServer::kUser, smb.password());
 class SmbServer {
-public:
+  public:
     static constexpr const char* kUser = "pdsbackup";
     static constexpr const char* kShare = "backups";
 
@@ -47,7 +47,7 @@ public:
     // smbd's own output, for failure messages.
     std::string log() const;
 
-private:
+  private:
     bool fail(std::string message);
     bool ensure_user();
     bool write_config();

@@ -16,7 +16,7 @@ namespace fs = std::filesystem;
 using test::SmbServer;
 
 class SmbTargetTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         std::string why;
         if (!SmbServer::can_run(&why)) GTEST_SKIP() << "real Samba unavailable: " << why;
@@ -67,7 +67,8 @@ TEST_F(SmbTargetTest, BackupListRetentionAndRestoreRoundTrip) {
     auto nas = target();
     // One hour apart, so ids (and therefore "newest") follow the order of the runs.
     BackupManager::Options options;
-    auto t = std::make_shared<std::chrono::system_clock::time_point>(std::chrono::system_clock::now());
+    auto t =
+        std::make_shared<std::chrono::system_clock::time_point>(std::chrono::system_clock::now());
     options.now = [t] { return *t += std::chrono::hours(1); };
     BackupManager manager(options);
     std::vector<std::string> ids;
@@ -148,9 +149,9 @@ TEST_F(SmbTargetTest, StoppedServerIsUnreachable) {
 }
 
 TEST(SmbTargetUrl, MalformedUrlsAreInvalidArguments) {
-    for (const char* url : {"http://host/share", "smb://", "smb://host", "smb://host:0/share",
-                            "smb://host:99999/share", "smb://user:pw@host/share",
-                            "smb://host/share/../x"}) {
+    for (const char* url :
+         {"http://host/share", "smb://", "smb://host", "smb://host:0/share",
+          "smb://host:99999/share", "smb://user:pw@host/share", "smb://host/share/../x"}) {
         SmbTarget nas(url, "u", "p");
         EXPECT_EQ(nas.probe().code(), errc::kInvalidArgument) << url;
     }

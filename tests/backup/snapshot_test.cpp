@@ -18,7 +18,7 @@ using test::TempDir;
 
 // Writes pairs of rows (one transaction per pair) until stopped, counting commits.
 class PairWriter {
-public:
+  public:
     PairWriter(const std::filesystem::path& db, int first_txn) : next_(first_txn) {
         thread_ = std::thread([this, db] {
             try {
@@ -42,7 +42,7 @@ public:
     int committed() const { return committed_; }
     const std::string& error() const { return error_; }
 
-private:
+  private:
     std::atomic<bool> stop_{false};
     std::atomic<int> next_;
     std::atomic<int> committed_{0};
@@ -68,14 +68,15 @@ TEST(Snapshot, CopyOfStoreUnderConcurrentWritesIsConsistentPrefix) {
     const int at_start = writer.committed();
     SnapshotOptions options;
     options.pages_per_step = 1;
-    auto info = snapshot(src, dir / "copy.db",
-                         [&](std::uint64_t, std::uint64_t) {
-                             if (++steps == 3) {
-                                 interleaved = test::wait_until(
-                                     [&] { return writer.committed() >= at_start + 20; }, 10s);
-                             }
-                         },
-                         options);
+    auto info = snapshot(
+        src, dir / "copy.db",
+        [&](std::uint64_t, std::uint64_t) {
+            if (++steps == 3) {
+                interleaved =
+                    test::wait_until([&] { return writer.committed() >= at_start + 20; }, 10s);
+            }
+        },
+        options);
     const int at_end = writer.committed();
     writer.stop();
     ASSERT_TRUE(info.ok()) << info.error().code << ": " << info.error().message;
@@ -112,14 +113,15 @@ TEST(Snapshot, ReportsSizeHashSchemaAndMonotoneProgress) {
     int calls = 0;
     SnapshotOptions options;
     options.pages_per_step = 8;
-    auto info = snapshot(src, dir / "copy.db",
-                         [&](std::uint64_t done, std::uint64_t total) {
-                             EXPECT_GE(done, last_done);
-                             last_done = done;
-                             last_total = total;
-                             ++calls;
-                         },
-                         options);
+    auto info = snapshot(
+        src, dir / "copy.db",
+        [&](std::uint64_t done, std::uint64_t total) {
+            EXPECT_GE(done, last_done);
+            last_done = done;
+            last_total = total;
+            ++calls;
+        },
+        options);
     ASSERT_TRUE(info.ok()) << info.error().message;
     EXPECT_GT(calls, 1);
     EXPECT_EQ(last_done, last_total);

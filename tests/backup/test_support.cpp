@@ -31,7 +31,8 @@ SQLite::Database open_store(const fs::path& path, int schema_version) {
     db.exec("PRAGMA journal_mode = WAL");
     // NORMAL keeps the writer thread fast; durability is not what these tests check.
     db.exec("PRAGMA synchronous = NORMAL");
-    db.exec("CREATE TABLE IF NOT EXISTS t(txn INTEGER NOT NULL, part INTEGER NOT NULL, payload BLOB)");
+    db.exec(
+        "CREATE TABLE IF NOT EXISTS t(txn INTEGER NOT NULL, part INTEGER NOT NULL, payload BLOB)");
     db.exec("PRAGMA user_version = " + std::to_string(schema_version));
     return db;
 }
@@ -83,7 +84,8 @@ bool wait_until(const std::function<bool()>& condition, std::chrono::millisecond
     return true;
 }
 
-int run_command(const std::vector<std::string>& argv, const std::string& input, std::string* output) {
+int run_command(const std::vector<std::string>& argv, const std::string& input,
+                std::string* output) {
     int in_pipe[2];
     int out_pipe[2];
     if (::pipe2(in_pipe, O_CLOEXEC) != 0) return -1;

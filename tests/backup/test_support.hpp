@@ -16,7 +16,7 @@ namespace pdsync::backup::test {
 // A fresh directory under the system temp dir, removed with everything in it on
 // destruction. Owned by one test.
 class TempDir {
-public:
+  public:
     TempDir();
     ~TempDir();
     TempDir(const TempDir&) = delete;
@@ -24,7 +24,7 @@ public:
     const std::filesystem::path& path() const { return path_; }
     std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
 
-private:
+  private:
     std::filesystem::path path_;
 };
 
@@ -44,6 +44,7 @@ bool wait_until(const std::function<bool()>& condition, std::chrono::millisecond
 
 // Runs argv[0] (searched in PATH) with `input` on its stdin; returns its exit status
 // (-1 if it could not start or was killed) and its combined stdout+stderr in `output`.
-int run_command(const std::vector<std::string>& argv, const std::string& input, std::string* output);
+int run_command(const std::vector<std::string>& argv, const std::string& input,
+                std::string* output);
 
 }  // namespace pdsync::backup::test

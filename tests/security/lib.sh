@@ -54,6 +54,9 @@ finish() {
     [ "$FAIL" -eq 0 ]
 }
 
+# quietly CMD...: runs a deploy script with its chatter kept in the test's log.
+quietly() { "$@" >>"$T/commands.log" 2>&1 || { cat "$T/commands.log"; return 1; }; }
+
 need() {
     local c
     for c in "$@"; do
@@ -93,6 +96,7 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # make_fleet [fleet-init options]: a fleet in $T/fleet on fresh ports; TLS on 127.0.0.1.
 # The broker runs as the invoking user (root would otherwise drop to 'mosquitto', which
 # cannot enter the private temporary directory).
+# shellcheck disable=SC2120  # the options are optional
 make_fleet() {
     FLEET=$T/fleet
     PORT=$(free_port)
@@ -215,7 +219,7 @@ expect_pub_denied() {
     fi
 }
 
-# connects WHO: true when WHO can connect (and subscribe) with MQTT v5.
+# connects WHO [VERSION]: true when WHO can connect (and subscribe); output in CONNECT_OUT.
 connects() {
     auth "$1"
     CONNECT_OUT=$(timeout "$DEADLINE_S" mosquitto_sub -V "${2:-mqttv5}" -q 1 "${AUTH[@]}" -E -t "$ROOT/connect-check" 2>&1)
@@ -223,8 +227,18 @@ connects() {
 expect_connect_ok() {
     if connects "$2" "${3:-mqttv5}"; then pass "$1"; else fail "$1" "$CONNECT_OUT"; fi
 }
+# expect_connect_refused DESC WHO [VERSION] [WHY]: the connection fails, and the client's
+# error holds WHY (default: the CONNACK's "Not authorized"), so a refusal for another reason
+# (a dead broker, a wrong port) does not pass for the one asserted.
 expect_connect_refused() {
-    if connects "$2" "${3:-mqttv5}"; then fail "$1" "connection was accepted"; else pass "$1"; fi
+    local why=${4:-Not authorized}
+    if connects "$2" "${3:-mqttv5}"; then
+        fail "$1" "connection was accepted"
+    elif [[ $CONNECT_OUT == *"$why"* ]]; then
+        pass "$1"
+    else
+        fail "$1" "refused, but not with '$why': $CONNECT_OUT"
+    fi
 }
 
 # ---- Watchers: subscribers that prove what does (not) arrive --------------------------------

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The test command: installs the Debian packages, builds every target with AddressSanitizer
+# and UBSan and warnings as errors, checks formatting, and runs every test tier (unit,
+# integration, security, fault, fuzz smoke). CI runs exactly this (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+bash deploy/install-deps.sh
+
+BUILD=${PDSYNC_TEST_BUILD_DIR:-$ROOT/build-test}
+JOBS=$(nproc)
+echo "== configure ($BUILD): Debug, ASan+UBSan, -Werror"
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug -DPDSYNC_SANITIZE=ON -DPDSYNC_WERROR=ON -DPDSYNC_BUILD_TESTS=ON >/dev/null
+echo "== build"
+cmake --build "$BUILD" -j"$JOBS" 2>&1 | grep -v "^\[" || true
+cmake --build "$BUILD" -j"$JOBS" >/dev/null  # fails the script if the build failed
+
+echo "== format check"
+bash deploy/check-format.sh
+
+# Sanitizer findings fail the process that has them; leaks in a daemon show in its log.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+echo "== tests"
+ctest --test-dir "$BUILD" --output-on-failure -j"$JOBS" --timeout 300 "$@"
