@@ -4,8 +4,8 @@
 // With LSan's default fast unwinder the stack stops inside libtalloc (built without frame
 // pointers), so the library is named too; nothing but libsmbclient uses talloc here.
 // LSan reads this hook when linked in; without sanitizers it is an unused function.
-extern "C" const char* __lsan_default_suppressions();
-extern "C" const char* __lsan_default_suppressions() {
+extern "C" const char* __lsan_default_suppressions();   // NOLINT(bugprone-reserved-identifier)
+extern "C" const char* __lsan_default_suppressions() {  // NOLINT(bugprone-reserved-identifier)
     return "leak:debug_set_logfile\n"
            "leak:libtalloc.so\n";
 }

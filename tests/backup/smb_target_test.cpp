@@ -12,7 +12,6 @@
 namespace pdsync::backup {
 namespace {
 
-namespace fs = std::filesystem;
 using test::SmbServer;
 
 class SmbTargetTest : public ::testing::Test {
