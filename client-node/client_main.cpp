@@ -19,14 +19,18 @@ int main(int argc, char** argv) {
     std::string store_path = "pdsync-client.db";
     std::string socket_path = "/run/pdsync/client.sock";
     std::vector<std::string> categories;
-    app.add_option("--device-id", settings.device_id, "This device's id ([A-Za-z0-9._-], also its broker user)")
+    app.add_option("--device-id", settings.device_id,
+                   "This device's id ([A-Za-z0-9._-], also its broker user)")
         ->required();
     app.add_option("--store", store_path, "Local SQLite store")->capture_default_str();
     app.add_option("--socket", socket_path, "Control socket path")->capture_default_str();
-    app.add_option("--product", settings.product, "Product name shown in status")->capture_default_str();
-    app.add_option("--firmware", settings.firmware, "Firmware version shown in status")->capture_default_str();
+    app.add_option("--product", settings.product, "Product name shown in status")
+        ->capture_default_str();
+    app.add_option("--firmware", settings.firmware, "Firmware version shown in status")
+        ->capture_default_str();
     app.add_option("--location", settings.location, "Where the device stands");
-    app.add_option("--categories", categories, "Categories this firmware supports (default: all)")->delimiter(',');
+    app.add_option("--categories", categories, "Categories this firmware supports (default: all)")
+        ->delimiter(',');
     CLI11_PARSE(app, argc, argv);
 
     net::setup_logging("client:" + settings.device_id, node);
@@ -60,15 +64,17 @@ int main(int argc, char** argv) {
         spdlog::critical("cannot open store {}: {}", store_path, e.what());
         return 1;
     }
-    client::ClientNode client(std::move(store), Topics(node.root), settings, std::move(mqtt).value());
-    client::ControlServer control(socket_path, [&](const Value& req) { return client.request(req); });
+    client::ClientNode client(std::move(store), Topics(node.root), settings,
+                              std::move(mqtt).value());
+    client::ControlServer control(socket_path,
+                                  [&](const Value& req) { return client.request(req); });
     if (auto st = control.start(); !st) {
         spdlog::critical("{}", st.error().message);
         return 1;
     }
     client.start();
-    spdlog::info("device={} store={} socket={} broker={}", settings.device_id, store_path, socket_path,
-                 fmt::join(node.brokers, ","));
+    spdlog::info("device={} store={} socket={} broker={}", settings.device_id, store_path,
+                 socket_path, fmt::join(node.brokers, ","));
     int sig = net::wait_for_stop_signal();
     spdlog::info("signal {}: stopping", sig);
     control.stop();

@@ -23,7 +23,9 @@ double ms_since(std::chrono::steady_clock::time_point t) {
 
 ClientNode::ClientNode(std::unique_ptr<ClientStore> store, Topics topics, ClientSettings settings,
                        net::MqttSettings mqtt)
-    : store_(std::move(store)), topics_(std::move(topics)), settings_(std::move(settings)),
+    : store_(std::move(store)),
+      topics_(std::move(topics)),
+      settings_(std::move(settings)),
       hello_backoff_(tuning::kJoinRetryMin) {
     epoch_ = store_->setting("epoch").value_or("");
     if (epoch_.empty()) {
@@ -31,18 +33,19 @@ ClientNode::ClientNode(std::unique_ptr<ClientStore> store, Topics topics, Client
         store_->set_setting("epoch", epoch_);
     }
     ever_joined_ = store_->setting("ever_joined").value_or("0") == "1";
-    mqtt.will = net::MqttSettings::Will{topics_.device(settings_.device_id, TopicKind::device_presence),
-                                        encode_msgpack_unchecked(presence_to_value({settings_.device_id, false, 0})),
-                                        true};
+    mqtt.will = net::MqttSettings::Will{
+        topics_.device(settings_.device_id, TopicKind::device_presence),
+        encode_msgpack_unchecked(presence_to_value({settings_.device_id, false, 0})), true};
     net::MqttLink::Handlers h;
     h.on_message = [this](net::Received m) { post(std::move(m)); };
     h.on_connected = [this] { post(Connected{}); };
     h.on_lost = [this](const std::string&) { post(Lost{}); };
     link_ = std::make_unique<net::MqttLink>(std::move(mqtt), std::move(h));
-    std::vector<std::string> filters = {topics_.device(settings_.device_id, TopicKind::device_inbox),
-                                        topics_.server_status()};
+    std::vector<std::string> filters = {
+        topics_.device(settings_.device_id, TopicKind::device_inbox), topics_.server_status()};
     for (auto c : kAllCategories) {
-        if (!is_personal(c) && settings_.supported.contains(c)) filters.push_back(topics_.shared_doc(c));
+        if (!is_personal(c) && settings_.supported.contains(c))
+            filters.push_back(topics_.shared_doc(c));
     }
     link_->subscribe(filters);
     // A user still logged in when the daemon stopped is logged in again at start.
@@ -56,7 +59,9 @@ ClientNode::ClientNode(std::unique_ptr<ClientStore> store, Topics topics, Client
     }
 }
 
-ClientNode::~ClientNode() { stop(); }
+ClientNode::~ClientNode() {
+    stop();
+}
 
 void ClientNode::start() {
     worker_ = std::thread([this] { worker_loop(); });
@@ -72,8 +77,10 @@ void ClientNode::stop() {
     cv_.notify_all();
     if (worker_.joinable()) worker_.join();
     if (link_->connected()) {
-        (void)link_->publish(topics_.device(settings_.device_id, TopicKind::device_presence),
-                             encode_msgpack_unchecked(presence_to_value({settings_.device_id, false, now_ms()})), true);
+        (void)link_->publish(
+            topics_.device(settings_.device_id, TopicKind::device_presence),
+            encode_msgpack_unchecked(presence_to_value({settings_.device_id, false, now_ms()})),
+            true);
     }
     link_->stop();
 }
@@ -94,10 +101,12 @@ Value ClientNode::request(const Value& req) {
         if (stopping_) return error_reply(Errc::busy, "the daemon is stopping");
     }
     post(Request{req, reply});
-    int64_t wait_ms = req.is_object() && req.contains("wait_ms") && req["wait_ms"].is_number_integer()
-                          ? req["wait_ms"].get<int64_t>()
-                          : 10000;
-    if (fut.wait_for(std::chrono::milliseconds(std::max<int64_t>(wait_ms, 0) + 5000)) != std::future_status::ready) {
+    int64_t wait_ms =
+        req.is_object() && req.contains("wait_ms") && req["wait_ms"].is_number_integer()
+            ? req["wait_ms"].get<int64_t>()
+            : 10000;
+    if (fut.wait_for(std::chrono::milliseconds(std::max<int64_t>(wait_ms, 0) + 5000)) !=
+        std::future_status::ready) {
         return error_reply(Errc::timeout, "the daemon did not answer in time");
     }
     return fut.get();
@@ -108,7 +117,8 @@ void ClientNode::worker_loop() {
         std::deque<Event> batch;
         {
             std::unique_lock lock(mu_);
-            cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return stopping_ || !events_.empty(); });
+            cv_.wait_for(lock, std::chrono::milliseconds(100),
+                         [&] { return stopping_ || !events_.empty(); });
             if (stopping_) break;
             batch.swap(events_);
         }
@@ -134,11 +144,14 @@ void ClientNode::worker_loop() {
         }
     }
     // Answer whoever still waits.
-    for (auto& w : login_waiters_) w.reply->set_value(error_reply(Errc::busy, "the daemon is stopping"));
-    for (auto& [seq, w] : edit_waiters_) w.reply->set_value(error_reply(Errc::busy, "the daemon is stopping"));
+    for (auto& w : login_waiters_)
+        w.reply->set_value(error_reply(Errc::busy, "the daemon is stopping"));
+    for (auto& [seq, w] : edit_waiters_)
+        w.reply->set_value(error_reply(Errc::busy, "the daemon is stopping"));
     std::lock_guard lock(mu_);
     for (auto& e : events_) {
-        if (auto* r = std::get_if<Request>(&e)) r->reply->set_value(error_reply(Errc::busy, "the daemon is stopping"));
+        if (auto* r = std::get_if<Request>(&e))
+            r->reply->set_value(error_reply(Errc::busy, "the daemon is stopping"));
     }
 }
 
@@ -160,8 +173,9 @@ void ClientNode::on_connected() {
     joined_ = false;
     join_state_ = "joining";
     inflight_.clear();
-    (void)link_->publish(topics_.device(settings_.device_id, TopicKind::device_presence),
-                         encode_msgpack_unchecked(presence_to_value({settings_.device_id, true, now_ms()})), true);
+    (void)link_->publish(
+        topics_.device(settings_.device_id, TopicKind::device_presence),
+        encode_msgpack_unchecked(presence_to_value({settings_.device_id, true, now_ms()})), true);
     hello_backoff_ = tuning::kJoinRetryMin;
     send_hello();
 }
@@ -206,15 +220,16 @@ void ClientNode::on_join(const JoinReply& r) {
         joined_ = false;
         join_state_ = "refused";
         set_error(std::string(errc_name(r.reason)) + ": " + r.message);
-        spdlog::warn("device={} join refused: {} ({}); retrying in {} ms", settings_.device_id, errc_name(r.reason),
-                     r.message, hello_backoff_.count());
+        spdlog::warn("device={} join refused: {} ({}); retrying in {} ms", settings_.device_id,
+                     errc_name(r.reason), r.message, hello_backoff_.count());
         return;
     }
     joined_ = true;
     join_state_ = "joined";
     syncs_ = r.categories.intersect(settings_.supported);
     last_error_.clear();
-    spdlog::info("device={} joined; syncing [{}]", settings_.device_id, fmt::join(syncs_.names(), ","));
+    spdlog::info("device={} joined; syncing [{}]", settings_.device_id,
+                 fmt::join(syncs_.names(), ","));
     {
         auto txn = store_->begin();
         if (!ever_joined_) {
@@ -264,7 +279,9 @@ void ClientNode::register_local_documents() {
         ++n;
     }
     txn->commit();
-    if (n) spdlog::info("device={} registering {} local documents (first merge)", settings_.device_id, n);
+    if (n)
+        spdlog::info("device={} registering {} local documents (first merge)", settings_.device_id,
+                     n);
 }
 
 // ---- Outbox ---------------------------------------------------------------------------
@@ -287,7 +304,8 @@ void ClientNode::send_outbox() {
         auto st = link_->publish(topics_.device(settings_.device_id, TopicKind::device_changes),
                                  encode_msgpack_unchecked(change_set_to_value(cs)), false);
         if (!st) {
-            spdlog::warn("device={} change set {} not sent: {}", settings_.device_id, row.seq, st.error().message);
+            spdlog::warn("device={} change set {} not sent: {}", settings_.device_id, row.seq,
+                         st.error().message);
             return;
         }
         inflight_[row.seq] = Clock::now();
@@ -298,7 +316,8 @@ void ClientNode::send_outbox() {
 void ClientNode::on_ack(const AckReply& r) {
     if (r.seq == 0) {
         set_error(std::string(errc_name(r.reason)) + ": " + r.message);
-        spdlog::warn("device={} server rejected a message: {} ({})", settings_.device_id, errc_name(r.reason), r.message);
+        spdlog::warn("device={} server rejected a message: {} ({})", settings_.device_id,
+                     errc_name(r.reason), r.message);
         return;
     }
     inflight_.erase(r.seq);
@@ -306,10 +325,15 @@ void ClientNode::on_ack(const AckReply& r) {
     if (r.ok) {
         store_->mark_acked(r.seq, r.version);
         // The server publishes the document before the ack, so it is usually here already.
-        if (auto sd = store_->load(DocKey{r.user, r.category}); sd && sd->doc.version >= r.version) {
+        if (auto sd = store_->load(DocKey{r.user, r.category});
+            sd && sd->doc.version >= r.version) {
             store_->drop_acked_upto(sd->doc.key(), sd->doc.version);
         }
-        answer = {{"ok", true}, {"state", "acked"}, {"seq", r.seq}, {"version", r.version}, {"conflicts", r.conflicts}};
+        answer = {{"ok", true},
+                  {"state", "acked"},
+                  {"seq", r.seq},
+                  {"version", r.version},
+                  {"conflicts", r.conflicts}};
     } else if (r.reason == Errc::out_of_order) {
         next_send_seq_ = r.expected_seq;
         std::erase_if(inflight_, [&](const auto& kv) { return kv.first >= r.expected_seq; });
@@ -319,7 +343,8 @@ void ClientNode::on_ack(const AckReply& r) {
         // Transient: keep the row; the resend timer sends it again.
         inflight_[r.seq] = Clock::now();
         set_error(std::string(errc_name(r.reason)) + ": " + r.message);
-        spdlog::warn("device={} change set {} deferred by the server: {}", settings_.device_id, r.seq, r.message);
+        spdlog::warn("device={} change set {} deferred by the server: {}", settings_.device_id,
+                     r.seq, r.message);
         return;
     } else if (r.reason == Errc::not_joined) {
         joined_ = false;
@@ -329,9 +354,10 @@ void ClientNode::on_ack(const AckReply& r) {
     } else {
         // Final: the server will never take this change set.
         store_->drop_outbox(r.seq);
-        if (r.reason != Errc::exists) set_error(std::string(errc_name(r.reason)) + ": " + r.message);
-        spdlog::warn("device={} user={} change set {} refused: {} ({})", settings_.device_id, r.user, r.seq,
-                     errc_name(r.reason), r.message);
+        if (r.reason != Errc::exists)
+            set_error(std::string(errc_name(r.reason)) + ": " + r.message);
+        spdlog::warn("device={} user={} change set {} refused: {} ({})", settings_.device_id,
+                     r.user, r.seq, errc_name(r.reason), r.message);
         answer = error_reply(r.reason, r.message);
         answer["seq"] = r.seq;
     }
@@ -348,7 +374,8 @@ void ClientNode::on_ack(const AckReply& r) {
 void ClientNode::on_message(const net::Received& m) {
     auto t = topics_.parse(m.topic);
     if (!t) {
-        spdlog::warn("device={} ignored message on '{}': {}", settings_.device_id, m.topic, t.error().message);
+        spdlog::warn("device={} ignored message on '{}': {}", settings_.device_id, m.topic,
+                     t.error().message);
         return;
     }
     switch (t->kind) {
@@ -357,7 +384,8 @@ void ClientNode::on_message(const net::Received& m) {
             auto v = decode_msgpack(m.payload);
             auto r = v ? reply_from_value(*v) : Result<Reply>(v.error());
             if (!r) {
-                spdlog::warn("device={} bad inbox message: {}", settings_.device_id, r.error().message);
+                spdlog::warn("device={} bad inbox message: {}", settings_.device_id,
+                             r.error().message);
                 return;
             }
             return on_reply(*r);
@@ -379,7 +407,8 @@ void ClientNode::on_reply(const Reply& r) {
     if (auto* j = std::get_if<JoinReply>(&r)) return on_join(*j);
     if (auto* a = std::get_if<AckReply>(&r)) return on_ack(*a);
     if (auto* l = std::get_if<LoginReply>(&r)) return on_login_reply(*l);
-    if (auto* e = std::get_if<EvictNotice>(&r)) return forget_users(e->users, "evicted by the server");
+    if (auto* e = std::get_if<EvictNotice>(&r))
+        return forget_users(e->users, "evicted by the server");
 }
 
 void ClientNode::on_document(const ParsedTopic& t, const std::string& payload) {
@@ -393,8 +422,8 @@ void ClientNode::on_document(const ParsedTopic& t, const std::string& payload) {
     }
     auto doc = decode_document(payload);
     if (!doc) {
-        spdlog::warn("device={} bad document on {}: {}", settings_.device_id, topics_.user_doc(key.user, key.category),
-                     doc.error().message);
+        spdlog::warn("device={} bad document on {}: {}", settings_.device_id,
+                     topics_.user_doc(key.user, key.category), doc.error().message);
         return;
     }
     if (doc->user != key.user || doc->category != key.category) {
@@ -408,7 +437,8 @@ void ClientNode::on_document(const ParsedTopic& t, const std::string& payload) {
     }
     if (!key.user.empty() && (!login_ || key.user != login_->user)) return;  // not ours any more
     auto current = store_->load(key);
-    if (current && current->origin == Origin::server && current->doc.version > doc->version) return;  // stale
+    if (current && current->origin == Origin::server && current->doc.version > doc->version)
+        return;  // stale
     auto txn = store_->begin();
     store_->save(*doc, Origin::server);
     store_->drop_acked_upto(key, doc->version);
@@ -417,9 +447,13 @@ void ClientNode::on_document(const ParsedTopic& t, const std::string& payload) {
 
 // ---- Login ----------------------------------------------------------------------------
 
-void ClientNode::subscribe_user(const std::string& user) { link_->subscribe({topics_.user_docs_filter(user)}); }
+void ClientNode::subscribe_user(const std::string& user) {
+    link_->subscribe({topics_.user_docs_filter(user)});
+}
 
-void ClientNode::unsubscribe_user(const std::string& user) { link_->unsubscribe({topics_.user_docs_filter(user)}); }
+void ClientNode::unsubscribe_user(const std::string& user) {
+    link_->unsubscribe({topics_.user_docs_filter(user)});
+}
 
 void ClientNode::on_login_reply(const LoginReply& r) {
     if (!login_ || r.user != login_->user || login_->ready) return;
@@ -446,7 +480,8 @@ void ClientNode::finish_login(const std::string& source) {
     auto txn = store_->begin();
     for (auto& [c, doc] : login_->buffered) {
         auto current = store_->load(doc.key());
-        if (current && current->origin == Origin::server && current->doc.version > doc.version) continue;
+        if (current && current->origin == Origin::server && current->doc.version > doc.version)
+            continue;
         store_->save(doc, Origin::server);
         store_->drop_acked_upto(doc.key(), doc.version);
     }
@@ -455,10 +490,14 @@ void ClientNode::finish_login(const std::string& source) {
     login_->ready = true;
     login_->source = source;
     login_->ready_ms = ms_since(login_->started);
-    spdlog::info("device={} user={} ready from {} in {:.2f} ms", settings_.device_id, login_->user, source,
-                 login_->ready_ms);
-    Value answer = {{"ok", true}, {"user", login_->user}, {"ready", true}, {"source", source},
-                    {"ms", login_->ready_ms}, {"documents", static_cast<uint64_t>(login_->versions.size())}};
+    spdlog::info("device={} user={} ready from {} in {:.2f} ms", settings_.device_id, login_->user,
+                 source, login_->ready_ms);
+    Value answer = {{"ok", true},
+                    {"user", login_->user},
+                    {"ready", true},
+                    {"source", source},
+                    {"ms", login_->ready_ms},
+                    {"documents", static_cast<uint64_t>(login_->versions.size())}};
     for (auto& w : login_waiters_) w.reply->set_value(answer);
     login_waiters_.clear();
 }
@@ -479,8 +518,9 @@ void ClientNode::tick() {
     auto now = Clock::now();
     if (connected_ && !joined_ && now >= next_hello_) send_hello();
     if (!inflight_.empty()) {
-        auto oldest = std::min_element(inflight_.begin(), inflight_.end(),
-                                       [](const auto& a, const auto& b) { return a.second < b.second; });
+        auto oldest =
+            std::min_element(inflight_.begin(), inflight_.end(),
+                             [](const auto& a, const auto& b) { return a.second < b.second; });
         if (now - oldest->second >= tuning::kResendAfter) {
             // Go back to the oldest unacknowledged change set; the server answers
             // duplicates from its record, so re-sending is safe.
@@ -490,13 +530,15 @@ void ClientNode::tick() {
         }
     }
     if (login_ && !login_->ready && now >= login_->deadline) {
-        spdlog::warn("device={} user={} no answer from the server; using cached documents", settings_.device_id,
-                     login_->user);
+        spdlog::warn("device={} user={} no answer from the server; using cached documents",
+                     settings_.device_id, login_->user);
         finish_login("cache");
     }
     std::erase_if(edit_waiters_, [&](auto& kv) {
         if (now < kv.second.deadline) return false;
-        Value answer = {{"ok", true}, {"state", "pending"}, {"seq", kv.first},
+        Value answer = {{"ok", true},
+                        {"state", "pending"},
+                        {"seq", kv.first},
                         {"message", connected_ ? "not acknowledged yet" : "offline: queued"}};
         answer.update(kv.second.extra);
         kv.second.reply->set_value(answer);
@@ -517,7 +559,9 @@ void ClientNode::set_error(const std::string& error) {
     }
 }
 
-bool ClientNode::synced(Category c) const { return syncs_.contains(c); }
+bool ClientNode::synced(Category c) const {
+    return syncs_.contains(c);
+}
 
 // ---- Control requests -----------------------------------------------------------------
 
@@ -555,7 +599,6 @@ Value ClientNode::cmd_status() {
 }
 
 Value ClientNode::cmd_login(Request& r, bool& deferred) {
-
     std::string user = r.body.value("user", "");
     if (auto st = validate_user_id(user); !st) return error_reply(st.code(), st.error().message);
     if (login_ && login_->user != user) cmd_logout();
@@ -567,11 +610,12 @@ Value ClientNode::cmd_login(Request& r, bool& deferred) {
         login_ = std::move(ls);
         store_->set_setting("current_user", user);
         subscribe_user(user);
-        bool server_reachable = connected_ && (joined_ || server_status_.value("server_online", false));
+        bool server_reachable =
+            connected_ && (joined_ || server_status_.value("server_online", false));
         if (server_reachable) {
             (void)link_->publish(topics_.device(settings_.device_id, TopicKind::device_events),
-                                 encode_msgpack_unchecked(event_to_value({settings_.device_id, EventKind::login, user,
-                                                                          now_ms()})),
+                                 encode_msgpack_unchecked(event_to_value(
+                                     {settings_.device_id, EventKind::login, user, now_ms()})),
                                  false);
         } else {
             // Offline, or no server online: the cached documents are all there is. The
@@ -580,7 +624,11 @@ Value ClientNode::cmd_login(Request& r, bool& deferred) {
         }
     }
     if (login_->ready) {
-        return {{"ok", true}, {"user", user}, {"ready", true}, {"source", login_->source}, {"ms", login_->ready_ms}};
+        return {{"ok", true},
+                {"user", user},
+                {"ready", true},
+                {"source", login_->source},
+                {"ms", login_->ready_ms}};
     }
     int64_t wait_ms = r.body.value("wait_ms", int64_t{10000});
     login_waiters_.push_back({r.reply, Clock::now() + std::chrono::milliseconds(wait_ms)});
@@ -593,11 +641,13 @@ Value ClientNode::cmd_logout() {
     std::string user = login_->user;
     if (connected_) {
         (void)link_->publish(topics_.device(settings_.device_id, TopicKind::device_events),
-                             encode_msgpack_unchecked(event_to_value({settings_.device_id, EventKind::logout, user, now_ms()})),
+                             encode_msgpack_unchecked(event_to_value(
+                                 {settings_.device_id, EventKind::logout, user, now_ms()})),
                              false);
     }
     unsubscribe_user(user);
-    for (auto& w : login_waiters_) w.reply->set_value(error_reply(Errc::busy, "logged out before ready"));
+    for (auto& w : login_waiters_)
+        w.reply->set_value(error_reply(Errc::busy, "logged out before ready"));
     login_waiters_.clear();
     login_.reset();
     store_->set_setting("current_user", "");
@@ -617,7 +667,9 @@ Value ClientNode::cmd_show(const Value& body) {
     std::vector<Category> cats;
     if (body.contains("category") && body["category"].is_string()) {
         auto c = category_from_name(body["category"].get<std::string>());
-        if (!c) return error_reply(Errc::unknown_category, "unknown category '" + body["category"].get<std::string>() + "'");
+        if (!c)
+            return error_reply(Errc::unknown_category,
+                               "unknown category '" + body["category"].get<std::string>() + "'");
         cats.push_back(*c);
     } else {
         for (auto c : kAllCategories) {
@@ -645,7 +697,8 @@ Value ClientNode::cmd_edit(Request& r, bool& deferred) {
     }
     std::string user = is_personal(*c) ? body.value("user", login_ ? login_->user : "") : "";
     if (is_personal(*c)) {
-        if (auto st = validate_user_id(user); !st) return error_reply(st.code(), "no user: log in first or pass 'user'");
+        if (auto st = validate_user_id(user); !st)
+            return error_reply(st.code(), "no user: log in first or pass 'user'");
     }
     if (!body.contains("ops") || !body["ops"].is_array() || body["ops"].empty()) {
         return error_reply(Errc::invalid_argument, "edit needs a non-empty 'ops' array");
@@ -677,24 +730,31 @@ Value ClientNode::cmd_edit(Request& r, bool& deferred) {
         if (kind == "add" || kind == "update" || kind == "put") {
             op.kind = OpKind::put;
             op.fields = o.value("fields", Value::object());
-            if (!op.fields.is_object()) return error_reply(Errc::invalid_argument, "fields must be an object");
+            if (!op.fields.is_object())
+                return error_reply(Errc::invalid_argument, "fields must be an object");
             if (kind == "update" && (!existing || existing->deleted)) {
                 return error_reply(Errc::not_found, "no entry '" + id + "' to update");
             }
         } else if (kind == "delete") {
             op.kind = OpKind::remove;
-            if (!existing || existing->deleted) return error_reply(Errc::not_found, "no entry '" + id + "' to delete");
+            if (!existing || existing->deleted)
+                return error_reply(Errc::not_found, "no entry '" + id + "' to delete");
         } else if (kind == "move") {
             op.kind = OpKind::move;
-            if (!op.after) return error_reply(Errc::invalid_argument, "move needs 'after' (\"\" for first)");
-            if (!existing || existing->deleted) return error_reply(Errc::not_found, "no entry '" + id + "' to move");
+            if (!op.after)
+                return error_reply(Errc::invalid_argument, "move needs 'after' (\"\" for first)");
+            if (!existing || existing->deleted)
+                return error_reply(Errc::not_found, "no entry '" + id + "' to move");
         } else {
-            return error_reply(Errc::invalid_argument, "unknown op '" + kind + "' (add, update, delete, move)");
+            return error_reply(Errc::invalid_argument,
+                               "unknown op '" + kind + "' (add, update, delete, move)");
         }
         shared_ops.push_back(std::move(op));
     }
     if (shared_ops.size() > tuning::kMaxOpsPerChangeSet) {
-        return error_reply(Errc::too_large, "at most " + std::to_string(tuning::kMaxOpsPerChangeSet) + " ops per edit");
+        return error_reply(
+            Errc::too_large,
+            "at most " + std::to_string(tuning::kMaxOpsPerChangeSet) + " ops per edit");
     }
     uint64_t seq = 0;
     std::string state = "local";
@@ -703,7 +763,8 @@ Value ClientNode::cmd_edit(Request& r, bool& deferred) {
         for (auto& [kind, op] : device_ops) {
             std::string id = op["id"].get<std::string>();
             std::optional<std::string> after;
-            if (op.contains("after") && op["after"].is_string()) after = op["after"].get<std::string>();
+            if (op.contains("after") && op["after"].is_string())
+                after = op["after"].get<std::string>();
             if (kind == "delete") {
                 store_->remove_device_item(key, id);
             } else {
@@ -741,7 +802,8 @@ Value ClientNode::cmd_edit(Request& r, bool& deferred) {
     send_outbox();
     int64_t wait_ms = body.value("wait_ms", int64_t{5000});
     if (wait_ms <= 0) return {{"ok", true}, {"state", "pending"}, {"seq", seq}, {"ids", ids}};
-    edit_waiters_[seq] = Waiter{r.reply, Clock::now() + std::chrono::milliseconds(wait_ms), {{"ids", ids}}};
+    edit_waiters_[seq] =
+        Waiter{r.reply, Clock::now() + std::chrono::milliseconds(wait_ms), {{"ids", ids}}};
     deferred = true;
     return {};
 }

@@ -36,8 +36,9 @@ struct ClientSettings {
 };
 
 class ClientNode {
-public:
-    ClientNode(std::unique_ptr<ClientStore> store, Topics topics, ClientSettings settings, net::MqttSettings mqtt);
+  public:
+    ClientNode(std::unique_ptr<ClientStore> store, Topics topics, ClientSettings settings,
+               net::MqttSettings mqtt);
     ~ClientNode();
 
     void start();
@@ -48,7 +49,7 @@ public:
     // {"ok": false, "error": reason, "message": text}.
     Value request(const Value& req);
 
-private:
+  private:
     using Clock = std::chrono::steady_clock;
     struct Connected {};
     struct Lost {};

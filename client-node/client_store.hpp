@@ -36,7 +36,7 @@ struct OutboxRow {
     bool registers = false;
     std::vector<ChangeOp> ops;
     int64_t created_at = 0;
-    bool acked = false;           // the server applied it; kept until its document arrives
+    bool acked = false;  // the server applied it; kept until its document arrives
     uint64_t acked_version = 0;
     DocKey key() const { return DocKey{user, category}; }
 };
@@ -47,11 +47,11 @@ struct DeviceItem {
 };
 
 class ClientStore {
-public:
+  public:
     virtual ~ClientStore() = default;
 
     class Transaction {
-    public:
+      public:
         virtual ~Transaction() = default;
         virtual void commit() = 0;
     };
@@ -66,7 +66,7 @@ public:
 
     // Appends a change set to the outbox, assigning the next sequence number.
     virtual uint64_t append_outbox(OutboxRow row) = 0;
-    virtual std::vector<OutboxRow> outbox() = 0;                 // in sequence order
+    virtual std::vector<OutboxRow> outbox() = 0;  // in sequence order
     virtual std::vector<OutboxRow> outbox_for(const DocKey& key) = 0;
     virtual void mark_acked(uint64_t seq, uint64_t version) = 0;
     virtual void drop_outbox(uint64_t seq) = 0;
@@ -75,7 +75,8 @@ public:
     virtual std::size_t outbox_size() = 0;
 
     virtual std::vector<DeviceItem> device_items(const DocKey& key) = 0;
-    virtual void put_device_item(const DocKey& key, const DeviceItem& item, std::optional<std::string> after) = 0;
+    virtual void put_device_item(const DocKey& key, const DeviceItem& item,
+                                 std::optional<std::string> after) = 0;
     virtual bool remove_device_item(const DocKey& key, const std::string& id) = 0;
 
     virtual std::optional<std::string> setting(const std::string& key) = 0;

@@ -14,10 +14,12 @@ Document rebase(Document base, const std::vector<OutboxRow>& rows) {
     return base;
 }
 
-Value view_to_json(const Document& doc, const std::vector<DeviceItem>& device_items, std::size_t pending) {
+Value view_to_json(const Document& doc, const std::vector<DeviceItem>& device_items,
+                   std::size_t pending) {
     Value entries = Value::array();
     for (const auto* e : doc.live_entries()) {
-        entries.push_back({{"id", e->id}, {"rev", e->rev}, {"range", "shared"}, {"fields", e->fields}});
+        entries.push_back(
+            {{"id", e->id}, {"rev", e->rev}, {"range", "shared"}, {"fields", e->fields}});
     }
     for (const auto& item : device_items) {
         entries.push_back({{"id", item.id}, {"range", "device"}, {"fields", item.fields}});

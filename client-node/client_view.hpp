@@ -15,6 +15,7 @@ namespace pdsync::client {
 Document rebase(Document base, const std::vector<OutboxRow>& rows);
 
 // The JSON the CLI prints: entries in order with their sharing range.
-Value view_to_json(const Document& doc, const std::vector<DeviceItem>& device_items, std::size_t pending);
+Value view_to_json(const Document& doc, const std::vector<DeviceItem>& device_items,
+                   std::size_t pending);
 
 }  // namespace pdsync::client

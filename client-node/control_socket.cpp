@@ -19,7 +19,8 @@ constexpr std::size_t kMaxRequestBytes = 8 * 1024 * 1024;
 Result<sockaddr_un> address(const std::string& path) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
-    if (path.size() >= sizeof(addr.sun_path)) return make_error(Errc::invalid_argument, "socket path too long: " + path);
+    if (path.size() >= sizeof(addr.sun_path))
+        return make_error(Errc::invalid_argument, "socket path too long: " + path);
     std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
     return addr;
 }
@@ -63,9 +64,12 @@ ReadResult read_line(int fd, std::string& buffer, std::string& line, int timeout
 
 }  // namespace
 
-ControlServer::ControlServer(std::string path, Handler handler) : path_(std::move(path)), handler_(std::move(handler)) {}
+ControlServer::ControlServer(std::string path, Handler handler)
+    : path_(std::move(path)), handler_(std::move(handler)) {}
 
-ControlServer::~ControlServer() { stop(); }
+ControlServer::~ControlServer() {
+    stop();
+}
 
 Status ControlServer::start() {
     auto addr = address(path_);
@@ -125,16 +129,20 @@ void ControlServer::serve(int fd) {
         try {
             answer = handler_(Value::parse(line));
         } catch (const std::exception& e) {
-            answer = {{"ok", false}, {"error", "invalid_argument"}, {"message", std::string("bad request: ") + e.what()}};
+            answer = {{"ok", false},
+                      {"error", "invalid_argument"},
+                      {"message", std::string("bad request: ") + e.what()}};
         }
-        if (!write_all(fd, answer.dump(-1, ' ', false, Value::error_handler_t::replace) + "\n")) break;
+        if (!write_all(fd, answer.dump(-1, ' ', false, Value::error_handler_t::replace) + "\n"))
+            break;
     }
     std::lock_guard lock(mu_);
     open_fds_.remove(fd);
     ::close(fd);
 }
 
-Result<Value> control_call(const std::string& path, const Value& request, std::chrono::milliseconds timeout) {
+Result<Value> control_call(const std::string& path, const Value& request,
+                           std::chrono::milliseconds timeout) {
     auto addr = address(path);
     if (!addr) return addr.error();
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -144,9 +152,11 @@ Result<Value> control_call(const std::string& path, const Value& request, std::c
         ~Closer() { ::close(fd); }
     } closer{fd};
     if (::connect(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof(sockaddr_un)) != 0) {
-        return make_error(Errc::io, "the pdsync-client daemon is not running (" + path + ": " + std::strerror(errno) + ")");
+        return make_error(Errc::io, "the pdsync-client daemon is not running (" + path + ": " +
+                                        std::strerror(errno) + ")");
     }
-    if (!write_all(fd, request.dump() + "\n")) return make_error(Errc::io, "cannot send the request");
+    if (!write_all(fd, request.dump() + "\n"))
+        return make_error(Errc::io, "cannot send the request");
     std::string buffer;
     std::string line;
     if (read_line(fd, buffer, line, static_cast<int>(timeout.count())) != ReadResult::line) {

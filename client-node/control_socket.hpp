@@ -2,8 +2,9 @@
 // line, request then answer. The device UI (and the `pdsync device` CLI) use it; the
 // socket file's permissions (0660) decide who may.
 //
-//   ControlServer server("/run/pdsync/client.sock", [&](const Value& req) { return node.request(req); });
-//   auto answer = control_call("/run/pdsync/client.sock", {{"cmd", "status"}}, 5000ms);
+//   ControlServer server("/run/pdsync/client.sock", [&](const Value& req) { return
+//   node.request(req); }); auto answer = control_call("/run/pdsync/client.sock", {{"cmd",
+//   "status"}}, 5000ms);
 //
 // Ownership and threads: ControlServer runs an accept thread and one thread per
 // connection; the handler is called from those threads.
@@ -23,14 +24,14 @@
 namespace pdsync::client {
 
 class ControlServer {
-public:
+  public:
     using Handler = std::function<Value(const Value&)>;
     ControlServer(std::string path, Handler handler);
     ~ControlServer();
     [[nodiscard]] Status start();
     void stop();
 
-private:
+  private:
     void accept_loop();
     void serve(int fd);
 

@@ -55,22 +55,24 @@ std::string fields_line(const Value& fields) {
 void print_show(const Value& answer) {
     for (const auto& d : answer["documents"]) {
         std::string who = d.contains("user") ? d["user"].get<std::string>() + " / " : "shared / ";
-        std::cout << who << d["category"].get<std::string>() << "  (version " << d["version"] << ", "
-                  << d["pending"] << " pending)\n";
+        std::cout << who << d["category"].get<std::string>() << "  (version " << d["version"]
+                  << ", " << d["pending"] << " pending)\n";
         int i = 1;
         for (const auto& e : d["entries"]) {
             std::cout << "  " << i++ << ". " << e["id"].get<std::string>()
-                      << (e["range"] == "device" ? "  [device only]  " : "  ") << fields_line(e["fields"]) << "\n";
+                      << (e["range"] == "device" ? "  [device only]  " : "  ")
+                      << fields_line(e["fields"]) << "\n";
         }
         if (d["entries"].empty()) std::cout << "  (empty)\n";
     }
 }
 
 void print_status(const Value& s) {
-    std::cout << "device    " << s["device_id"].get<std::string>() << " (" << s["product"].get<std::string>() << " "
-              << s["firmware"].get<std::string>() << ")\n";
-    std::cout << "state     " << s["state"].get<std::string>() << (s["connected"].get<bool>() ? ", connected" : ", offline")
-              << "\n";
+    std::cout << "device    " << s["device_id"].get<std::string>() << " ("
+              << s["product"].get<std::string>() << " " << s["firmware"].get<std::string>()
+              << ")\n";
+    std::cout << "state     " << s["state"].get<std::string>()
+              << (s["connected"].get<bool>() ? ", connected" : ", offline") << "\n";
     std::string syncs;
     for (const auto& c : s["syncs"]) syncs += (syncs.empty() ? "" : ", ") + c.get<std::string>();
     std::cout << "syncs     " << (syncs.empty() ? "-" : syncs) << "\n";
@@ -98,15 +100,18 @@ int main(int argc, char** argv) {
 
     auto* device = app.add_subcommand("device", "Commands for this device's pdsync-client daemon");
     device->require_subcommand(1);
-    device->add_option("--socket", c.socket, "Control socket (default $PDSYNC_SOCKET or /run/pdsync/client.sock)");
+    device->add_option("--socket", c.socket,
+                       "Control socket (default $PDSYNC_SOCKET or /run/pdsync/client.sock)");
     device->add_flag("--json", c.json, "Print JSON for scripts");
     device->add_option("--timeout-ms", c.timeout_ms, "How long to wait for the daemon");
 
     std::string user;
-    auto* login = device->add_subcommand("login", "Log a user in and wait until their settings are ready");
+    auto* login =
+        device->add_subcommand("login", "Log a user in and wait until their settings are ready");
     login->add_option("user", user, "User id")->required();
     login->callback([&] {
-        if (auto r = call(c, {{"cmd", "login"}, {"user", user}, {"wait_ms", c.timeout_ms - 1000}}, exit_code)) {
+        if (auto r = call(c, {{"cmd", "login"}, {"user", user}, {"wait_ms", c.timeout_ms - 1000}},
+                          exit_code)) {
             if (c.json) {
                 std::cout << r->dump() << "\n";
             } else {
@@ -128,7 +133,8 @@ int main(int argc, char** argv) {
     });
 
     std::string category;
-    auto* show = device->add_subcommand("show", "Print the current user's documents (or one category)");
+    auto* show =
+        device->add_subcommand("show", "Print the current user's documents (or one category)");
     show->add_option("--category", category, "Only this category");
     show->add_option("--user", user, "Another cached user");
     show->callback([&] {
@@ -154,8 +160,9 @@ int main(int argc, char** argv) {
     std::string move_id;
     std::string after;
     bool no_wait = false;
-    auto* edit = device->add_subcommand(
-        "edit", "Change entries: --add JSON, --update ID JSON, --delete ID, --move ID --after ID, or --ops/--file");
+    auto* edit = device->add_subcommand("edit",
+                                        "Change entries: --add JSON, --update ID JSON, --delete "
+                                        "ID, --move ID --after ID, or --ops/--file");
     edit->add_option("category", category, "Category to edit")->required();
     edit->add_option("--ops", ops_json, R"(JSON array of ops: [{"op":"add","fields":{...}}, ...])");
     edit->add_option("--file", ops_file, "Read the ops JSON from a file (- for stdin)");
@@ -165,7 +172,8 @@ int main(int argc, char** argv) {
     edit->add_option("--delete", delete_id, "Delete this entry");
     edit->add_option("--move", move_id, "Move this entry (with --after)");
     edit->add_option("--after", after, "Place after this entry (\"\" = first)");
-    edit->add_option("--range", range, "shared (synchronized) or device (Device-Specific, never leaves)")
+    edit->add_option("--range", range,
+                     "shared (synchronized) or device (Device-Specific, never leaves)")
         ->check(CLI::IsMember({"shared", "device"}));
     edit->add_option("--user", user, "User (default: the logged-in user)");
     edit->add_flag("--no-wait", no_wait, "Do not wait for the server's acknowledgement");
@@ -197,19 +205,26 @@ int main(int argc, char** argv) {
                 ops.push_back(with_after(op));
             }
             if (!update_json.empty()) {
-                ops.push_back(with_after({{"op", "update"}, {"id", update_id}, {"fields", Value::parse(update_json)}}));
+                ops.push_back(with_after(
+                    {{"op", "update"}, {"id", update_id}, {"fields", Value::parse(update_json)}}));
             }
-            if (!delete_id.empty()) ops.push_back(with_after({{"op", "delete"}, {"id", delete_id}}));
-            if (!move_id.empty()) ops.push_back(with_after({{"op", "move"}, {"id", move_id}, {"after", after}}));
+            if (!delete_id.empty())
+                ops.push_back(with_after({{"op", "delete"}, {"id", delete_id}}));
+            if (!move_id.empty())
+                ops.push_back(with_after({{"op", "move"}, {"id", move_id}, {"after", after}}));
         } catch (const std::exception& e) {
             exit_code = fail("invalid_argument", std::string("bad JSON: ") + e.what(), c.json);
             return;
         }
         if (!ops.is_array() || ops.empty()) {
-            exit_code = fail("invalid_argument", "nothing to do: give --add/--update/--delete/--move or --ops", c.json);
+            exit_code = fail("invalid_argument",
+                             "nothing to do: give --add/--update/--delete/--move or --ops", c.json);
             return;
         }
-        Value req = {{"cmd", "edit"}, {"category", category}, {"ops", ops}, {"wait_ms", no_wait ? 0 : c.timeout_ms - 1000}};
+        Value req = {{"cmd", "edit"},
+                     {"category", category},
+                     {"ops", ops},
+                     {"wait_ms", no_wait ? 0 : c.timeout_ms - 1000}};
         if (!user.empty()) req["user"] = user;
         if (auto r = call(c, req, exit_code)) {
             if (c.json) {
@@ -219,7 +234,10 @@ int main(int argc, char** argv) {
                 std::cout << (state == "acked"   ? "saved and synchronized"
                               : state == "local" ? "saved on this device"
                                                  : "saved; waiting to synchronize")
-                          << (r->contains("version") ? " (version " + std::to_string((*r)["version"].get<uint64_t>()) + ")" : "")
+                          << (r->contains("version")
+                                  ? " (version " + std::to_string((*r)["version"].get<uint64_t>()) +
+                                        ")"
+                                  : "")
                           << "\n";
             }
         }

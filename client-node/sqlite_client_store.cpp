@@ -42,7 +42,9 @@ const store::Migrations kMigrations = {
     )sql",
 };
 
-std::string cat(Category c) { return std::string(category_name(c)); }
+std::string cat(Category c) {
+    return std::string(category_name(c));
+}
 
 std::string ops_blob(const std::vector<ChangeOp>& ops) {
     ChangeSet cs;
@@ -59,17 +61,18 @@ std::vector<ChangeOp> ops_from_blob(const std::string& blob, const std::string& 
 }
 
 class SqliteTxn final : public ClientStore::Transaction {
-public:
+  public:
     explicit SqliteTxn(SQLite::Database& db) : txn_(db) {}
     void commit() override { txn_.commit(); }
 
-private:
+  private:
     SQLite::Transaction txn_;
 };
 
 class SqliteClientStore final : public ClientStore {
-public:
-    explicit SqliteClientStore(const std::string& path) : db_(store::open_database(path, kMigrations)) {}
+  public:
+    explicit SqliteClientStore(const std::string& path)
+        : db_(store::open_database(path, kMigrations)) {}
 
     std::unique_ptr<Transaction> begin() override { return std::make_unique<SqliteTxn>(*db_); }
 
@@ -109,7 +112,8 @@ public:
 
     std::vector<StoredDoc> documents(std::optional<Origin> origin) override {
         std::string sql = "SELECT body, origin FROM documents";
-        if (origin) sql += *origin == Origin::server ? " WHERE origin='server'" : " WHERE origin='local'";
+        if (origin)
+            sql += *origin == Origin::server ? " WHERE origin='server'" : " WHERE origin='local'";
         SQLite::Statement q(*db_, sql + " ORDER BY user, category");
         std::vector<StoredDoc> out;
         while (q.executeStep()) out.push_back(stored(q));
@@ -117,7 +121,9 @@ public:
     }
 
     std::vector<std::string> cached_users() override {
-        SQLite::Statement q(*db_, "SELECT DISTINCT user FROM documents WHERE user<>'' AND origin='server' ORDER BY user");
+        SQLite::Statement q(
+            *db_,
+            "SELECT DISTINCT user FROM documents WHERE user<>'' AND origin='server' ORDER BY user");
         std::vector<std::string> out;
         while (q.executeStep()) out.push_back(q.getColumn(0).getString());
         return out;
@@ -127,7 +133,9 @@ public:
         // The sequence lives in settings, not in rowid, so it never goes backwards even
         // when the outbox is empty.
         uint64_t seq = std::stoull(setting("next_seq").value_or("1"));
-        SQLite::Statement q(*db_, "INSERT INTO outbox(seq,user,category,registers,ops,created_at) VALUES(?,?,?,?,?,?)");
+        SQLite::Statement q(
+            *db_,
+            "INSERT INTO outbox(seq,user,category,registers,ops,created_at) VALUES(?,?,?,?,?,?)");
         std::string ops = ops_blob(row.ops);
         q.bind(1, static_cast<int64_t>(seq));
         q.bind(2, row.user);
@@ -160,7 +168,9 @@ public:
     }
 
     void drop_acked_upto(const DocKey& key, uint64_t version) override {
-        SQLite::Statement q(*db_, "DELETE FROM outbox WHERE acked=1 AND user=? AND category=? AND acked_version<=?");
+        SQLite::Statement q(
+            *db_,
+            "DELETE FROM outbox WHERE acked=1 AND user=? AND category=? AND acked_version<=?");
         q.bind(1, key.user);
         q.bind(2, cat(key.category));
         q.bind(3, static_cast<int64_t>(version));
@@ -168,11 +178,14 @@ public:
     }
 
     std::size_t outbox_size() override {
-        return static_cast<std::size_t>(db_->execAndGet("SELECT count(*) FROM outbox WHERE acked=0").getInt64());
+        return static_cast<std::size_t>(
+            db_->execAndGet("SELECT count(*) FROM outbox WHERE acked=0").getInt64());
     }
 
     std::vector<DeviceItem> device_items(const DocKey& key) override {
-        SQLite::Statement q(*db_, "SELECT id, fields FROM device_items WHERE user=? AND category=? ORDER BY pos, id");
+        SQLite::Statement q(
+            *db_,
+            "SELECT id, fields FROM device_items WHERE user=? AND category=? ORDER BY pos, id");
         q.bind(1, key.user);
         q.bind(2, cat(key.category));
         std::vector<DeviceItem> out;
@@ -183,11 +196,13 @@ public:
         return out;
     }
 
-    void put_device_item(const DocKey& key, const DeviceItem& item, std::optional<std::string> after) override {
+    void put_device_item(const DocKey& key, const DeviceItem& item,
+                         std::optional<std::string> after) override {
         // Device items are few: recompute the whole order and renumber, which is simple
         // and keeps positions exact.
         auto items = device_items(key);
-        auto it = std::find_if(items.begin(), items.end(), [&](const DeviceItem& d) { return d.id == item.id; });
+        auto it = std::find_if(items.begin(), items.end(),
+                               [&](const DeviceItem& d) { return d.id == item.id; });
         std::size_t at = items.size();
         if (it != items.end()) {
             at = static_cast<std::size_t>(it - items.begin());
@@ -239,17 +254,21 @@ public:
         q.exec();
     }
 
-private:
+  private:
     static StoredDoc stored(SQLite::Statement& q) {
         auto doc = decode_document(store::blob(q.getColumn(0)));
-        if (!doc) throw std::runtime_error("corrupt document in local store: " + doc.error().message);
-        return StoredDoc{std::move(doc).value(), q.getColumn(1).getString() == "local" ? Origin::local : Origin::server};
+        if (!doc)
+            throw std::runtime_error("corrupt document in local store: " + doc.error().message);
+        return StoredDoc{std::move(doc).value(),
+                         q.getColumn(1).getString() == "local" ? Origin::local : Origin::server};
     }
 
-    std::vector<OutboxRow> outbox_query(const std::string& where, const std::vector<std::string>& args) {
-        SQLite::Statement q(*db_,
-                            "SELECT seq,user,category,registers,ops,created_at,acked,acked_version FROM outbox" +
-                                where + " ORDER BY seq");
+    std::vector<OutboxRow> outbox_query(const std::string& where,
+                                        const std::vector<std::string>& args) {
+        SQLite::Statement q(
+            *db_,
+            "SELECT seq,user,category,registers,ops,created_at,acked,acked_version FROM outbox" +
+                where + " ORDER BY seq");
         for (std::size_t i = 0; i < args.size(); ++i) q.bind(static_cast<int>(i + 1), args[i]);
         std::vector<OutboxRow> out;
         while (q.executeStep()) {

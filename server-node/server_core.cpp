@@ -17,18 +17,22 @@ struct ServerCore::Batch {
     std::set<DocKey> deleted;                        // to delete and clear on the broker
     std::map<std::string, DeviceRow> devices;        // device rows changed in this batch
     std::vector<Outbound> replies;
-    std::vector<Outbound> early;  // replies from committed state only
+    std::vector<Outbound> early;                                // replies from committed state only
     std::vector<std::pair<std::string, uint64_t>> change_sets;  // (device, seq) seen
     bool status_changed = false;
 };
 
 ServerCore::ServerCore(ServerStore& store, Topics topics, ServerSettings settings)
-    : store_(store), topics_(std::move(topics)), settings_(std::move(settings)), started_at_(now_ms()),
+    : store_(store),
+      topics_(std::move(topics)),
+      settings_(std::move(settings)),
+      started_at_(now_ms()),
       boot_id_(random_hex(8)) {
     for (auto& d : store_.list_devices()) devices_[d.device_id] = d;
 }
 
-std::vector<Outbound> ServerCore::handle_batch(const std::vector<Inbound>& batch, const EarlyPublish& before_commit) {
+std::vector<Outbound> ServerCore::handle_batch(const std::vector<Inbound>& batch,
+                                               const EarlyPublish& before_commit) {
     Batch b;
     try {
         auto txn = store_.begin();
@@ -52,7 +56,8 @@ std::vector<Outbound> ServerCore::handle_batch(const std::vector<Inbound>& batch
         std::vector<Outbound> out;
         Batch failed;
         for (const auto& [device_id, seq] : b.change_sets) {
-            refuse_change(device_id, seq, Errc::storage, std::string("the server could not store the change: ") + e.what(),
+            refuse_change(device_id, seq, Errc::storage,
+                          std::string("the server could not store the change: ") + e.what(),
                           failed);
         }
         return std::move(failed.replies);
@@ -62,13 +67,15 @@ std::vector<Outbound> ServerCore::handle_batch(const std::vector<Inbound>& batch
     std::vector<Outbound> out;
     for (const auto& key : b.deleted) {
         if (b.dirty.count(key)) continue;
-        out.push_back({key.user.empty() ? topics_.shared_doc(key.category) : topics_.user_doc(key.user, key.category),
+        out.push_back({key.user.empty() ? topics_.shared_doc(key.category)
+                                        : topics_.user_doc(key.user, key.category),
                        "", true});
     }
     for (const auto& key : b.dirty) {
         const auto& doc = b.docs[key];
         if (!doc) continue;
-        out.push_back({doc->user.empty() ? topics_.shared_doc(doc->category) : topics_.user_doc(doc->user, doc->category),
+        out.push_back({doc->user.empty() ? topics_.shared_doc(doc->category)
+                                         : topics_.user_doc(doc->user, doc->category),
                        encode_document(*doc), true});
     }
     for (auto& r : b.replies) out.push_back(std::move(r));
@@ -90,7 +97,8 @@ void ServerCore::handle_one(const Inbound& msg, Batch& b) {
     if (!value) {
         spdlog::warn("device={} topic={} rejected payload: {} ({})", device_id, msg.topic,
                      errc_name(value.code()), value.error().message);
-        if (topic->kind == TopicKind::device_changes) refuse_change(device_id, 0, value.code(), value.error().message, b);
+        if (topic->kind == TopicKind::device_changes)
+            refuse_change(device_id, 0, value.code(), value.error().message, b);
         return;
     }
     switch (topic->kind) {
@@ -111,16 +119,18 @@ void ServerCore::handle_one(const Inbound& msg, Batch& b) {
         case TopicKind::device_changes: {
             auto cs = change_set_from_value(*value);
             if (!cs) {
-                uint64_t seq = value->is_object() && value->contains("seq") && (*value)["seq"].is_number_unsigned()
+                uint64_t seq = value->is_object() && value->contains("seq") &&
+                                       (*value)["seq"].is_number_unsigned()
                                    ? (*value)["seq"].get<uint64_t>()
                                    : 0;
-                spdlog::warn("device={} change set rejected: {} ({})", device_id, errc_name(cs.code()),
-                             cs.error().message);
+                spdlog::warn("device={} change set rejected: {} ({})", device_id,
+                             errc_name(cs.code()), cs.error().message);
                 refuse_change(device_id, seq, cs.code(), cs.error().message, b);
                 return;
             }
             if (cs->device_id != device_id) {
-                refuse_change(device_id, cs->seq, Errc::bad_device_id, "device_id does not match the topic", b);
+                refuse_change(device_id, cs->seq, Errc::bad_device_id,
+                              "device_id does not match the topic", b);
                 return;
             }
             on_changes(device_id, *cs, b);
@@ -129,7 +139,8 @@ void ServerCore::handle_one(const Inbound& msg, Batch& b) {
         case TopicKind::device_events: {
             auto e = event_from_value(*value);
             if (!e || e->device_id != device_id) {
-                spdlog::warn("device={} event rejected: {}", device_id, e ? "device_id does not match the topic" : e.error().message);
+                spdlog::warn("device={} event rejected: {}", device_id,
+                             e ? "device_id does not match the topic" : e.error().message);
                 return;
             }
             on_event(device_id, *e, b);
@@ -172,12 +183,13 @@ void ServerCore::on_hello(const std::string& device_id, const Hello& h, Batch& b
         reply(device_id, r, b);
     };
     if (!is_new && known->second.removed) {
-        return refuse(Errc::not_joined, "this machine was removed from the fleet by an administrator");
+        return refuse(Errc::not_joined,
+                      "this machine was removed from the fleet by an administrator");
     }
     if (h.protocol != tuning::kProtocolVersion) {
         return refuse(Errc::protocol_unsupported, "the server speaks protocol " +
-                                                      std::to_string(tuning::kProtocolVersion) + ", the device " +
-                                                      std::to_string(h.protocol));
+                                                      std::to_string(tuning::kProtocolVersion) +
+                                                      ", the device " + std::to_string(h.protocol));
     }
     if (h.auth_digest != settings_.auth_digest) {
         return refuse(Errc::auth_profile_mismatch,
@@ -186,7 +198,8 @@ void ServerCore::on_hello(const std::string& device_id, const Hello& h, Batch& b
     // The server machine counts as one; its own client ("localhost") is not an extra one.
     if (is_new && device_id != settings_.device_id &&
         joined_count() + 1 >= static_cast<std::size_t>(settings_.machine_limit)) {
-        return refuse(Errc::machine_limit, "the fleet already has " + std::to_string(settings_.machine_limit) +
+        return refuse(Errc::machine_limit, "the fleet already has " +
+                                               std::to_string(settings_.machine_limit) +
                                                " machines (the server machine included)");
     }
     int64_t now = now_ms();
@@ -217,13 +230,14 @@ void ServerCore::on_hello(const std::string& device_id, const Hello& h, Batch& b
     for (const auto& u : h.cached_users) {
         if (!store_.find_user(u)) r.gone_users.push_back(u);
     }
-    spdlog::info("device={} joined (product={} firmware={} syncs {} categories{})", device_id, h.product, h.firmware,
-                 r.categories.list().size(), is_new ? ", new" : "");
+    spdlog::info("device={} joined (product={} firmware={} syncs {} categories{})", device_id,
+                 h.product, h.firmware, r.categories.list().size(), is_new ? ", new" : "");
     reply(device_id, r, b);
 }
 
 DeviceRow* ServerCore::joined_device(const std::string& device_id, Batch& b) {
-    if (auto it = b.devices.find(device_id); it != b.devices.end()) return it->second.removed ? nullptr : &it->second;
+    if (auto it = b.devices.find(device_id); it != b.devices.end())
+        return it->second.removed ? nullptr : &it->second;
     auto it = devices_.find(device_id);
     if (it == devices_.end() || it->second.removed) return nullptr;
     return &(b.devices[device_id] = it->second);
@@ -232,9 +246,12 @@ DeviceRow* ServerCore::joined_device(const std::string& device_id, Batch& b) {
 void ServerCore::on_changes(const std::string& device_id, const ChangeSet& cs, Batch& b) {
     b.change_sets.emplace_back(device_id, cs.seq);
     DeviceRow* dev = joined_device(device_id, b);
-    if (!dev) return refuse_change(device_id, cs.seq, Errc::not_joined, "the device has not joined; send hello", b);
+    if (!dev)
+        return refuse_change(device_id, cs.seq, Errc::not_joined,
+                             "the device has not joined; send hello", b);
     if (cs.epoch != dev->epoch) {
-        return refuse_change(device_id, cs.seq, Errc::not_joined, "unknown outbox epoch; send hello", b);
+        return refuse_change(device_id, cs.seq, Errc::not_joined,
+                             "unknown outbox epoch; send hello", b);
     }
     if (cs.seq <= dev->last_seq) {
         // A re-sent change set (its ack was lost, or the server restarted before acking).
@@ -283,16 +300,17 @@ AckReply ServerCore::apply_changes(const ChangeSet& cs, DeviceRow& dev, Batch& b
         r.ok = false;
         r.reason = code;
         r.message = std::move(message);
-        spdlog::warn("device={} user={} category={} seq={} rejected: {} ({})", dev.device_id, cs.user,
-                     category_name(cs.category), cs.seq, errc_name(code), r.message);
+        spdlog::warn("device={} user={} category={} seq={} rejected: {} ({})", dev.device_id,
+                     cs.user, category_name(cs.category), cs.seq, errc_name(code), r.message);
         return r;
     };
     if (!settings_.categories.contains(cs.category)) {
-        return fail(Errc::category_disabled, "this fleet does not synchronize " + std::string(category_name(cs.category)));
+        return fail(Errc::category_disabled,
+                    "this fleet does not synchronize " + std::string(category_name(cs.category)));
     }
     if (!dev.supported.contains(cs.category)) {
-        return fail(Errc::category_disabled,
-                    "the device declared no support for " + std::string(category_name(cs.category)));
+        return fail(Errc::category_disabled, "the device declared no support for " +
+                                                 std::string(category_name(cs.category)));
     }
     if (is_personal(cs.category) && !store_.find_user(cs.user)) {
         if (auto st = register_user(cs.user, b); !st) return fail(st.code(), st.error().message);
@@ -309,8 +327,8 @@ AckReply ServerCore::apply_changes(const ChangeSet& cs, DeviceRow& dev, Batch& b
         b.deleted.erase(cs.key());
         r.ok = true;
         r.version = 1;
-        spdlog::info("device={} user={} category={} registered ({} entries)", dev.device_id, cs.user,
-                     category_name(cs.category), cs.ops.size());
+        spdlog::info("device={} user={} category={} registered ({} entries)", dev.device_id,
+                     cs.user, category_name(cs.category), cs.ops.size());
         return r;
     }
     if (!doc) {
@@ -370,7 +388,8 @@ void ServerCore::evict_user(const std::string& user, Batch& b) {
         if (!d.removed) reply(id, notice, b);
     }
     b.status_changed = true;
-    spdlog::info("user={} evicted (least recently used, user limit {})", user, settings_.user_limit);
+    spdlog::info("user={} evicted (least recently used, user limit {})", user,
+                 settings_.user_limit);
 }
 
 Document* ServerCore::document(const DocKey& key, Batch& b) {
@@ -399,8 +418,8 @@ void ServerCore::on_event(const std::string& device_id, const DeviceEvent& e, Ba
     }
     dev->last_sync_at = now_ms();
     spdlog::info("device={} user={} login ({} documents)", device_id, e.user, r.versions.size());
-    b.early.push_back({topics_.device(device_id, TopicKind::device_inbox), encode_msgpack_unchecked(reply_to_value(r)),
-                       false});
+    b.early.push_back({topics_.device(device_id, TopicKind::device_inbox),
+                       encode_msgpack_unchecked(reply_to_value(r)), false});
 }
 
 void ServerCore::on_presence(const std::string& device_id, const Presence& p, Batch& b) {
@@ -412,12 +431,12 @@ void ServerCore::on_presence(const std::string& device_id, const Presence& p, Ba
 }
 
 void ServerCore::reply(const std::string& device_id, const Reply& r, Batch& b) {
-    b.replies.push_back({topics_.device(device_id, TopicKind::device_inbox), encode_msgpack_unchecked(reply_to_value(r)),
-                         false});
+    b.replies.push_back({topics_.device(device_id, TopicKind::device_inbox),
+                         encode_msgpack_unchecked(reply_to_value(r)), false});
 }
 
-void ServerCore::refuse_change(const std::string& device_id, uint64_t seq, Errc reason, const std::string& message,
-                               Batch& b) {
+void ServerCore::refuse_change(const std::string& device_id, uint64_t seq, Errc reason,
+                               const std::string& message, Batch& b) {
     AckReply r;
     r.seq = seq;
     r.ok = false;
@@ -430,7 +449,8 @@ std::vector<Outbound> ServerCore::all_documents() {
     std::vector<Outbound> out;
     store_.for_each_document([&](const Document& doc) {
         if (!settings_.categories.contains(doc.category)) return;
-        out.push_back({doc.user.empty() ? topics_.shared_doc(doc.category) : topics_.user_doc(doc.user, doc.category),
+        out.push_back({doc.user.empty() ? topics_.shared_doc(doc.category)
+                                        : topics_.user_doc(doc.user, doc.category),
                        encode_document(doc), true});
     });
     return out;

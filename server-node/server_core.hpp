@@ -33,16 +33,16 @@ struct Outbound {
 
 struct ServerSettings {
     std::string server_id = "pdsync-server";
-    std::string device_id;          // the server machine's own client ("localhost"), if any
+    std::string device_id;  // the server machine's own client ("localhost"), if any
     CategorySet categories = CategorySet::all();  // what this fleet synchronizes
-    int machine_limit = 10;         // server machine included
+    int machine_limit = 10;                       // server machine included
     int user_limit = 1000;
-    std::string auth_digest;        // AuthProfile::digest() of the server's profile
+    std::string auth_digest;  // AuthProfile::digest() of the server's profile
     std::size_t max_tombstones = 1000;
 };
 
 class ServerCore {
-public:
+  public:
     ServerCore(ServerStore& store, Topics topics, ServerSettings settings);
 
     // Applies a batch in one transaction and returns what to publish after it committed.
@@ -51,7 +51,8 @@ public:
     // `before_commit`, if given, receives replies that depend only on already committed
     // state (login manifests), so a login does not wait for this batch's fsync.
     using EarlyPublish = std::function<void(std::vector<Outbound>&&)>;
-    std::vector<Outbound> handle_batch(const std::vector<Inbound>& batch, const EarlyPublish& before_commit = {});
+    std::vector<Outbound> handle_batch(const std::vector<Inbound>& batch,
+                                       const EarlyPublish& before_commit = {});
 
     // Every stored document, for the start-up republish that makes the broker's retained
     // messages match the store.
@@ -62,7 +63,7 @@ public:
     bool may_sleep() const { return online_.empty(); }
     const ServerSettings& settings() const { return settings_; }
 
-private:
+  private:
     struct Batch;
     void handle_one(const Inbound& msg, Batch& b);
     void on_hello(const std::string& device_id, const Hello& h, Batch& b);
@@ -75,13 +76,14 @@ private:
     Document* document(const DocKey& key, Batch& b);
     DeviceRow* joined_device(const std::string& device_id, Batch& b);
     void reply(const std::string& device_id, const Reply& r, Batch& b);
-    void refuse_change(const std::string& device_id, uint64_t seq, Errc reason, const std::string& message, Batch& b);
+    void refuse_change(const std::string& device_id, uint64_t seq, Errc reason,
+                       const std::string& message, Batch& b);
     std::size_t joined_count() const;
 
     ServerStore& store_;
     Topics topics_;
     ServerSettings settings_;
-    std::map<std::string, DeviceRow> devices_;   // committed device rows
+    std::map<std::string, DeviceRow> devices_;    // committed device rows
     std::map<std::string, std::string> refused_;  // device id -> last refusal, not stored
     std::set<std::string> online_;
     int64_t started_at_;

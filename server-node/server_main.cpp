@@ -18,13 +18,18 @@ int main(int argc, char** argv) {
     server::ServerSettings settings;
     std::vector<std::string> categories;
     app.add_option("--store", store_path, "SQLite store file")->capture_default_str();
-    app.add_option("--server-id", settings.server_id, "Name of this server (MQTT client id)")->capture_default_str();
-    app.add_option("--device-id", settings.device_id, "Device id of the server machine's own client (localhost)");
-    app.add_option("--categories", categories, "Categories to synchronize (default: all)")->delimiter(',');
-    app.add_option("--machine-limit", settings.machine_limit, "Machines, the server machine included")
+    app.add_option("--server-id", settings.server_id, "Name of this server (MQTT client id)")
+        ->capture_default_str();
+    app.add_option("--device-id", settings.device_id,
+                   "Device id of the server machine's own client (localhost)");
+    app.add_option("--categories", categories, "Categories to synchronize (default: all)")
+        ->delimiter(',');
+    app.add_option("--machine-limit", settings.machine_limit,
+                   "Machines, the server machine included")
         ->capture_default_str()
         ->check(CLI::Range(1, 1000000));
-    app.add_option("--user-limit", settings.user_limit, "Users stored before the least recently used is evicted")
+    app.add_option("--user-limit", settings.user_limit,
+                   "Users stored before the least recently used is evicted")
         ->capture_default_str()
         ->check(CLI::Range(1, 100000000));
     CLI11_PARSE(app, argc, argv);
@@ -56,9 +61,11 @@ int main(int argc, char** argv) {
         spdlog::critical("cannot open store {}: {}", store_path, e.what());
         return 1;
     }
-    spdlog::info("server={} store={} categories=[{}] machine_limit={} user_limit={}", settings.server_id, store_path,
-                 fmt::join(settings.categories.names(), ","), settings.machine_limit, settings.user_limit);
-    server::ServerNode server(std::move(store), Topics(node.root), settings, std::move(mqtt).value());
+    spdlog::info("server={} store={} categories=[{}] machine_limit={} user_limit={}",
+                 settings.server_id, store_path, fmt::join(settings.categories.names(), ","),
+                 settings.machine_limit, settings.user_limit);
+    server::ServerNode server(std::move(store), Topics(node.root), settings,
+                              std::move(mqtt).value());
     server.start();
     int sig = net::wait_for_stop_signal();
     spdlog::info("signal {}: stopping", sig);

@@ -11,8 +11,11 @@ ServerNode::ServerNode(std::unique_ptr<ServerStore> store, Topics topics, Server
                        net::MqttSettings mqtt)
     : store_(std::move(store)), topics_(topics), core_(*store_, topics, std::move(settings)) {
     // A retained "offline" status if the server dies, so devices and the CLI can tell.
-    Value offline = {{"schema", "pds.status/1"}, {"server_id", core_.settings().server_id}, {"server_online", false}};
-    mqtt.will = net::MqttSettings::Will{topics_.server_status(), encode_msgpack_unchecked(offline), true};
+    Value offline = {{"schema", "pds.status/1"},
+                     {"server_id", core_.settings().server_id},
+                     {"server_online", false}};
+    mqtt.will =
+        net::MqttSettings::Will{topics_.server_status(), encode_msgpack_unchecked(offline), true};
     net::MqttLink::Handlers h;
     h.on_message = [this](net::Received m) {
         {
@@ -35,7 +38,9 @@ ServerNode::ServerNode(std::unique_ptr<ServerStore> store, Topics topics, Server
                       topics_.all_devices_filter(TopicKind::device_presence)});
 }
 
-ServerNode::~ServerNode() { stop(); }
+ServerNode::~ServerNode() {
+    stop();
+}
 
 void ServerNode::start() {
     worker_ = std::thread([this] { worker_loop(); });
@@ -86,7 +91,8 @@ void ServerNode::worker_loop() {
             publish_all({core_.status_message()});
         }
         if (!batch.empty()) {
-            publish_all(core_.handle_batch(batch, [this](std::vector<Outbound>&& early) { publish_all(early); }));
+            publish_all(core_.handle_batch(
+                batch, [this](std::vector<Outbound>&& early) { publish_all(early); }));
             batch.clear();
         }
     }

@@ -19,7 +19,7 @@
 namespace pdsync::server {
 
 class ServerNode {
-public:
+  public:
     ServerNode(std::unique_ptr<ServerStore> store, Topics topics, ServerSettings settings,
                net::MqttSettings mqtt);
     ~ServerNode();
@@ -27,7 +27,7 @@ public:
     void start();
     void stop();
 
-private:
+  private:
     void worker_loop();
     void publish_all(const std::vector<Outbound>& out);
 

@@ -31,14 +31,14 @@ struct DeviceRow {
     std::string product;
     std::string firmware;
     std::string location;
-    CategorySet supported;      // what its firmware declared
+    CategorySet supported;  // what its firmware declared
     int64_t joined_at = 0;
     int64_t last_seen_at = 0;
-    int64_t last_sync_at = 0;   // last change set applied or login served
+    int64_t last_sync_at = 0;  // last change set applied or login served
     std::string last_error;
-    std::string epoch;          // its outbox epoch
-    uint64_t last_seq = 0;      // last change set applied from that epoch
-    bool removed = false;       // removed by an administrator: refused if it comes back
+    std::string epoch;      // its outbox epoch
+    uint64_t last_seq = 0;  // last change set applied from that epoch
+    bool removed = false;   // removed by an administrator: refused if it comes back
 };
 
 struct AppliedRow {
@@ -51,7 +51,7 @@ struct AppliedRow {
 
 // An open write transaction. Destroying it without commit() rolls back.
 class StoreTransaction {
-public:
+  public:
     virtual ~StoreTransaction() = default;
     virtual void commit() = 0;
 };
@@ -59,7 +59,7 @@ public:
 // Every method may throw SQLite::Exception (or std::runtime_error) on an I/O failure; the
 // server catches it around the whole batch, rolls back and answers Errc::storage.
 class ServerStore {
-public:
+  public:
     virtual ~ServerStore() = default;
 
     virtual std::unique_ptr<StoreTransaction> begin() = 0;
@@ -85,10 +85,10 @@ public:
     virtual void save_device(const DeviceRow& row) = 0;
     virtual std::vector<DeviceRow> list_devices() = 0;
 
-    virtual std::optional<AppliedRow> find_applied(const std::string& device_id, const std::string& epoch,
-                                                   uint64_t seq) = 0;
-    virtual void record_applied(const std::string& device_id, const std::string& epoch, uint64_t seq,
-                                const AppliedRow& row) = 0;
+    virtual std::optional<AppliedRow> find_applied(const std::string& device_id,
+                                                   const std::string& epoch, uint64_t seq) = 0;
+    virtual void record_applied(const std::string& device_id, const std::string& epoch,
+                                uint64_t seq, const AppliedRow& row) = 0;
 
     virtual std::optional<std::string> meta(const std::string& key) = 0;
     virtual void set_meta(const std::string& key, const std::string& value) = 0;

@@ -85,11 +85,11 @@ CategorySet categories_from_text(const std::string& s) {
 }
 
 class SqliteTransaction final : public StoreTransaction {
-public:
+  public:
     explicit SqliteTransaction(SQLite::Database& db) : txn_(db) {}
     void commit() override { txn_.commit(); }
 
-private:
+  private:
     SQLite::Transaction txn_;
 };
 
@@ -104,25 +104,30 @@ struct StatementUse {
 };
 
 class SqliteServerStore final : public ServerStore {
-public:
+  public:
     explicit SqliteServerStore(const std::string& path)
         : db_(store::open_database(path, kMigrations)),
           load_doc_(*db_, "SELECT body FROM documents WHERE user=? AND category=?"),
-          save_doc_(*db_,
-                    "INSERT INTO documents(user,category,version,updated_at,body) VALUES(?,?,?,?,?) "
-                    "ON CONFLICT(user,category) DO UPDATE SET version=excluded.version, "
-                    "updated_at=excluded.updated_at, body=excluded.body"),
+          save_doc_(
+              *db_,
+              "INSERT INTO documents(user,category,version,updated_at,body) VALUES(?,?,?,?,?) "
+              "ON CONFLICT(user,category) DO UPDATE SET version=excluded.version, "
+              "updated_at=excluded.updated_at, body=excluded.body"),
           find_user_(*db_, "SELECT user,created_at,last_used_at FROM users WHERE user=?"),
-          save_user_(*db_,
-                     "INSERT INTO users(user,created_at,last_used_at) VALUES(?,?,?) ON CONFLICT(user) DO "
-                     "UPDATE SET last_used_at=excluded.last_used_at"),
+          save_user_(
+              *db_,
+              "INSERT INTO users(user,created_at,last_used_at) VALUES(?,?,?) ON CONFLICT(user) DO "
+              "UPDATE SET last_used_at=excluded.last_used_at"),
           find_applied_(*db_,
-                        "SELECT ok,reason,message,version,conflicts FROM applied WHERE device_id=? AND epoch=? "
+                        "SELECT ok,reason,message,version,conflicts FROM applied WHERE device_id=? "
+                        "AND epoch=? "
                         "AND seq=?"),
           record_applied_(*db_, "INSERT OR REPLACE INTO applied VALUES(?,?,?,?,?,?,?,?)"),
           prune_applied_(*db_, "DELETE FROM applied WHERE device_id=? AND seq<?") {}
 
-    std::unique_ptr<StoreTransaction> begin() override { return std::make_unique<SqliteTransaction>(*db_); }
+    std::unique_ptr<StoreTransaction> begin() override {
+        return std::make_unique<SqliteTransaction>(*db_);
+    }
 
     std::optional<Document> load_document(const DocKey& key) override {
         StatementUse use(load_doc_);
@@ -173,7 +178,8 @@ public:
     }
 
     std::size_t count_documents() override {
-        return static_cast<std::size_t>(db_->execAndGet("SELECT count(*) FROM documents").getInt64());
+        return static_cast<std::size_t>(
+            db_->execAndGet("SELECT count(*) FROM documents").getInt64());
     }
 
     std::optional<UserRow> find_user(const std::string& user) override {
@@ -211,14 +217,16 @@ public:
                             "ORDER BY last_used_at, user LIMIT 1");
         q.bind(1, except);
         if (!q.executeStep()) return std::nullopt;
-        return UserRow{q.getColumn(0).getString(), q.getColumn(1).getInt64(), q.getColumn(2).getInt64()};
+        return UserRow{q.getColumn(0).getString(), q.getColumn(1).getInt64(),
+                       q.getColumn(2).getInt64()};
     }
 
     std::vector<UserRow> list_users() override {
         SQLite::Statement q(*db_, "SELECT user,created_at,last_used_at FROM users ORDER BY user");
         std::vector<UserRow> out;
         while (q.executeStep()) {
-            out.push_back({q.getColumn(0).getString(), q.getColumn(1).getInt64(), q.getColumn(2).getInt64()});
+            out.push_back(
+                {q.getColumn(0).getString(), q.getColumn(1).getInt64(), q.getColumn(2).getInt64()});
         }
         return out;
     }
@@ -307,7 +315,7 @@ public:
         q.exec();
     }
 
-private:
+  private:
     static constexpr const char* kDeviceSelect =
         "SELECT device_id,product,firmware,location,supported,joined_at,last_seen_at,last_sync_at,"
         "last_error,epoch,last_seq,removed FROM devices";

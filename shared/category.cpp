@@ -4,11 +4,14 @@
 namespace pdsync {
 namespace {
 constexpr std::array<std::string_view, 8> kNames = {
-    "addressbook", "buttons", "shortcuts", "keychain", "home", "prefs", "group-addressbook-view", "guest-home",
+    "addressbook", "buttons", "shortcuts", "keychain", "home", "prefs", "group-addressbook-view",
+    "guest-home",
 };
 }  // namespace
 
-std::string_view category_name(Category c) { return kNames[static_cast<size_t>(c)]; }
+std::string_view category_name(Category c) {
+    return kNames[static_cast<size_t>(c)];
+}
 
 std::optional<Category> category_from_name(std::string_view name) {
     for (size_t i = 0; i < kNames.size(); ++i) {
@@ -17,9 +20,13 @@ std::optional<Category> category_from_name(std::string_view name) {
     return std::nullopt;
 }
 
-bool is_personal(Category c) { return c != Category::group_addressbook_view && c != Category::guest_home; }
+bool is_personal(Category c) {
+    return c != Category::group_addressbook_view && c != Category::guest_home;
+}
 
-bool is_ordered(Category c) { return c == Category::keychain || c == Category::buttons; }
+bool is_ordered(Category c) {
+    return c == Category::keychain || c == Category::buttons;
+}
 
 CategorySet CategorySet::all() {
     CategorySet s;

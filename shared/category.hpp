@@ -23,8 +23,14 @@ enum class Category : uint8_t {
 };
 
 inline constexpr std::array<Category, 8> kAllCategories = {
-    Category::addressbook, Category::buttons, Category::shortcuts, Category::keychain,
-    Category::home,        Category::prefs,   Category::group_addressbook_view, Category::guest_home,
+    Category::addressbook,
+    Category::buttons,
+    Category::shortcuts,
+    Category::keychain,
+    Category::home,
+    Category::prefs,
+    Category::group_addressbook_view,
+    Category::guest_home,
 };
 
 // Wire name: "addressbook", ..., "group-addressbook-view", "guest-home".
@@ -39,7 +45,7 @@ bool is_ordered(Category c);
 
 // A set of categories as a bit mask; small, copyable, comparable.
 class CategorySet {
-public:
+  public:
     constexpr CategorySet() = default;
     static CategorySet all();
     static CategorySet personal();
@@ -53,9 +59,11 @@ public:
     std::vector<std::string> names() const;
     bool operator==(const CategorySet&) const = default;
 
-private:
+  private:
     explicit constexpr CategorySet(unsigned bits) : bits_(static_cast<uint16_t>(bits)) {}
-    static constexpr uint16_t bit(Category c) { return static_cast<uint16_t>(1u << static_cast<unsigned>(c)); }
+    static constexpr uint16_t bit(Category c) {
+        return static_cast<uint16_t>(1u << static_cast<unsigned>(c));
+    }
     uint16_t bits_ = 0;
 };
 

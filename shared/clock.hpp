@@ -7,7 +7,7 @@
 
 namespace pdsync {
 
-int64_t now_ms();              // milliseconds since the Unix epoch
+int64_t now_ms();                           // milliseconds since the Unix epoch
 std::string random_hex(std::size_t bytes);  // from libsodium's CSPRNG
 
 }  // namespace pdsync

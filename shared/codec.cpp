@@ -8,7 +8,9 @@ namespace pdsync {
 namespace {
 
 Result<Value> to_value(const msgpack::object& o, std::size_t depth, const DecodeLimits& limits) {
-    if (depth > limits.max_depth) return make_error(Errc::too_large, "nesting deeper than " + std::to_string(limits.max_depth));
+    if (depth > limits.max_depth)
+        return make_error(Errc::too_large,
+                          "nesting deeper than " + std::to_string(limits.max_depth));
     switch (o.type) {
         case msgpack::type::NIL:
             return Value(nullptr);
@@ -41,7 +43,8 @@ Result<Value> to_value(const msgpack::object& o, std::size_t depth, const Decode
             Value map = Value::object();
             for (uint32_t i = 0; i < o.via.map.size; ++i) {
                 const auto& kv = o.via.map.ptr[i];
-                if (kv.key.type != msgpack::type::STR) return make_error(Errc::malformed, "map key is not a string");
+                if (kv.key.type != msgpack::type::STR)
+                    return make_error(Errc::malformed, "map key is not a string");
                 auto item = to_value(kv.val, depth + 1, limits);
                 if (!item) return item.error();
                 map[std::string(kv.key.via.str.ptr, kv.key.via.str.size)] = std::move(item).value();
@@ -59,15 +62,18 @@ Result<Value> to_value(const msgpack::object& o, std::size_t depth, const Decode
 Result<Value> decode_msgpack(std::string_view bytes, const DecodeLimits& limits) {
     if (bytes.empty()) return make_error(Errc::malformed, "empty payload");
     if (bytes.size() > limits.max_bytes) {
-        return make_error(Errc::too_large, "payload of " + std::to_string(bytes.size()) + " bytes exceeds " +
+        return make_error(Errc::too_large, "payload of " + std::to_string(bytes.size()) +
+                                               " bytes exceeds " +
                                                std::to_string(limits.max_bytes));
     }
-    msgpack::unpack_limit limit(limits.max_array, limits.max_map, limits.max_string, limits.max_string, 0,
-                                limits.max_depth);
+    msgpack::unpack_limit limit(limits.max_array, limits.max_map, limits.max_string,
+                                limits.max_string, 0, limits.max_depth);
     try {
         std::size_t offset = 0;
-        msgpack::object_handle handle = msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr, limit);
-        if (offset != bytes.size()) return make_error(Errc::malformed, "trailing bytes after the MessagePack value");
+        msgpack::object_handle handle =
+            msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr, limit);
+        if (offset != bytes.size())
+            return make_error(Errc::malformed, "trailing bytes after the MessagePack value");
         return to_value(handle.get(), 0, limits);
     } catch (const msgpack::size_overflow& e) {
         return make_error(Errc::too_large, std::string("MessagePack bound exceeded: ") + e.what());
@@ -89,7 +95,8 @@ std::string encode_msgpack_unchecked(const Value& value) {
 Result<std::string> encode_msgpack(const Value& value, const DecodeLimits& limits) {
     std::string out = encode_msgpack_unchecked(value);
     if (out.size() > limits.max_bytes) {
-        return make_error(Errc::too_large, "encoded document of " + std::to_string(out.size()) + " bytes exceeds " +
+        return make_error(Errc::too_large, "encoded document of " + std::to_string(out.size()) +
+                                               " bytes exceeds " +
                                                std::to_string(limits.max_bytes));
     }
     return out;

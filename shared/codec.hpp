@@ -30,7 +30,8 @@ struct DecodeLimits {
 [[nodiscard]] Result<Value> decode_msgpack(std::string_view bytes, const DecodeLimits& limits = {});
 
 // Encodes a Value; Errc::too_large if the result would exceed limits.max_bytes.
-[[nodiscard]] Result<std::string> encode_msgpack(const Value& value, const DecodeLimits& limits = {});
+[[nodiscard]] Result<std::string> encode_msgpack(const Value& value,
+                                                 const DecodeLimits& limits = {});
 
 // Encodes with no bound; for values the caller built itself and already bounded.
 std::string encode_msgpack_unchecked(const Value& value);

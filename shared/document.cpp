@@ -53,10 +53,13 @@ Entry* Document::find(std::string_view id) {
     return nullptr;
 }
 
-const Entry* Document::find(std::string_view id) const { return const_cast<Document*>(this)->find(id); }
+const Entry* Document::find(std::string_view id) const {
+    return const_cast<Document*>(this)->find(id);
+}
 
 std::size_t Document::live_count() const {
-    return static_cast<std::size_t>(std::count_if(entries.begin(), entries.end(), [](const Entry& e) { return !e.deleted; }));
+    return static_cast<std::size_t>(
+        std::count_if(entries.begin(), entries.end(), [](const Entry& e) { return !e.deleted; }));
 }
 
 std::vector<const Entry*> Document::live_entries() const {
@@ -73,7 +76,8 @@ Status validate_entry_id(std::string_view id) {
         return make_error(Errc::bad_entry, "entry id must be 1 to 128 bytes");
     }
     for (unsigned char c : id) {
-        if (c < 0x20 || c == 0x7F) return make_error(Errc::bad_entry, "entry id contains a control character");
+        if (c < 0x20 || c == 0x7F)
+            return make_error(Errc::bad_entry, "entry id contains a control character");
     }
     return Ok{};
 }
@@ -100,7 +104,8 @@ Result<Document> document_from_value(const Value& v) {
     if (!c) return make_error(Errc::unknown_category, "unknown category '" + cat + "'");
     doc.category = *c;
     if (is_personal(doc.category) == doc.user.empty()) {
-        return make_error(Errc::malformed, "a personal document needs a user, a shared one has none");
+        return make_error(Errc::malformed,
+                          "a personal document needs a user, a shared one has none");
     }
     PDS_TRY(doc.version, field::u64_or(v, "version", 0));
     PDS_TRY(doc.updated_at, field::i64_or(v, "updated_at", 0));
@@ -111,7 +116,8 @@ Result<Document> document_from_value(const Value& v) {
         std::unordered_set<std::string> seen;
         for (const auto& ev : *ent) {
             PDS_TRY(Entry e, entry_from_value(ev));
-            if (!seen.insert(e.id).second) return make_error(Errc::bad_entry, "duplicate entry id '" + e.id + "'");
+            if (!seen.insert(e.id).second)
+                return make_error(Errc::bad_entry, "duplicate entry id '" + e.id + "'");
             doc.entries.push_back(std::move(e));
         }
     }
@@ -121,7 +127,9 @@ Result<Document> document_from_value(const Value& v) {
     return doc;
 }
 
-std::string encode_document(const Document& doc) { return encode_msgpack_unchecked(document_to_value(doc)); }
+std::string encode_document(const Document& doc) {
+    return encode_msgpack_unchecked(document_to_value(doc));
+}
 
 Result<Document> decode_document(std::string_view bytes) {
     PDS_TRY(Value v, decode_msgpack(bytes));

@@ -42,9 +42,9 @@ struct Document {
     std::string user;  // empty for a shared category
     Category category = Category::addressbook;
     uint64_t version = 0;
-    int64_t updated_at = 0;        // ms since the epoch, server clock
-    std::vector<Entry> entries;    // in display order; tombstones included
-    Value extra = Value::object(); // document-level keys this version does not know
+    int64_t updated_at = 0;         // ms since the epoch, server clock
+    std::vector<Entry> entries;     // in display order; tombstones included
+    Value extra = Value::object();  // document-level keys this version does not know
 
     DocKey key() const { return DocKey{user, category}; }
     Entry* find(std::string_view id);

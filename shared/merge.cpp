@@ -56,7 +56,8 @@ MergeOutcome apply_ops(Document& doc, const std::vector<ChangeOp>& ops, uint64_t
                 if (reposition) {
                     place(doc.entries, std::move(e), op.after);
                 } else {
-                    doc.entries.insert(doc.entries.begin() + static_cast<std::ptrdiff_t>(i), std::move(e));
+                    doc.entries.insert(doc.entries.begin() + static_cast<std::ptrdiff_t>(i),
+                                       std::move(e));
                 }
                 out.changed = true;
                 break;
@@ -105,7 +106,8 @@ std::size_t prune_tombstones(Document& doc, std::size_t keep) {
     }
     if (revs.size() <= keep) return 0;
     std::size_t drop = revs.size() - keep;
-    std::nth_element(revs.begin(), revs.begin() + static_cast<std::ptrdiff_t>(drop - 1), revs.end());
+    std::nth_element(revs.begin(), revs.begin() + static_cast<std::ptrdiff_t>(drop - 1),
+                     revs.end());
     uint64_t cutoff = revs[drop - 1];
     std::size_t dropped = 0;
     std::erase_if(doc.entries, [&](const Entry& e) {

@@ -22,8 +22,8 @@
 namespace pdsync {
 
 struct MergeOutcome {
-    bool changed = false;                 // something in the document differs
-    std::vector<std::string> conflicts;   // ids of ops skipped as conflicts
+    bool changed = false;                // something in the document differs
+    std::vector<std::string> conflicts;  // ids of ops skipped as conflicts
 };
 
 // Applies `ops` to `doc`, stamping changed entries with `rev`. Does not touch

@@ -13,9 +13,12 @@ namespace {
 
 const char* op_name(OpKind k) {
     switch (k) {
-        case OpKind::put: return "put";
-        case OpKind::remove: return "delete";
-        case OpKind::move: return "move";
+        case OpKind::put:
+            return "put";
+        case OpKind::remove:
+            return "delete";
+        case OpKind::move:
+            return "move";
     }
     return "put";
 }
@@ -33,9 +36,12 @@ Result<CategorySet> category_list(const Value& v, const char* key) {
     CategorySet set;
     auto it = v.find(key);
     if (it == v.end() || it->is_null()) return set;
-    if (!it->is_array()) return make_error(Errc::malformed, std::string("field '") + key + "' is not an array");
+    if (!it->is_array())
+        return make_error(Errc::malformed, std::string("field '") + key + "' is not an array");
     for (const auto& item : *it) {
-        if (!item.is_string()) return make_error(Errc::malformed, std::string("field '") + key + "' holds a non-string");
+        if (!item.is_string())
+            return make_error(Errc::malformed,
+                              std::string("field '") + key + "' holds a non-string");
         if (auto c = category_from_name(item.get<std::string>())) set.insert(*c);
     }
     return set;
@@ -45,9 +51,12 @@ Result<std::vector<std::string>> string_list(const Value& v, const char* key) {
     std::vector<std::string> out;
     auto it = v.find(key);
     if (it == v.end() || it->is_null()) return out;
-    if (!it->is_array()) return make_error(Errc::malformed, std::string("field '") + key + "' is not an array");
+    if (!it->is_array())
+        return make_error(Errc::malformed, std::string("field '") + key + "' is not an array");
     for (const auto& item : *it) {
-        if (!item.is_string()) return make_error(Errc::malformed, std::string("field '") + key + "' holds a non-string");
+        if (!item.is_string())
+            return make_error(Errc::malformed,
+                              std::string("field '") + key + "' holds a non-string");
         out.push_back(item.get<std::string>());
     }
     return out;
@@ -85,7 +94,8 @@ Result<ChangeOp> op_from_value(const Value& v) {
         if (!a->is_string()) return make_error(Errc::malformed, "op 'after' is not a string");
         op.after = a->get<std::string>();
     }
-    if (op.kind == OpKind::move && !op.after) return make_error(Errc::bad_entry, "move needs 'after'");
+    if (op.kind == OpKind::move && !op.after)
+        return make_error(Errc::bad_entry, "move needs 'after'");
     return op;
 }
 
@@ -100,9 +110,13 @@ Value change_set_to_value(const ChangeSet& cs) {
         if (op.after) o["after"] = *op.after;
         ops.push_back(std::move(o));
     }
-    Value v = {{"schema", kChangeSetSchema}, {"device_id", cs.device_id}, {"epoch", cs.epoch},
-               {"seq", cs.seq}, {"category", std::string(category_name(cs.category))},
-               {"created_at", cs.created_at}, {"ops", std::move(ops)}};
+    Value v = {{"schema", kChangeSetSchema},
+               {"device_id", cs.device_id},
+               {"epoch", cs.epoch},
+               {"seq", cs.seq},
+               {"category", std::string(category_name(cs.category))},
+               {"created_at", cs.created_at},
+               {"ops", std::move(ops)}};
     if (!cs.user.empty()) v["user"] = cs.user;
     if (cs.registers) v["register"] = true;
     return v;
@@ -123,7 +137,8 @@ Result<ChangeSet> change_set_from_value(const Value& v) {
     PDS_TRY(cs.registers, field::boolean_or(v, "register", false));
     PDS_TRY(cs.created_at, field::i64_or(v, "created_at", 0));
     auto ops = v.find("ops");
-    if (ops == v.end() || !ops->is_array()) return make_error(Errc::malformed, "ops is missing or not an array");
+    if (ops == v.end() || !ops->is_array())
+        return make_error(Errc::malformed, "ops is missing or not an array");
     cs.ops.reserve(ops->size());
     for (const auto& ov : *ops) {
         PDS_TRY(ChangeOp op, op_from_value(ov));
@@ -135,7 +150,9 @@ Result<ChangeSet> change_set_from_value(const Value& v) {
 std::string AuthProfile::digest() const {
     auto ids = department_ids;
     std::sort(ids.begin(), ids.end());
-    Value canon = {{"method", method}, {"realm", realm}, {"dept", department_id_management},
+    Value canon = {{"method", method},
+                   {"realm", realm},
+                   {"dept", department_id_management},
                    {"ids", department_id_management ? Value(ids) : Value::array()}};
     std::string bytes = encode_msgpack_unchecked(canon);
     unsigned char hash[crypto_hash_sha256_BYTES];
@@ -146,10 +163,17 @@ std::string AuthProfile::digest() const {
 }
 
 Value hello_to_value(const Hello& h) {
-    return {{"schema", kHelloSchema},     {"device_id", h.device_id},   {"product", h.product},
-            {"firmware", h.firmware},     {"location", h.location},     {"protocol", h.protocol},
-            {"categories", h.categories.names()}, {"auth_digest", h.auth_digest}, {"epoch", h.epoch},
-            {"next_seq", h.next_seq}, {"cached_users", h.cached_users}};
+    return {{"schema", kHelloSchema},
+            {"device_id", h.device_id},
+            {"product", h.product},
+            {"firmware", h.firmware},
+            {"location", h.location},
+            {"protocol", h.protocol},
+            {"categories", h.categories.names()},
+            {"auth_digest", h.auth_digest},
+            {"epoch", h.epoch},
+            {"next_seq", h.next_seq},
+            {"cached_users", h.cached_users}};
 }
 
 Result<Hello> hello_from_value(const Value& v) {
@@ -172,8 +196,11 @@ Result<Hello> hello_from_value(const Value& v) {
 }
 
 Value event_to_value(const DeviceEvent& e) {
-    return {{"schema", kEventSchema}, {"device_id", e.device_id},
-            {"kind", e.kind == EventKind::login ? "login" : "logout"}, {"user", e.user}, {"at", e.at}};
+    return {{"schema", kEventSchema},
+            {"device_id", e.device_id},
+            {"kind", e.kind == EventKind::login ? "login" : "logout"},
+            {"user", e.user},
+            {"at", e.at}};
 }
 
 Result<DeviceEvent> event_from_value(const Value& v) {
@@ -196,7 +223,10 @@ Result<DeviceEvent> event_from_value(const Value& v) {
 }
 
 Value presence_to_value(const Presence& p) {
-    return {{"schema", kPresenceSchema}, {"device_id", p.device_id}, {"online", p.online}, {"at", p.at}};
+    return {{"schema", kPresenceSchema},
+            {"device_id", p.device_id},
+            {"online", p.online},
+            {"at", p.at}};
 }
 
 Result<Presence> presence_from_value(const Value& v) {

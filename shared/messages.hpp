@@ -79,10 +79,10 @@ struct Hello {
     std::string firmware;
     std::string location;
     int protocol = 0;
-    CategorySet categories;       // categories this firmware supports
+    CategorySet categories;  // categories this firmware supports
     std::string auth_digest;
-    std::string epoch;            // the device's outbox epoch
-    uint64_t next_seq = 1;        // the lowest change set it still holds (or will send next)
+    std::string epoch;      // the device's outbox epoch
+    uint64_t next_seq = 1;  // the lowest change set it still holds (or will send next)
     std::vector<std::string> cached_users;  // users whose documents this device caches
 };
 
@@ -121,9 +121,9 @@ struct JoinReply {
     bool accepted = false;
     Errc reason = Errc::ok;
     std::string message;
-    CategorySet categories;                 // what this device syncs: server's ∩ device's
-    std::vector<std::string> gone_users;    // cached users the server no longer holds
-    uint64_t last_seq = 0;                  // last change set applied from this epoch
+    CategorySet categories;               // what this device syncs: server's ∩ device's
+    std::vector<std::string> gone_users;  // cached users the server no longer holds
+    uint64_t last_seq = 0;                // last change set applied from this epoch
 };
 
 struct AckReply {
@@ -133,9 +133,9 @@ struct AckReply {
     std::string message;
     std::string user;
     Category category = Category::addressbook;
-    uint64_t version = 0;                   // the document version that holds the change
-    std::vector<std::string> conflicts;     // ids of ops skipped (e.g. conflict_deleted)
-    uint64_t expected_seq = 0;              // with out_of_order: resend from here
+    uint64_t version = 0;                // the document version that holds the change
+    std::vector<std::string> conflicts;  // ids of ops skipped (e.g. conflict_deleted)
+    uint64_t expected_seq = 0;           // with out_of_order: resend from here
 };
 
 // Answer to a login event: the versions the server holds, so the device knows when the

@@ -6,12 +6,30 @@
 namespace pdsync {
 namespace {
 constexpr std::array<std::string_view, 24> kNames = {
-    "ok",          "malformed",          "too_large",        "bad_schema",
-    "bad_user_id", "bad_device_id",      "unknown_category", "category_disabled",
-    "unknown_topic", "bad_entry",        "conflict_deleted", "not_found",
-    "exists",      "auth_profile_mismatch", "protocol_unsupported", "machine_limit",
-    "not_joined",  "out_of_order",       "storage",          "busy",
-    "timeout",     "io",                 "invalid_argument", "user_limit",
+    "ok",
+    "malformed",
+    "too_large",
+    "bad_schema",
+    "bad_user_id",
+    "bad_device_id",
+    "unknown_category",
+    "category_disabled",
+    "unknown_topic",
+    "bad_entry",
+    "conflict_deleted",
+    "not_found",
+    "exists",
+    "auth_profile_mismatch",
+    "protocol_unsupported",
+    "machine_limit",
+    "not_joined",
+    "out_of_order",
+    "storage",
+    "busy",
+    "timeout",
+    "io",
+    "invalid_argument",
+    "user_limit",
 };
 }  // namespace
 

@@ -29,14 +29,14 @@ enum class Errc {
     auth_profile_mismatch,
     protocol_unsupported,
     machine_limit,
-    not_joined,         // a device that has not been accepted (or was removed)
-    out_of_order,       // a change set arrived ahead of an earlier one from the same device
-    storage,            // the store failed (disk full, I/O error); nothing was applied
-    busy,               // refused now (sync active, operation in progress); try later
+    not_joined,    // a device that has not been accepted (or was removed)
+    out_of_order,  // a change set arrived ahead of an earlier one from the same device
+    storage,       // the store failed (disk full, I/O error); nothing was applied
+    busy,          // refused now (sync active, operation in progress); try later
     timeout,
-    io,                 // socket, file or process error outside the store
+    io,  // socket, file or process error outside the store
     invalid_argument,
-    user_limit,         // a change for a user the server cannot register
+    user_limit,  // a change for a user the server cannot register
 };
 
 std::string_view errc_name(Errc code);
@@ -51,8 +51,8 @@ struct Error {
 // dropped error is a compile warning (and so an error in CI).
 template <typename T>
 class [[nodiscard]] Result {
-public:
-    Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  public:
+    Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit by design
     Result(Error error) : v_(std::move(error)) {}  // NOLINT
 
     bool ok() const { return v_.index() == 0; }
@@ -67,7 +67,7 @@ public:
     const Error& error() const { return std::get<1>(v_); }
     Errc code() const { return ok() ? Errc::ok : error().code; }
 
-private:
+  private:
     std::variant<T, Error> v_;
 };
 
@@ -75,7 +75,9 @@ private:
 struct Ok {};
 using Status = Result<Ok>;
 
-inline Error make_error(Errc code, std::string message) { return Error{code, std::move(message)}; }
+inline Error make_error(Errc code, std::string message) {
+    return Error{code, std::move(message)};
+}
 
 }  // namespace pdsync
 
@@ -83,13 +85,13 @@ inline Error make_error(Errc code, std::string message) { return Error{code, std
 // enclosing function, otherwise moves the value into `lhs` (a declaration or a variable).
 #define PDS_CAT_INNER(a, b) a##b
 #define PDS_CAT(a, b) PDS_CAT_INNER(a, b)
-#define PDS_TRY(lhs, expr)                                          \
-    auto PDS_CAT(pds_try_, __LINE__) = (expr);                      \
+#define PDS_TRY(lhs, expr)                                                        \
+    auto PDS_CAT(pds_try_, __LINE__) = (expr);                                    \
     if (!PDS_CAT(pds_try_, __LINE__)) return PDS_CAT(pds_try_, __LINE__).error(); \
     lhs = std::move(PDS_CAT(pds_try_, __LINE__)).value()
 // PDS_CHECK(status_expr): returns its error from the enclosing function if it failed.
-#define PDS_CHECK(expr)                                              \
-    do {                                                             \
-        auto pds_check_ = (expr);                                    \
-        if (!pds_check_) return pds_check_.error();                  \
+#define PDS_CHECK(expr)                             \
+    do {                                            \
+        auto pds_check_ = (expr);                   \
+        if (!pds_check_) return pds_check_.error(); \
     } while (0)

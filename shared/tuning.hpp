@@ -31,7 +31,7 @@ inline constexpr std::size_t kMaxDeviceIdBytes = 64;
 inline constexpr std::size_t kMaxEntryIdBytes = 128;
 
 // ---- Limits (defaults from the reference product; config may change them) -------------
-inline constexpr int kDefaultMachineLimit = 10;   // server machine included
+inline constexpr int kDefaultMachineLimit = 10;  // server machine included
 inline constexpr int kDefaultUserLimit = 1000;
 
 // ---- Server ------------------------------------------------------------------------------

@@ -46,8 +46,8 @@ bool is_valid_utf8(std::string_view s) {
             cp = (cp << 6) | (cc & 0x3F);
         }
         // Overlong forms, surrogates and code points past U+10FFFF are not UTF-8.
-        if ((extra == 1 && cp < 0x80) || (extra == 2 && cp < 0x800) || (extra == 3 && cp < 0x10000) ||
-            (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
+        if ((extra == 1 && cp < 0x80) || (extra == 2 && cp < 0x800) ||
+            (extra == 3 && cp < 0x10000) || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
             return false;
         }
         i += extra + 1;
@@ -60,8 +60,9 @@ bool is_valid_utf8(std::string_view s) {
 Status validate_user_id(std::string_view user_id) {
     if (user_id.empty()) return make_error(Errc::bad_user_id, "user id is empty");
     if (user_id.size() > tuning::kMaxUserIdBytes) {
-        return make_error(Errc::bad_user_id, "user id is longer than " +
-                                                 std::to_string(tuning::kMaxUserIdBytes) + " bytes");
+        return make_error(
+            Errc::bad_user_id,
+            "user id is longer than " + std::to_string(tuning::kMaxUserIdBytes) + " bytes");
     }
     if (user_id.find('\0') != std::string_view::npos) {
         return make_error(Errc::bad_user_id, "user id contains a NUL byte");
@@ -97,7 +98,8 @@ Result<std::string> decode_user_id(std::string_view encoded) {
             }
             int hi = hex_value(encoded[i + 1]);
             int lo = hex_value(encoded[i + 2]);
-            if (hi < 0 || lo < 0) return make_error(Errc::bad_user_id, "bad percent-escape in user id");
+            if (hi < 0 || lo < 0)
+                return make_error(Errc::bad_user_id, "bad percent-escape in user id");
             auto decoded = static_cast<unsigned char>(hi * 16 + lo);
             if (is_unreserved(decoded)) {
                 // Only one spelling per id, so one user can never have two topic trees.

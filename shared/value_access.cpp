@@ -25,7 +25,8 @@ Result<uint64_t> u64_or(const Value& map, const char* key, uint64_t dflt) {
     const Value* v = lookup(map, key);
     if (!v) return dflt;
     if (v->is_number_unsigned()) return v->get<uint64_t>();
-    if (v->is_number_integer() && v->get<int64_t>() >= 0) return static_cast<uint64_t>(v->get<int64_t>());
+    if (v->is_number_integer() && v->get<int64_t>() >= 0)
+        return static_cast<uint64_t>(v->get<int64_t>());
     return wrong(key, "is not a non-negative integer");
 }
 
@@ -68,7 +69,8 @@ Result<bool> boolean(const Value& map, const char* key) {
 Status schema(const Value& map, std::string_view expected) {
     if (!map.is_object()) return make_error(Errc::malformed, "payload is not a map");
     auto it = map.find("schema");
-    if (it == map.end() || !it->is_string()) return make_error(Errc::bad_schema, "missing 'schema'");
+    if (it == map.end() || !it->is_string())
+        return make_error(Errc::bad_schema, "missing 'schema'");
     if (it->get_ref<const std::string&>() != expected) {
         return make_error(Errc::bad_schema, "schema '" + it->get<std::string>() + "', expected '" +
                                                 std::string(expected) + "'");

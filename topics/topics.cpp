@@ -23,19 +23,26 @@ std::vector<std::string_view> split_levels(std::string_view s) {
 }
 
 Error unknown(std::string_view topic) {
-    return make_error(Errc::unknown_topic, "topic outside the v1 contract: '" + std::string(topic.substr(0, 200)) + "'");
+    return make_error(Errc::unknown_topic,
+                      "topic outside the v1 contract: '" + std::string(topic.substr(0, 200)) + "'");
 }
 
 }  // namespace
 
 std::string_view device_topic_suffix(TopicKind kind) {
     switch (kind) {
-        case TopicKind::device_hello: return "hello";
-        case TopicKind::device_changes: return "changes";
-        case TopicKind::device_events: return "events";
-        case TopicKind::device_presence: return "presence";
-        case TopicKind::device_inbox: return "inbox";
-        default: return "";
+        case TopicKind::device_hello:
+            return "hello";
+        case TopicKind::device_changes:
+            return "changes";
+        case TopicKind::device_events:
+            return "events";
+        case TopicKind::device_presence:
+            return "presence";
+        case TopicKind::device_inbox:
+            return "inbox";
+        default:
+            return "";
     }
 }
 
@@ -48,15 +55,22 @@ std::string Topics::user_doc(std::string_view user_id, Category c) const {
     return root_ + "/users/" + encode_user_id(user_id) + "/" + std::string(category_name(c));
 }
 
-std::string Topics::shared_doc(Category c) const { return root_ + "/shared/" + std::string(category_name(c)); }
-
-std::string Topics::device(std::string_view device_id, TopicKind kind) const {
-    return root_ + "/devices/" + std::string(device_id) + "/" + std::string(device_topic_suffix(kind));
+std::string Topics::shared_doc(Category c) const {
+    return root_ + "/shared/" + std::string(category_name(c));
 }
 
-std::string Topics::server_status() const { return root_ + "/server/status"; }
+std::string Topics::device(std::string_view device_id, TopicKind kind) const {
+    return root_ + "/devices/" + std::string(device_id) + "/" +
+           std::string(device_topic_suffix(kind));
+}
 
-std::string Topics::all_user_docs_filter() const { return root_ + "/users/+/+"; }
+std::string Topics::server_status() const {
+    return root_ + "/server/status";
+}
+
+std::string Topics::all_user_docs_filter() const {
+    return root_ + "/users/+/+";
+}
 
 std::string Topics::user_docs_filter(std::string_view user_id) const {
     return root_ + "/users/" + encode_user_id(user_id) + "/+";
@@ -67,7 +81,8 @@ std::string Topics::all_devices_filter(TopicKind kind) const {
 }
 
 Result<ParsedTopic> Topics::parse(std::string_view topic) const {
-    if (topic.size() <= root_.size() + 1 || topic.substr(0, root_.size()) != root_ || topic[root_.size()] != '/') {
+    if (topic.size() <= root_.size() + 1 || topic.substr(0, root_.size()) != root_ ||
+        topic[root_.size()] != '/') {
         return unknown(topic);
     }
     auto levels = split_levels(topic.substr(root_.size() + 1));
@@ -76,7 +91,9 @@ Result<ParsedTopic> Topics::parse(std::string_view topic) const {
         auto user = decode_user_id(levels[1]);
         if (!user) return user.error();
         auto c = category_from_name(levels[2]);
-        if (!c || !is_personal(*c)) return make_error(Errc::unknown_category, "no personal category '" + std::string(levels[2]) + "'");
+        if (!c || !is_personal(*c))
+            return make_error(Errc::unknown_category,
+                              "no personal category '" + std::string(levels[2]) + "'");
         p.kind = TopicKind::user_doc;
         p.user = std::move(user).value();
         p.category = *c;
@@ -84,7 +101,9 @@ Result<ParsedTopic> Topics::parse(std::string_view topic) const {
     }
     if (levels.size() == 2 && levels[0] == "shared") {
         auto c = category_from_name(levels[1]);
-        if (!c || is_personal(*c)) return make_error(Errc::unknown_category, "no shared category '" + std::string(levels[1]) + "'");
+        if (!c || is_personal(*c))
+            return make_error(Errc::unknown_category,
+                              "no shared category '" + std::string(levels[1]) + "'");
         p.kind = TopicKind::shared_doc;
         p.category = *c;
         return p;
@@ -92,8 +111,9 @@ Result<ParsedTopic> Topics::parse(std::string_view topic) const {
     if (levels.size() == 3 && levels[0] == "devices") {
         if (auto st = validate_device_id(levels[1]); !st) return st.error();
         p.device_id = std::string(levels[1]);
-        for (auto kind : {TopicKind::device_hello, TopicKind::device_changes, TopicKind::device_events,
-                          TopicKind::device_presence, TopicKind::device_inbox}) {
+        for (auto kind :
+             {TopicKind::device_hello, TopicKind::device_changes, TopicKind::device_events,
+              TopicKind::device_presence, TopicKind::device_inbox}) {
             if (levels[2] == device_topic_suffix(kind)) {
                 p.kind = kind;
                 return p;

@@ -27,13 +27,13 @@ enum class TopicKind : uint8_t {
 
 struct ParsedTopic {
     TopicKind kind = TopicKind::server_status;
-    std::string user;        // decoded user id, for user_doc
+    std::string user;                           // decoded user id, for user_doc
     Category category = Category::addressbook;  // for user_doc and shared_doc
-    std::string device_id;   // for device_* kinds
+    std::string device_id;                      // for device_* kinds
 };
 
 class Topics {
-public:
+  public:
     // `root` is the configurable prefix (default "pds/v1"); several fleets can share one
     // broker under different roots. It must be non-empty and hold no wildcard.
     explicit Topics(std::string root = "pds/v1");
@@ -45,15 +45,15 @@ public:
     std::string server_status() const;
 
     // Subscription filters the nodes use.
-    std::string all_user_docs_filter() const;                        // {root}/users/+/+
-    std::string user_docs_filter(std::string_view user_id) const;    // {root}/users/{uid}/+
-    std::string all_devices_filter(TopicKind kind) const;            // {root}/devices/+/{kind}
+    std::string all_user_docs_filter() const;                      // {root}/users/+/+
+    std::string user_docs_filter(std::string_view user_id) const;  // {root}/users/{uid}/+
+    std::string all_devices_filter(TopicKind kind) const;          // {root}/devices/+/{kind}
 
     // Parses a concrete topic under this root. Errc::unknown_topic for anything outside
     // the contract; Errc::bad_user_id / bad_device_id / unknown_category for bad levels.
     [[nodiscard]] Result<ParsedTopic> parse(std::string_view topic) const;
 
-private:
+  private:
     std::string root_;
 };
 

@@ -12,7 +12,8 @@
 
 namespace pdsync::backup::detail {
 
-// Owns one POSIX file descriptor; closes it on destruction. Move-only.
+// Owns one POSIX file descriptor; closes it on destruction. Move-only; one owner, used
+// by one thread at a time.
 class UniqueFd {
   public:
     UniqueFd() = default;
@@ -41,6 +42,7 @@ class UniqueFd {
 
 // A staging file path that is removed when the guard goes out of scope, unless keep() was
 // called: a failed run never leaves a half-written file under a name anyone reads.
+// Owned by the function that stages the file; not shared between threads.
 class TempPath {
   public:
     explicit TempPath(std::filesystem::path path) : path_(std::move(path)) {}

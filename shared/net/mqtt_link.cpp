@@ -15,7 +15,7 @@ namespace pdsync::net {
 
 // Routes Paho's action callbacks back to the link. One instance per purpose.
 class MqttLink::Listener final : public mqtt::iaction_listener {
-public:
+  public:
     enum class Kind { publish, connect };
     Listener(MqttLink& link, Kind kind) : link_(link), kind_(kind) {}
 
@@ -29,8 +29,8 @@ public:
 
     void on_failure(const mqtt::token& tok) override {
         if (kind_ == Kind::publish) {
-            spdlog::warn("mqtt client={} publish failed (reason code {})", link_.settings_.client_id,
-                         static_cast<int>(tok.get_reason_code()));
+            spdlog::warn("mqtt client={} publish failed (reason code {})",
+                         link_.settings_.client_id, static_cast<int>(tok.get_reason_code()));
             link_.release_inflight();
             return;
         }
@@ -38,12 +38,13 @@ public:
             std::lock_guard lock(link_.mu_);
             link_.connecting_ = false;
         }
-        spdlog::warn("mqtt client={} connect failed (return code {}, reason code {})", link_.settings_.client_id,
-                     tok.get_return_code(), static_cast<int>(tok.get_reason_code()));
+        spdlog::warn("mqtt client={} connect failed (return code {}, reason code {})",
+                     link_.settings_.client_id, tok.get_return_code(),
+                     static_cast<int>(tok.get_reason_code()));
         link_.cv_.notify_all();
     }
 
-private:
+  private:
     MqttLink& link_;
     Kind kind_;
 };
@@ -58,7 +59,9 @@ namespace {
 // those are all MQTT connections, and the option is harmless on any other TCP socket.
 void disable_nagle_on_tcp_sockets() {
     rlimit lim{};
-    int max_fd = getrlimit(RLIMIT_NOFILE, &lim) == 0 ? static_cast<int>(std::min<rlim_t>(lim.rlim_cur, 65536)) : 1024;
+    int max_fd = getrlimit(RLIMIT_NOFILE, &lim) == 0
+                     ? static_cast<int>(std::min<rlim_t>(lim.rlim_cur, 65536))
+                     : 1024;
     for (int fd = 0; fd < max_fd; ++fd) {
         int domain = 0;
         int type = 0;
@@ -75,13 +78,16 @@ void disable_nagle_on_tcp_sockets() {
 }  // namespace
 
 MqttLink::MqttLink(MqttSettings settings, Handlers handlers)
-    : settings_(std::move(settings)), handlers_(std::move(handlers)), backoff_(tuning::kReconnectMin) {
+    : settings_(std::move(settings)),
+      handlers_(std::move(handlers)),
+      backoff_(tuning::kReconnectMin) {
     auto opts = mqtt::create_options_builder()
                     .mqtt_version(MQTTVERSION_5)
                     .max_buffered_messages(tuning::kMaxBufferedMessages)
                     .send_while_disconnected(false)
                     .finalize();
-    client_ = std::make_unique<mqtt::async_client>(settings_.servers.at(0), settings_.client_id, opts);
+    client_ =
+        std::make_unique<mqtt::async_client>(settings_.servers.at(0), settings_.client_id, opts);
     publish_listener_ = std::make_unique<Listener>(*this, Listener::Kind::publish);
     connect_listener_ = std::make_unique<Listener>(*this, Listener::Kind::connect);
     client_->set_message_callback([this](mqtt::const_message_ptr m) {
@@ -89,13 +95,17 @@ MqttLink::MqttLink(MqttSettings settings, Handlers handlers)
         handlers_.on_message(Received{m->get_topic(), m->get_payload_str(), m->is_retained()});
     });
     client_->set_connected_handler([this](const std::string&) { on_connected_event(); });
-    client_->set_connection_lost_handler([this](const std::string& cause) { on_lost_event(cause); });
+    client_->set_connection_lost_handler(
+        [this](const std::string& cause) { on_lost_event(cause); });
     client_->set_disconnected_handler([this](const mqtt::properties&, mqtt::ReasonCode rc) {
-        on_lost_event("disconnected by the broker, reason code " + std::to_string(static_cast<int>(rc)));
+        on_lost_event("disconnected by the broker, reason code " +
+                      std::to_string(static_cast<int>(rc)));
     });
 }
 
-MqttLink::~MqttLink() { stop(std::chrono::milliseconds(0)); }
+MqttLink::~MqttLink() {
+    stop(std::chrono::milliseconds(0));
+}
 
 void MqttLink::start() {
     std::lock_guard lock(mu_);
@@ -142,7 +152,8 @@ void MqttLink::connector_loop() {
                 builder.ssl(ssl.finalize());
             }
             if (settings_.will) {
-                mqtt::message will(settings_.will->topic, settings_.will->payload, 1, settings_.will->retained);
+                mqtt::message will(settings_.will->topic, settings_.will->payload, 1,
+                                   settings_.will->retained);
                 builder.will(std::move(will));
             }
             connecting_ = true;
@@ -160,7 +171,8 @@ void MqttLink::connector_loop() {
         }
         auto wait = connected_ ? std::chrono::milliseconds(1000) : backoff_;
         cv_.wait_for(lock, wait, [&] { return stopping_; });
-        if (!connected_ && !connecting_) backoff_ = std::min(backoff_ * 2, std::chrono::milliseconds(tuning::kReconnectMax));
+        if (!connected_ && !connecting_)
+            backoff_ = std::min(backoff_ * 2, std::chrono::milliseconds(tuning::kReconnectMax));
     }
 }
 
@@ -179,7 +191,8 @@ void MqttLink::on_connected_event() {
     // A clean start forgets subscriptions: subscribe again before telling the node.
     if (!filters.empty()) {
         try {
-            client_->subscribe(std::make_shared<mqtt::string_collection>(filters), std::vector<int>(filters.size(), 1));
+            client_->subscribe(std::make_shared<mqtt::string_collection>(filters),
+                               std::vector<int>(filters.size(), 1));
         } catch (const std::exception& e) {
             spdlog::warn("mqtt client={} resubscribe: {}", settings_.client_id, e.what());
         }
@@ -197,7 +210,8 @@ void MqttLink::on_lost_event(const std::string& cause) {
         ++generation_;
         inflight_ = 0;  // Paho drops in-flight QoS 1 messages of a clean session
     }
-    spdlog::warn("mqtt client={} connection lost: {}", settings_.client_id, cause.empty() ? "(no reason)" : cause);
+    spdlog::warn("mqtt client={} connection lost: {}", settings_.client_id,
+                 cause.empty() ? "(no reason)" : cause);
     cv_.notify_all();
     if (handlers_.on_lost) handlers_.on_lost(cause);
 }
@@ -212,7 +226,8 @@ void MqttLink::release_inflight() {
 
 bool MqttLink::wait_connected(std::chrono::milliseconds timeout) {
     std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] { return connected_.load() || stopping_; }) && connected_;
+    return cv_.wait_for(lock, timeout, [&] { return connected_.load() || stopping_; }) &&
+           connected_;
 }
 
 Status MqttLink::publish(const std::string& topic, const std::string& payload, bool retained) {
@@ -222,14 +237,16 @@ Status MqttLink::publish(const std::string& topic, const std::string& payload, b
             return !connected_ || stopping_ || inflight_ < tuning::kMaxInflightPublishes;
         });
         if (!connected_) return make_error(Errc::io, "not connected to the broker");
-        if (!room) return make_error(Errc::timeout, "the broker did not acknowledge publishes for 30 s");
+        if (!room)
+            return make_error(Errc::timeout, "the broker did not acknowledge publishes for 30 s");
         ++inflight_;
     }
     try {
         auto msg = mqtt::make_message(topic, payload, 1, retained);
         if (!payload.empty()) {
             mqtt::properties props;
-            props.add(mqtt::property(mqtt::property::CONTENT_TYPE, std::string("application/msgpack")));
+            props.add(
+                mqtt::property(mqtt::property::CONTENT_TYPE, std::string("application/msgpack")));
             msg->set_properties(props);
         }
         client_->publish(msg, nullptr, *publish_listener_);
@@ -242,7 +259,8 @@ Status MqttLink::publish(const std::string& topic, const std::string& payload, b
 
 bool MqttLink::flush(std::chrono::milliseconds timeout) {
     std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] { return inflight_ == 0 || !connected_; }) && inflight_ == 0;
+    return cv_.wait_for(lock, timeout, [&] { return inflight_ == 0 || !connected_; }) &&
+           inflight_ == 0;
 }
 
 void MqttLink::subscribe(const std::vector<std::string>& filters) {
@@ -252,7 +270,8 @@ void MqttLink::subscribe(const std::vector<std::string>& filters) {
     }
     if (!connected_ || filters.empty()) return;
     try {
-        client_->subscribe(std::make_shared<mqtt::string_collection>(filters), std::vector<int>(filters.size(), 1));
+        client_->subscribe(std::make_shared<mqtt::string_collection>(filters),
+                           std::vector<int>(filters.size(), 1));
     } catch (const std::exception& e) {
         spdlog::warn("mqtt client={} subscribe: {}", settings_.client_id, e.what());
     }

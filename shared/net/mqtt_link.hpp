@@ -51,11 +51,11 @@ struct Received {
 };
 
 class MqttLink {
-public:
+  public:
     struct Handlers {
         std::function<void(Received)> on_message;
-        std::function<void()> on_connected;                   // after resubscribing
-        std::function<void(const std::string&)> on_lost;      // reason
+        std::function<void()> on_connected;               // after resubscribing
+        std::function<void(const std::string&)> on_lost;  // reason
     };
 
     MqttLink(MqttSettings settings, Handlers handlers);
@@ -74,7 +74,8 @@ public:
 
     // QoS 1 publish. Blocks while kMaxInflightPublishes are unacknowledged. Errc::io when
     // not connected or the broker refused it (e.g. reason 0x87, not authorized).
-    [[nodiscard]] Status publish(const std::string& topic, const std::string& payload, bool retained);
+    [[nodiscard]] Status publish(const std::string& topic, const std::string& payload,
+                                 bool retained);
     // Waits until every publish so far is acknowledged (or the connection dropped).
     bool flush(std::chrono::milliseconds timeout);
 
@@ -86,7 +87,7 @@ public:
     const std::string& client_id() const { return settings_.client_id; }
     std::string current_server() const;
 
-private:
+  private:
     class Listener;
     void connector_loop();
     void on_connected_event();

@@ -14,7 +14,8 @@ namespace pdsync::net {
 Result<MqttSettings> NodeOptions::mqtt_settings(const std::string& client_id) const {
     MqttSettings s;
     s.servers = brokers;
-    if (s.servers.empty()) return make_error(Errc::invalid_argument, "no broker address configured");
+    if (s.servers.empty())
+        return make_error(Errc::invalid_argument, "no broker address configured");
     s.client_id = client_id;
     s.username = username.empty() ? client_id : username;
     s.password = password;
@@ -30,7 +31,8 @@ Result<MqttSettings> NodeOptions::mqtt_settings(const std::string& client_id) co
 }
 
 void add_node_options(CLI::App& app, NodeOptions& o) {
-    app.add_option("--broker", o.brokers, "Broker URIs, tried in order (mqtt://host:port, mqtts://...)")
+    app.add_option("--broker", o.brokers,
+                   "Broker URIs, tried in order (mqtt://host:port, mqtts://...)")
         ->delimiter(',');
     app.add_option("--username", o.username, "Broker user name (default: the client id)");
     app.add_option("--password", o.password, "Broker password");
@@ -39,19 +41,23 @@ void add_node_options(CLI::App& app, NodeOptions& o) {
     app.add_option("--cert-file", o.cert_file, "Client certificate (TLS)");
     app.add_option("--key-file", o.key_file, "Client private key (TLS)");
     app.add_option("--root", o.root, "Topic root")->capture_default_str();
-    app.add_option("--log-level", o.log_level, "trace|debug|info|warn|error")->capture_default_str();
+    app.add_option("--log-level", o.log_level, "trace|debug|info|warn|error")
+        ->capture_default_str();
     app.add_option("--log-file", o.log_file, "Also log to this file");
-    app.add_option("--auth-method", o.auth.method, "User authentication method (auth profile)")->capture_default_str();
+    app.add_option("--auth-method", o.auth.method, "User authentication method (auth profile)")
+        ->capture_default_str();
     app.add_option("--auth-realm", o.auth.realm, "Authentication realm or domain (auth profile)");
     app.add_flag("--department-id-management", o.auth.department_id_management,
                  "Department ID management is on (auth profile)");
-    app.add_option("--department-ids", o.auth.department_ids, "Department IDs (auth profile)")->delimiter(',');
+    app.add_option("--department-ids", o.auth.department_ids, "Department IDs (auth profile)")
+        ->delimiter(',');
 }
 
 void setup_logging(const std::string& node, const NodeOptions& o) {
     std::vector<spdlog::sink_ptr> sinks;
     sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
-    if (!o.log_file.empty()) sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(o.log_file));
+    if (!o.log_file.empty())
+        sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(o.log_file));
     auto logger = std::make_shared<spdlog::logger>(node, sinks.begin(), sinks.end());
     logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
     logger->set_level(spdlog::level::from_str(o.log_level));

@@ -3,8 +3,10 @@
 
 namespace pdsync::store {
 
-std::unique_ptr<SQLite::Database> open_database(const std::string& path, const Migrations& migrations) {
-    auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+std::unique_ptr<SQLite::Database> open_database(const std::string& path,
+                                                const Migrations& migrations) {
+    auto db =
+        std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     db->setBusyTimeout(5000);
     db->exec("PRAGMA journal_mode=WAL");
     db->exec("PRAGMA synchronous=FULL");
@@ -19,7 +21,9 @@ std::unique_ptr<SQLite::Database> open_database(const std::string& path, const M
     return db;
 }
 
-int schema_version(SQLite::Database& db) { return db.execAndGet("PRAGMA user_version").getInt(); }
+int schema_version(SQLite::Database& db) {
+    return db.execAndGet("PRAGMA user_version").getInt();
+}
 
 std::string blob(const SQLite::Column& column) {
     const void* p = column.getBlob();

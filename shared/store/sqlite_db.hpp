@@ -17,7 +17,8 @@ using Migrations = std::vector<std::string>;
 // Opens (creating if needed) the database at `path` (":memory:" for tests) and applies
 // the migrations not yet applied, each in its own transaction. Throws SQLite::Exception
 // if the file cannot be opened or migrated; daemons catch it at start-up.
-std::unique_ptr<SQLite::Database> open_database(const std::string& path, const Migrations& migrations);
+std::unique_ptr<SQLite::Database> open_database(const std::string& path,
+                                                const Migrations& migrations);
 
 // The schema version stored in the file.
 int schema_version(SQLite::Database& db);

@@ -32,11 +32,15 @@ TEST(Skeleton, AddressBookFollowsUserToSecondDevice) {
     ASSERT_TRUE(login_a.value("ok", false)) << login_a.dump();
     for (const auto& [id, name] : std::vector<std::pair<std::string, std::string>>{
              {"bob", "Bob Smith"}, {"carol", "Carol Jones"}, {"dave", "Dave Brown"}}) {
-        Value r = a.edit("addressbook", {{{"op", "add"}, {"id", id}, {"fields", {{"name", name}, {"fax", "+1-555"}}}}});
+        Value r =
+            a.edit("addressbook",
+                   {{{"op", "add"}, {"id", id}, {"fields", {{"name", name}, {"fax", "+1-555"}}}}});
         ASSERT_EQ(r.value("state", ""), "acked") << r.dump() << server.log();
     }
     // A device-only entry must stay on A.
-    Value local = a.edit("addressbook", {{{"op", "add"}, {"id", "mine"}, {"range", "device"}, {"fields", {{"name", "Me"}}}}});
+    Value local = a.edit(
+        "addressbook",
+        {{{"op", "add"}, {"id", "mine"}, {"range", "device"}, {"fields", {{"name", "Me"}}}}});
     ASSERT_TRUE(local.value("ok", false)) << local.dump();
 
     Value login_b = b.login("alice");
@@ -45,11 +49,13 @@ TEST(Skeleton, AddressBookFollowsUserToSecondDevice) {
     Value on_b = b.show("addressbook");
     EXPECT_EQ(ids_of(on_b), (std::vector<std::string>{"bob", "carol", "dave"}));
     EXPECT_EQ(on_b[1]["fields"]["name"], "Carol Jones");
-    EXPECT_EQ(ids_of(a.show("addressbook")), (std::vector<std::string>{"bob", "carol", "dave", "mine"}));
+    EXPECT_EQ(ids_of(a.show("addressbook")),
+              (std::vector<std::string>{"bob", "carol", "dave", "mine"}));
 
     // The retained payload on the broker is the documented map.
     MqttProbe probe(broker.uri(), {Topics().user_doc("alice", Category::addressbook)});
-    ASSERT_TRUE(probe.wait_for(Topics().user_doc("alice", Category::addressbook), [](const std::string&) { return true; }));
+    ASSERT_TRUE(probe.wait_for(Topics().user_doc("alice", Category::addressbook),
+                               [](const std::string&) { return true; }));
     auto raw = decode_msgpack(*probe.last(Topics().user_doc("alice", Category::addressbook)));
     ASSERT_TRUE(raw.ok());
     EXPECT_EQ((*raw)["schema"], "pds.doc/1");
@@ -60,7 +66,8 @@ TEST(Skeleton, AddressBookFollowsUserToSecondDevice) {
     EXPECT_EQ((*raw)["entries"][0]["id"], "bob");
     EXPECT_EQ((*raw)["entries"][0]["fields"]["name"], "Bob Smith");
     EXPECT_TRUE((*raw)["entries"][0]["rev"].is_number_unsigned());
-    EXPECT_EQ(raw->dump().find("\"Me\""), std::string::npos) << "a device-only entry reached the broker";
+    EXPECT_EQ(raw->dump().find("\"Me\""), std::string::npos)
+        << "a device-only entry reached the broker";
 }
 
 TEST(Skeleton, WithoutServerEditsStayPendingAndOtherDevicesSeeNothing) {
@@ -68,8 +75,10 @@ TEST(Skeleton, WithoutServerEditsStayPendingAndOtherDevicesSeeNothing) {
     Broker broker(dir);
     Device a(dir, {broker.uri()}, "dev-a");
     Device b(dir, {broker.uri()}, "dev-b");
-    ASSERT_TRUE(a.call({{"cmd", "login"}, {"user", "alice"}, {"wait_ms", 8000}}).value("ok", false));
-    Value r = a.edit("addressbook", {{{"op", "add"}, {"id", "bob"}, {"fields", {{"name", "Bob"}}}}}, 300);
+    ASSERT_TRUE(
+        a.call({{"cmd", "login"}, {"user", "alice"}, {"wait_ms", 8000}}).value("ok", false));
+    Value r =
+        a.edit("addressbook", {{{"op", "add"}, {"id", "bob"}, {"fields", {{"name", "Bob"}}}}}, 300);
     // Never joined: the data is this device's own until a server registers it.
     EXPECT_NE(r.value("state", ""), "acked");
     Value login_b = b.call({{"cmd", "login"}, {"user", "alice"}, {"wait_ms", 8000}});
@@ -86,9 +95,11 @@ TEST(Cli, PrintsReadableAndJsonAndFailsWithNonZeroExit) {
     auto login = run_cli({"device", "--socket", a.socket(), "login", "alice"});
     ASSERT_EQ(login.exit_code, 0) << login.err;
     EXPECT_NE(login.out.find("alice is ready"), std::string::npos) << login.out;
-    auto add = run_cli({"device", "--socket", a.socket(), "edit", "keychain", "--add", R"({"host":"files"})", "--id", "k1"});
+    auto add = run_cli({"device", "--socket", a.socket(), "edit", "keychain", "--add",
+                        R"({"host":"files"})", "--id", "k1"});
     ASSERT_EQ(add.exit_code, 0) << add.err;
-    auto show = run_cli({"device", "--socket", a.socket(), "--json", "show", "--category", "keychain"});
+    auto show =
+        run_cli({"device", "--socket", a.socket(), "--json", "show", "--category", "keychain"});
     ASSERT_EQ(show.exit_code, 0) << show.err;
     Value v = Value::parse(show.out);
     EXPECT_EQ(v["documents"][0]["entries"][0]["id"], "k1");

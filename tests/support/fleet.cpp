@@ -36,7 +36,8 @@ Broker::Broker(const TempDir& dir, BrokerOptions options, std::string name)
     if (!options.password_file.empty()) c << "password_file " << options.password_file << "\n";
     if (!options.acl_file.empty()) c << "acl_file " << options.acl_file << "\n";
     if (options.persistence) {
-        c << "persistence true\npersistence_location " << (dir.path() / (name + "-data")).string() << "/\n"
+        c << "persistence true\npersistence_location " << (dir.path() / (name + "-data")).string()
+          << "/\n"
           << "autosave_interval 1\n";
     } else {
         c << "persistence false\n";
@@ -48,27 +49,33 @@ Broker::Broker(const TempDir& dir, BrokerOptions options, std::string name)
 void Broker::start() {
     process_ = Process({PDSYNC_MOSQUITTO_BIN, "-c", conf_}, log_);
     if (!wait_until([&] { return port_open(port_); }, std::chrono::seconds(10))) {
-        throw std::runtime_error("mosquitto did not start on port " + std::to_string(port_) + ": " + process_.log());
+        throw std::runtime_error("mosquitto did not start on port " + std::to_string(port_) + ": " +
+                                 process_.log());
     }
 }
 
-Server::Server(const TempDir& dir, std::vector<std::string> brokers, std::vector<std::string> extra_args,
-               std::string name)
+Server::Server(const TempDir& dir, std::vector<std::string> brokers,
+               std::vector<std::string> extra_args, std::string name)
     : store_(dir.file(name + ".db")), log_(dir.file(name + ".log")) {
-    args_ = {PDSYNC_SERVER_BIN, "--broker", join(brokers, ","), "--store", store_, "--server-id", name,
-             "--log-level", "debug"};
+    args_ = {PDSYNC_SERVER_BIN, "--broker", join(brokers, ","), "--store", store_,
+             "--server-id",     name,       "--log-level",      "debug"};
     args_.insert(args_.end(), extra_args.begin(), extra_args.end());
     start();
 }
 
-void Server::start() { process_ = Process(args_, log_); }
+void Server::start() {
+    process_ = Process(args_, log_);
+}
 
 Device::Device(const TempDir& dir, std::vector<std::string> brokers, std::string device_id,
                std::vector<std::string> extra_args)
-    : id_(std::move(device_id)), socket_(dir.file(id_ + ".sock")), store_(dir.file(id_ + ".db")),
+    : id_(std::move(device_id)),
+      socket_(dir.file(id_ + ".sock")),
+      store_(dir.file(id_ + ".db")),
       log_(dir.file(id_ + ".log")) {
-    args_ = {PDSYNC_CLIENT_BIN, "--broker", join(brokers, ","), "--device-id", id_, "--store", store_,
-             "--socket", socket_, "--log-level", "debug"};
+    args_ = {
+        PDSYNC_CLIENT_BIN, "--broker", join(brokers, ","), "--device-id", id_, "--store", store_,
+        "--socket",        socket_,    "--log-level",      "debug"};
     args_.insert(args_.end(), extra_args.begin(), extra_args.end());
     start();
 }
@@ -77,7 +84,11 @@ void Device::start() {
     std::filesystem::remove(socket_);
     process_ = Process(args_, log_);
     bool up = wait_until(
-        [&] { return client::control_call(socket_, {{"cmd", "status"}}, std::chrono::milliseconds(500)).ok(); },
+        [&] {
+            return client::control_call(socket_, {{"cmd", "status"}},
+                                        std::chrono::milliseconds(500))
+                .ok();
+        },
         std::chrono::seconds(10));
     if (!up) throw std::runtime_error("pdsync-client " + id_ + " did not start: " + process_.log());
 }
@@ -88,7 +99,8 @@ Value Device::call(const Value& request, int timeout_ms) {
     return *r;
 }
 
-Value Device::edit(const std::string& category, const Value& ops, int wait_ms, const std::string& user) {
+Value Device::edit(const std::string& category, const Value& ops, int wait_ms,
+                   const std::string& user) {
     Value req = {{"cmd", "edit"}, {"category", category}, {"ops", ops}, {"wait_ms", wait_ms}};
     if (!user.empty()) req["user"] = user;
     return call(req, wait_ms + 10000);
@@ -129,8 +141,8 @@ CliResult run_cli(const std::vector<std::string>& args) {
     return r;
 }
 
-MqttProbe::MqttProbe(const std::string& broker_uri, const std::vector<std::string>& filters, std::string client_id,
-                     std::string username, std::string password) {
+MqttProbe::MqttProbe(const std::string& broker_uri, const std::vector<std::string>& filters,
+                     std::string client_id, std::string username, std::string password) {
     net::MqttSettings s;
     s.servers = {broker_uri};
     s.client_id = client_id.empty() ? "probe-" + random_hex(4) : client_id;
@@ -145,10 +157,13 @@ MqttProbe::MqttProbe(const std::string& broker_uri, const std::vector<std::strin
     link_ = std::make_unique<net::MqttLink>(s, h);
     link_->subscribe(filters);
     link_->start();
-    if (!link_->wait_connected(std::chrono::seconds(10))) throw std::runtime_error("probe could not connect");
+    if (!link_->wait_connected(std::chrono::seconds(10)))
+        throw std::runtime_error("probe could not connect");
 }
 
-MqttProbe::~MqttProbe() { link_->stop(std::chrono::milliseconds(0)); }
+MqttProbe::~MqttProbe() {
+    link_->stop(std::chrono::milliseconds(0));
+}
 
 std::optional<std::string> MqttProbe::last(const std::string& topic) {
     std::lock_guard lock(mu_);
@@ -167,7 +182,8 @@ std::size_t MqttProbe::count() {
     return count_;
 }
 
-bool MqttProbe::wait_for(const std::string& topic, const std::function<bool(const std::string&)>& pred,
+bool MqttProbe::wait_for(const std::string& topic,
+                         const std::function<bool(const std::string&)>& pred,
                          std::chrono::milliseconds timeout) {
     return wait_until(
         [&] {

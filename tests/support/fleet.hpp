@@ -19,13 +19,13 @@ namespace pdsync::test {
 
 struct BrokerOptions {
     bool persistence = false;
-    bool anonymous = true;            // the security tests use password files instead
+    bool anonymous = true;  // the security tests use password files instead
     std::string password_file;
     std::string acl_file;
 };
 
 class Broker {
-public:
+  public:
     Broker(const TempDir& dir, BrokerOptions options = {}, std::string name = "broker");
     int port() const { return port_; }
     std::string uri() const { return "mqtt://127.0.0.1:" + std::to_string(port_); }
@@ -35,7 +35,7 @@ public:
     bool running() { return process_.running(); }
     Process& process() { return process_; }
 
-private:
+  private:
     std::string conf_;
     std::string log_;
     int port_;
@@ -43,9 +43,9 @@ private:
 };
 
 class Server {
-public:
-    Server(const TempDir& dir, std::vector<std::string> brokers, std::vector<std::string> extra_args = {},
-           std::string name = "server");
+  public:
+    Server(const TempDir& dir, std::vector<std::string> brokers,
+           std::vector<std::string> extra_args = {}, std::string name = "server");
     void start();
     int stop() { return process_.stop(); }
     void kill9() { process_.kill9(); }
@@ -53,7 +53,7 @@ public:
     const std::string& store() const { return store_; }
     std::string log() const { return process_.log(); }
 
-private:
+  private:
     std::vector<std::string> args_;
     std::string store_;
     std::string log_;
@@ -61,7 +61,7 @@ private:
 };
 
 class Device {
-public:
+  public:
     Device(const TempDir& dir, std::vector<std::string> brokers, std::string device_id,
            std::vector<std::string> extra_args = {});
     void start();  // returns once the control socket answers
@@ -76,15 +76,18 @@ public:
     // One control request; throws on transport failure (the test fails with the reason).
     Value call(const Value& request, int timeout_ms = 20000);
     Value status() { return call({{"cmd", "status"}}); }
-    Value login(const std::string& user) { return call({{"cmd", "login"}, {"user", user}, {"wait_ms", 15000}}); }
+    Value login(const std::string& user) {
+        return call({{"cmd", "login"}, {"user", user}, {"wait_ms", 15000}});
+    }
     Value logout() { return call({{"cmd", "logout"}}); }
-    Value edit(const std::string& category, const Value& ops, int wait_ms = 10000, const std::string& user = "");
+    Value edit(const std::string& category, const Value& ops, int wait_ms = 10000,
+               const std::string& user = "");
     // The live entries (shared then device-only) of one category for the current user.
     Value show(const std::string& category, const std::string& user = "");
     // Waits until the device has joined the fleet.
     bool wait_joined(std::chrono::milliseconds timeout = std::chrono::seconds(15));
 
-private:
+  private:
     std::vector<std::string> args_;
     std::string id_;
     std::string socket_;
@@ -103,9 +106,9 @@ CliResult run_cli(const std::vector<std::string>& args);
 
 // A plain MQTT v5 client that records the last payload seen on every topic.
 class MqttProbe {
-public:
-    MqttProbe(const std::string& broker_uri, const std::vector<std::string>& filters, std::string client_id = "",
-              std::string username = "", std::string password = "");
+  public:
+    MqttProbe(const std::string& broker_uri, const std::vector<std::string>& filters,
+              std::string client_id = "", std::string username = "", std::string password = "");
     ~MqttProbe();
     std::optional<std::string> last(const std::string& topic);
     std::map<std::string, std::string> all();
@@ -114,7 +117,7 @@ public:
                   std::chrono::milliseconds timeout = std::chrono::seconds(10));
     net::MqttLink& link() { return *link_; }
 
-private:
+  private:
     std::mutex mu_;
     std::map<std::string, std::string> last_;
     std::size_t count_ = 0;

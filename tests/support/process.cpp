@@ -49,7 +49,8 @@ bool wait_until(const std::function<bool()>& condition, std::chrono::millisecond
     while (true) {
         if (condition()) return true;
         if (std::chrono::steady_clock::now() >= deadline) return condition();
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));  // poll interval, not a synchronisation
+        std::this_thread::sleep_for(
+            std::chrono::milliseconds(5));  // poll interval, not a synchronisation
     }
 }
 
@@ -65,7 +66,8 @@ TempDir::~TempDir() {
     std::filesystem::remove_all(path_, ec);
 }
 
-Process::Process(const std::vector<std::string>& argv, const std::string& log_file) : log_(log_file) {
+Process::Process(const std::vector<std::string>& argv, const std::string& log_file)
+    : log_(log_file) {
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
@@ -91,7 +93,9 @@ Process::~Process() {
     if (pid_ > 0) stop(std::chrono::seconds(5));
 }
 
-Process::Process(Process&& o) noexcept : pid_(o.pid_), status_(o.status_), log_(std::move(o.log_)) { o.pid_ = -1; }
+Process::Process(Process&& o) noexcept : pid_(o.pid_), status_(o.status_), log_(std::move(o.log_)) {
+    o.pid_ = -1;
+}
 
 Process& Process::operator=(Process&& o) noexcept {
     if (this != &o) {

@@ -17,7 +17,8 @@ namespace pdsync::test {
 int free_port();
 
 // Polls `condition` every few milliseconds until it holds or `timeout` passes.
-bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout = std::chrono::seconds(15));
+bool wait_until(const std::function<bool()>& condition,
+                std::chrono::milliseconds timeout = std::chrono::seconds(15));
 
 // True once something accepts TCP connections on 127.0.0.1:port.
 bool port_open(int port);
@@ -25,7 +26,7 @@ bool port_open(int port);
 // A fresh directory under /tmp, removed when the object goes away (unless the test
 // failed and PDSYNC_KEEP_TMP is set, to read the logs).
 class TempDir {
-public:
+  public:
     TempDir();
     ~TempDir();
     TempDir(const TempDir&) = delete;
@@ -33,13 +34,13 @@ public:
     const std::filesystem::path& path() const { return path_; }
     std::string file(const std::string& name) const { return (path_ / name).string(); }
 
-private:
+  private:
     std::filesystem::path path_;
 };
 
 // A child process with stdout and stderr going to `log_file`. The destructor stops it.
 class Process {
-public:
+  public:
     Process() = default;
     Process(const std::vector<std::string>& argv, const std::string& log_file);
     ~Process();
@@ -56,7 +57,7 @@ public:
     const std::string& log_file() const { return log_; }
     std::string log() const;
 
-private:
+  private:
     pid_t pid_ = -1;
     int status_ = 0;
     std::string log_;

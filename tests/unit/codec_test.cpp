@@ -7,12 +7,15 @@
 using namespace pdsync;
 
 namespace {
-std::string pack(const Value& v) { return encode_msgpack_unchecked(v); }
+std::string pack(const Value& v) {
+    return encode_msgpack_unchecked(v);
+}
 }  // namespace
 
 TEST(Codec, RoundTripsEveryValueKind) {
-    Value v = {{"s", "héllo"}, {"i", -5}, {"u", 18446744073709551615ULL}, {"f", 1.5}, {"b", true},
-               {"n", nullptr}, {"a", {1, 2, 3}}, {"m", {{"k", "v"}}}, {"bin", Value::binary({1, 2, 255})}};
+    Value v = {{"s", "héllo"},   {"i", -5},           {"u", 18446744073709551615ULL},
+               {"f", 1.5},       {"b", true},         {"n", nullptr},
+               {"a", {1, 2, 3}}, {"m", {{"k", "v"}}}, {"bin", Value::binary({1, 2, 255})}};
     auto back = decode_msgpack(pack(v));
     ASSERT_TRUE(back.ok()) << back.error().message;
     EXPECT_EQ(*back, v);
@@ -47,7 +50,8 @@ TEST(Codec, RefusesLongStringArrayAndMap) {
     limits.max_array = 5;
     limits.max_map = 5;
     EXPECT_EQ(decode_msgpack(pack(Value(std::string(11, 'x'))), limits).code(), Errc::too_large);
-    EXPECT_EQ(decode_msgpack(pack(Value::array({1, 2, 3, 4, 5, 6})), limits).code(), Errc::too_large);
+    EXPECT_EQ(decode_msgpack(pack(Value::array({1, 2, 3, 4, 5, 6})), limits).code(),
+              Errc::too_large);
     Value m = Value::object();
     for (int i = 0; i < 6; ++i) m[std::to_string(i)] = i;
     EXPECT_EQ(decode_msgpack(pack(m), limits).code(), Errc::too_large);
@@ -99,7 +103,9 @@ TEST(Document, RoundTripKeepsUnknownFieldsAndOrder) {
 }
 
 TEST(Document, RefusesDuplicateEntryIdsAndWrongShapes) {
-    Value v = {{"schema", kDocumentSchema}, {"user", "u"}, {"category", "addressbook"},
+    Value v = {{"schema", kDocumentSchema},
+               {"user", "u"},
+               {"category", "addressbook"},
                {"entries", {{{"id", "a"}}, {{"id", "a"}}}}};
     EXPECT_EQ(document_from_value(v).code(), Errc::bad_entry);
     v["entries"] = "not an array";

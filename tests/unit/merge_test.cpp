@@ -6,7 +6,8 @@
 using namespace pdsync;
 
 namespace {
-ChangeOp put(std::string id, Value fields, uint64_t base = 0, std::optional<std::string> after = std::nullopt) {
+ChangeOp put(std::string id, Value fields, uint64_t base = 0,
+             std::optional<std::string> after = std::nullopt) {
     ChangeOp op;
     op.kind = OpKind::put;
     op.id = std::move(id);
@@ -100,7 +101,8 @@ TEST(Merge, MoveOfDeletedEntryIsAConflict) {
 TEST(Merge, PruneTombstonesDropsOldestFirst) {
     Document d;
     for (int i = 0; i < 5; ++i) apply_ops(d, {put("e" + std::to_string(i), {})}, 1);
-    for (int i = 0; i < 5; ++i) apply_ops(d, {del("e" + std::to_string(i))}, static_cast<uint64_t>(10 + i));
+    for (int i = 0; i < 5; ++i)
+        apply_ops(d, {del("e" + std::to_string(i))}, static_cast<uint64_t>(10 + i));
     EXPECT_EQ(prune_tombstones(d, 2), 3u);
     EXPECT_EQ(d.entries.size(), 2u);
     EXPECT_NE(d.find("e4"), nullptr);

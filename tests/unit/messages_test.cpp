@@ -15,7 +15,8 @@ TEST(Messages, ChangeSetRoundTrip) {
     cs.ops.push_back({OpKind::put, "x", {{"label", "Scan"}}, 2, std::string("")});
     cs.ops.push_back({OpKind::remove, "y", Value::object(), 0, std::nullopt});
     cs.ops.push_back({OpKind::move, "z", Value::object(), 0, std::string("x")});
-    auto back = change_set_from_value(decode_msgpack(encode_msgpack_unchecked(change_set_to_value(cs))).value());
+    auto back = change_set_from_value(
+        decode_msgpack(encode_msgpack_unchecked(change_set_to_value(cs))).value());
     ASSERT_TRUE(back.ok()) << back.error().message;
     EXPECT_EQ(back->ops, cs.ops);
     EXPECT_EQ(back->user, "a/b");

@@ -10,7 +10,7 @@ using namespace pdsync::server;
 namespace {
 
 class ServerCoreTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override { make_core(); }
     void make_core() {
         settings.auth_digest = profile.digest();
@@ -38,7 +38,8 @@ protected:
         h.categories = cats;
         h.auth_digest = profile.digest();
         h.epoch = "ep-" + device;
-        auto r = replies_to(send(topics.device(device, TopicKind::device_hello), hello_to_value(h)), device);
+        auto r = replies_to(send(topics.device(device, TopicKind::device_hello), hello_to_value(h)),
+                            device);
         return std::get<JoinReply>(r.at(0));
     }
 
@@ -73,7 +74,8 @@ TEST_F(ServerCoreTest, JoinRefusesOtherAuthProfile) {
     h.device_id = "mfp-2";
     h.protocol = tuning::kProtocolVersion;
     h.auth_digest = AuthProfile{"local", "", false, {}}.digest();
-    auto r = replies_to(send(topics.device("mfp-2", TopicKind::device_hello), hello_to_value(h)), "mfp-2");
+    auto r = replies_to(send(topics.device("mfp-2", TopicKind::device_hello), hello_to_value(h)),
+                        "mfp-2");
     auto j = std::get<JoinReply>(r.at(0));
     EXPECT_FALSE(j.accepted);
     EXPECT_EQ(j.reason, Errc::auth_profile_mismatch);
@@ -112,7 +114,8 @@ TEST_F(ServerCoreTest, GapInSequenceAsksForResend) {
 
 TEST_F(ServerCoreTest, MalformedPayloadGetsReasonAndNothingChanges) {
     join("mfp-1");
-    auto out = core->handle_batch({Inbound{topics.device("mfp-1", TopicKind::device_changes), "\xc1garbage", false}});
+    auto out = core->handle_batch(
+        {Inbound{topics.device("mfp-1", TopicKind::device_changes), "\xc1garbage", false}});
     auto r = std::get<AckReply>(replies_to(out, "mfp-1").at(0));
     EXPECT_FALSE(r.ok);
     EXPECT_EQ(r.reason, Errc::malformed);

@@ -70,7 +70,8 @@ TEST(ServerStore, DevicesAndAppliedResultsPersist) {
     ASSERT_TRUE(back.has_value());
     EXPECT_EQ(back->supported, d.supported);
     EXPECT_EQ(back->last_seq, 5u);
-    store->record_applied("mfp-1", "ep", 5, AppliedRow{false, Errc::conflict_deleted, "m", 7, {"x", "y"}});
+    store->record_applied("mfp-1", "ep", 5,
+                          AppliedRow{false, Errc::conflict_deleted, "m", 7, {"x", "y"}});
     auto a = store->find_applied("mfp-1", "ep", 5);
     ASSERT_TRUE(a.has_value());
     EXPECT_EQ(a->reason, Errc::conflict_deleted);

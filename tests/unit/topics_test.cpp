@@ -47,9 +47,10 @@ TEST(Topics, RefusesTopicsOutsideTheContract) {
     EXPECT_EQ(t.parse("pds/v1/").code(), Errc::unknown_topic);
     EXPECT_EQ(t.parse("pds/v1/users/a/home/extra").code(), Errc::unknown_topic);
     EXPECT_EQ(t.parse("pds/v1/devices/d/unknown").code(), Errc::unknown_topic);
-    EXPECT_EQ(t.parse("pds/v1/users//home").code(), Errc::bad_user_id);      // empty user id
+    EXPECT_EQ(t.parse("pds/v1/users//home").code(), Errc::bad_user_id);  // empty user id
     EXPECT_EQ(t.parse("pds/v1/users/a/nope").code(), Errc::unknown_category);
-    EXPECT_EQ(t.parse("pds/v1/users/a/guest-home").code(), Errc::unknown_category);  // shared, not personal
+    EXPECT_EQ(t.parse("pds/v1/users/a/guest-home").code(),
+              Errc::unknown_category);  // shared, not personal
     EXPECT_EQ(t.parse("pds/v1/devices/a+b/hello").code(), Errc::bad_device_id);
     EXPECT_EQ(t.parse("pds/v1/users/%41/home").code(), Errc::bad_user_id);
 }

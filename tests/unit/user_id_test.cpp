@@ -15,7 +15,8 @@ TEST(UserId, EncodesReservedBytes) {
 }
 
 TEST(UserId, HostileIdsRoundTrip) {
-    for (std::string id : {"a/b", "+", "#", "/", "j\xC3\xB6rg", "%41", "DOMAIN\\user", "x@y.z", "\xE6\x97\xA5\xE6\x9C\xAC"}) {
+    for (std::string id : {"a/b", "+", "#", "/", "j\xC3\xB6rg", "%41", "DOMAIN\\user", "x@y.z",
+                           "\xE6\x97\xA5\xE6\x9C\xAC"}) {
         auto enc = encode_user_id(id);
         EXPECT_EQ(enc.find_first_of("/+#"), std::string::npos) << id;
         auto dec = decode_user_id(enc);
@@ -27,18 +28,18 @@ TEST(UserId, HostileIdsRoundTrip) {
 TEST(UserId, RefusesEmptyLongAndInvalidUtf8) {
     EXPECT_EQ(validate_user_id("").code(), Errc::bad_user_id);
     EXPECT_EQ(validate_user_id(std::string(300, 'a')).code(), Errc::bad_user_id);
-    EXPECT_EQ(validate_user_id("\xC3").code(), Errc::bad_user_id);        // truncated sequence
-    EXPECT_EQ(validate_user_id("\xC0\xAF").code(), Errc::bad_user_id);    // overlong '/'
+    EXPECT_EQ(validate_user_id("\xC3").code(), Errc::bad_user_id);      // truncated sequence
+    EXPECT_EQ(validate_user_id("\xC0\xAF").code(), Errc::bad_user_id);  // overlong '/'
     EXPECT_EQ(validate_user_id(std::string("a\0b", 3)).code(), Errc::bad_user_id);
     EXPECT_EQ(decode_user_id("").code(), Errc::bad_user_id);
 }
 
 TEST(UserId, DecodeRefusesNonCanonicalSpellings) {
-    EXPECT_EQ(decode_user_id("%41").code(), Errc::bad_user_id);   // 'A' needs no escape
-    EXPECT_EQ(decode_user_id("%2").code(), Errc::bad_user_id);    // truncated
+    EXPECT_EQ(decode_user_id("%41").code(), Errc::bad_user_id);  // 'A' needs no escape
+    EXPECT_EQ(decode_user_id("%2").code(), Errc::bad_user_id);   // truncated
     EXPECT_EQ(decode_user_id("%zz").code(), Errc::bad_user_id);
-    EXPECT_EQ(decode_user_id("a b").code(), Errc::bad_user_id);   // unescaped space
-    EXPECT_EQ(decode_user_id("%C3").code(), Errc::bad_user_id);   // decodes to invalid UTF-8
+    EXPECT_EQ(decode_user_id("a b").code(), Errc::bad_user_id);  // unescaped space
+    EXPECT_EQ(decode_user_id("%C3").code(), Errc::bad_user_id);  // decodes to invalid UTF-8
 }
 
 TEST(DeviceId, AllowsOnlyTopicSafeCharacters) {
