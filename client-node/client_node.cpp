@@ -206,8 +206,10 @@ void ClientNode::send_hello() {
         }
     }
     h.cached_users = store_->cached_users();
+        // Exponential back-off: a refused device asks again, but never in a tight loop.
     next_hello_ = Clock::now() + hello_backoff_;
     hello_backoff_ = std::min(hello_backoff_ * 2, std::chrono::milliseconds(tuning::kJoinRetryMax));
+    ++join_attempts_;
     if (auto st = link_->publish(topics_.device(settings_.device_id, TopicKind::device_hello),
                                  encode_msgpack_unchecked(hello_to_value(h)), false);
         !st) {
@@ -224,9 +226,16 @@ void ClientNode::on_join(const JoinReply& r) {
                      errc_name(r.reason), r.message, hello_backoff_.count());
         return;
     }
-    joined_ = true;
+            joined_ = true;
     join_state_ = "joined";
+    hello_backoff_ = tuning::kJoinRetryMin;
+    CategorySet before = syncs_;
+
     syncs_ = r.categories.intersect(settings_.supported);
+    if (login_ && before != syncs_) {
+        unsubscribe_user(login_->user);
+        subscribe_user(login_->user);
+    }
     last_error_.clear();
     spdlog::info("device={} joined; syncing [{}]", settings_.device_id,
                  fmt::join(syncs_.names(), ","));
@@ -322,8 +331,13 @@ void ClientNode::on_ack(const AckReply& r) {
     }
     inflight_.erase(r.seq);
     Value answer;
-    if (r.ok) {
+        if (r.ok && !r.user.empty() && (!login_ || login_->user != r.user)) {
+        // Nobody here looks at that user's documents: the next login fetches them anyway.
+        store_->drop_outbox(r.seq);
+        answer = {{"ok", true}, {"state", "acked"}, {"seq", r.seq}, {"version", r.version}, {"conflicts", r.conflicts}};
+    } else if (r.ok) {
         store_->mark_acked(r.seq, r.version);
+
         // The server publishes the document before the ack, so it is usually here already.
         if (auto sd = store_->load(DocKey{r.user, r.category});
             sd && sd->doc.version >= r.version) {
@@ -393,11 +407,23 @@ void ClientNode::on_message(const net::Received& m) {
         case TopicKind::user_doc:
         case TopicKind::shared_doc:
             return on_document(*t, m.payload);
-        case TopicKind::server_status: {
+                case TopicKind::server_status: {
             auto v = decode_msgpack(m.payload);
-            if (v && v->is_object()) server_status_ = *v;
+            if (!v || !v->is_object()) return;
+            std::string before = server_status_.value("boot_id", "");
+            server_status_ = *v;
+            std::string now = server_status_.value("boot_id", "");
+            if (!now.empty() && now != before && !before.empty()) {
+                // A new server process: whatever it had not acked may be lost with the old
+                // one, so ask again now instead of waiting for the resend timer.
+                spdlog::info("device={} server restarted; re-joining", settings_.device_id);
+                joined_ = false;
+                hello_backoff_ = tuning::kJoinRetryMin;
+                send_hello();
+            }
             return;
         }
+
         default:
             return;
     }
@@ -447,12 +473,19 @@ void ClientNode::on_document(const ParsedTopic& t, const std::string& payload) {
 
 // ---- Login ----------------------------------------------------------------------------
 
+// One topic per synchronized category, not users/{uid}/+: a device whose firmware lacks a
+// category must not even receive it (DESIGN.md 5.8).
 void ClientNode::subscribe_user(const std::string& user) {
-    link_->subscribe({topics_.user_docs_filter(user)});
+    CategorySet cats = joined_ ? syncs_ : settings_.supported;
+    std::vector<std::string> filters;
+    for (auto c : cats.intersect(CategorySet::personal()).list()) filters.push_back(topics_.user_doc(user, c));
+    link_->subscribe(filters);
 }
 
 void ClientNode::unsubscribe_user(const std::string& user) {
-    link_->unsubscribe({topics_.user_docs_filter(user)});
+    std::vector<std::string> filters;
+    for (auto c : CategorySet::personal().list()) filters.push_back(topics_.user_doc(user, c));
+    link_->unsubscribe(filters);
 }
 
 void ClientNode::on_login_reply(const LoginReply& r) {
@@ -590,7 +623,9 @@ Value ClientNode::cmd_status() {
                {"syncs", syncs_.names()},
                {"supported", settings_.supported.names()},
                {"pending", static_cast<uint64_t>(store_->outbox_size())},
-               {"last_error", last_error_},
+                              {"last_error", last_error_},
+               {"join_attempts", join_attempts_},
+               {"join_retry_ms", static_cast<int64_t>(hello_backoff_.count())},
                {"server_online", server_status_.value("server_online", false)},
                {"user", login_ ? login_->user : ""},
                {"ready", login_ && login_->ready}};

@@ -128,7 +128,9 @@ class ClientNode {
     CategorySet syncs_;
     std::string epoch_;
     Clock::time_point next_hello_{};
-    std::chrono::milliseconds hello_backoff_;
+        std::chrono::milliseconds hello_backoff_;
+    int join_attempts_ = 0;
+
     std::map<uint64_t, Clock::time_point> inflight_;
     uint64_t next_send_seq_ = 0;
     std::optional<LoginState> login_;

@@ -109,9 +109,9 @@ if [ -n "${cfg[tls_port]}" ]; then
     host=${cfg[server_host]}
     [[ $host == *:* ]] && host="[$host]"
     broker="mqtts://$host:${cfg[tls_port]}"
-    tls_lines="cafile = \"$etc/ca.crt\"
-certfile = \"$etc/client.crt\"
-keyfile = \"$etc/client.key\""
+    tls_lines="ca-file = \"$etc/ca.crt\"
+cert-file = \"$etc/client.crt\"
+key-file = \"$etc/client.key\""
 else
     # A fleet without a TLS listener is the server machine alone: loopback only.
     host=${cfg[listen_addr]}
@@ -120,16 +120,22 @@ else
     tls_lines="# No TLS listener in this fleet (fleet-init.sh --no-tls): this client must run on the
 # server machine."
 fi
+# Keys are pdsync-client's long option names (see fleet-init.sh for why that matters).
 pds_write_file "$dev/pdsync-client.conf" 0600 root:root <<EOF
 # pdsync-client configuration of device $name, written by deploy/enroll-device.sh.
 # Install it as $etc/pdsync-client.conf (root only: it holds the password).
-device_id = "$name"
+device-id = "$name"
 broker = "$broker"
 root = "${cfg[root]}"
 username = "$name"
 password = "$(cat "$secret")"
 $tls_lines
+# Both live where the systemd unit lets the daemon write (StateDirectory, RuntimeDirectory).
 store = "/var/lib/pdsync/client.db"
+socket = "/run/pdsync/client.sock"
+# This machine's auth profile; it must match the server's (DESIGN.md 5.2), e.g.:
+#   auth-method = "ldap"
+#   auth-realm = "corp.example"
 EOF
 pds_render_file "$here/systemd/pdsync-client.service.in" "$dev/pdsync-client.service" 0644 root:root "" \
     "BINDIR=${cfg[bindir]}" "CLIENT_CONF=$etc/pdsync-client.conf"

@@ -144,12 +144,16 @@ fi
 pds_set_perm "$fleet/tls/server.key" 0640 "root:$run_group"
 pds_set_perm "$fleet/tls/server.crt" 0644 root:root
 
-# The server node's own client certificate: for a server node that reaches the broker over
-# TLS (a replica on another machine taking over); the local one uses the loopback listener.
-if ! pds_cert_current "$ca" "$fleet/tls/$PDS_SERVER_USER.crt" "$PDS_SERVER_USER"; then
-    pds_ca_issue "$ca" client "$PDS_SERVER_USER" "$fleet/tls/$PDS_SERVER_USER.key" "$fleet/tls/$PDS_SERVER_USER.crt"
-fi
-pds_set_perm "$fleet/tls/$PDS_SERVER_USER.key" 0600 root:root
+# Client certificates of the two fixed accounts, for when they connect over TLS, where the
+# default 'cert' mode asks every client for one: pdsync-server's for a server node on another
+# machine (a replica taking over; the local one uses the loopback listener), the inspector's
+# for MQTT Explorer / MQTTX on an administrator's PC.
+for user in "$PDS_SERVER_USER" "$PDS_INSPECTOR_USER"; do
+    if ! pds_cert_current "$ca" "$fleet/tls/$user.crt" "$user"; then
+        pds_ca_issue "$ca" client "$user" "$fleet/tls/$user.key" "$fleet/tls/$user.crt"
+    fi
+    pds_set_perm "$fleet/tls/$user.key" 0600 root:root
+done
 
 # ---- Broker accounts ------------------------------------------------------------------------
 passwd=$fleet/passwd
@@ -180,6 +184,8 @@ fi
 # ---- Server node config ---------------------------------------------------------------------
 host=${cfg[listen_addr]}
 [[ $host == *:* ]] && host="[$host]"
+# Keys are the daemon's long option names (CLI11 reads the file as TOML); CLI11 ignores a key
+# it does not know, so a misspelt one would be silently lost: spell them as the options do.
 pds_write_file "$fleet/pdsync-server.conf" 0600 root:root <<EOF
 # pdsync-server configuration, written by deploy/fleet-init.sh (re-running it rewrites this
 # file). The server reaches the broker over the loopback listener with its password.
@@ -188,12 +194,15 @@ username = "$PDS_SERVER_USER"
 password = "$(cat "$fleet/secrets/$PDS_SERVER_USER.password")"
 root = "${cfg[root]}"
 store = "$data/server/server.db"
-device_id = "${cfg[server_device_id]}"
+device-id = "${cfg[server_device_id]}"
+# The auth profile every synchronized machine must share (DESIGN.md 5.2), e.g.:
+#   auth-method = "ldap"
+#   auth-realm = "corp.example"
 # A server node on another machine (a replica taking over) connects over TLS instead:
 #   broker = "mqtts://${cfg[server_host]}:${cfg[tls_port]:-8883}"
-#   cafile = "$fleet/tls/ca.crt"
-#   certfile = "$fleet/tls/$PDS_SERVER_USER.crt"
-#   keyfile = "$fleet/tls/$PDS_SERVER_USER.key"
+#   ca-file = "$fleet/tls/ca.crt"
+#   cert-file = "$fleet/tls/$PDS_SERVER_USER.crt"
+#   key-file = "$fleet/tls/$PDS_SERVER_USER.key"
 EOF
 
 # ---- systemd units --------------------------------------------------------------------------

@@ -3,6 +3,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
+#include <cstdlib>
+
 #include "shared/tuning.hpp"
 
 namespace pdsync::server {
@@ -31,7 +35,8 @@ ServerNode::ServerNode(std::unique_ptr<ServerStore> store, Topics topics, Server
         }
         cv_.notify_one();
     };
-    link_ = std::make_unique<net::MqttLink>(std::move(mqtt), std::move(h));
+        link_ = std::make_unique<net::MqttLink>(std::move(mqtt), std::move(h));
+    if (const char* fault = std::getenv("PDSYNC_FAULT_EXIT_AFTER_COMMITS")) fault_exit_after_commits_ = std::atoi(fault);
     link_->subscribe({topics_.all_devices_filter(TopicKind::device_hello),
                       topics_.all_devices_filter(TopicKind::device_changes),
                       topics_.all_devices_filter(TopicKind::device_events),
@@ -84,15 +89,23 @@ void ServerNode::worker_loop() {
                 queue_.pop_front();
             }
         }
-        if (reconcile) {
+                if (reconcile) {
+            core_.reset_presence();
+
             auto docs = core_.all_documents();
             spdlog::info("reconcile: republishing {} documents from the store", docs.size());
             publish_all(docs);
             publish_all({core_.status_message()});
         }
         if (!batch.empty()) {
-            publish_all(core_.handle_batch(
-                batch, [this](std::vector<Outbound>&& early) { publish_all(early); }));
+                        auto out = core_.handle_batch(batch, [this](std::vector<Outbound>&& early) { publish_all(early); });
+            if (fault_exit_after_commits_ > 0 && core_.last_batch_had_changes() && --fault_exit_after_commits_ == 0) {
+                spdlog::critical("fault injection: exiting after a commit, before its acks");
+                spdlog::default_logger()->flush();
+                ::_exit(9);
+            }
+            publish_all(out);
+
             batch.clear();
         }
     }

@@ -138,7 +138,7 @@ void MqttLink::connector_loop() {
             auto builder = mqtt::connect_options_builder()
                                .mqtt_version(MQTTVERSION_5)
                                .clean_start(true)
-                               .keep_alive_interval(tuning::kKeepAlive)
+                               .keep_alive_interval(settings_.keep_alive)
                                .connect_timeout(tuning::kConnectTimeout)
                                .automatic_reconnect(false)
                                .max_inflight(tuning::kMaxInflightPublishes);

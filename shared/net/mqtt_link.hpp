@@ -41,8 +41,11 @@ struct MqttSettings {
         std::string payload;
         bool retained = true;
     };
-    std::optional<Will> will;
+        std::optional<Will> will;
+    // Keep-alive: how soon the broker notices a dead connection and publishes the will.
+    std::chrono::seconds keep_alive = std::chrono::seconds(10);
 };
+
 
 struct Received {
     std::string topic;

@@ -10,6 +10,8 @@
 
 #include "shared/messages.hpp"
 #include "shared/net/mqtt_link.hpp"
+#include "shared/tuning.hpp"
+
 
 namespace pdsync::net {
 
@@ -23,7 +25,8 @@ struct NodeOptions {
     std::string key_file;
     std::string root = "pds/v1";
     std::string log_level = "info";
-    std::string log_file;
+        std::string log_file;
+    int keep_alive_s = static_cast<int>(tuning::kKeepAlive.count());
     AuthProfile auth;
 
     // Builds the MQTT settings for `client_id` (reads password_file if set).

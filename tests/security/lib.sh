@@ -77,13 +77,27 @@ wait_until() {
     done
 }
 
+# A port nobody listens on, found by binding it. It is drawn at random from below Linux's
+# ephemeral range (32768-60999), where the tests' own client connections take their local
+# ports, so only another test picking the same port can race us; start_fleet_broker retries.
 free_port() {
     if command -v python3 >/dev/null 2>&1; then
-        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+        python3 -c '
+import random, socket
+while True:
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", random.randint(20000, 32000)))
+        print(s.getsockname()[1])
+        break
+    except OSError:
+        pass
+    finally:
+        s.close()'
     else
         local p
         while :; do
-            p=$((20000 + RANDOM % 40000))
+            p=$((20000 + RANDOM % 12000))
             port_open "$p" || { echo "$p"; return; }
         done
     fi
@@ -123,27 +137,50 @@ enroll() {
     done
 }
 
-# start_broker CONF: starts mosquitto and returns once it logged that it is running, which it
-# does after every listener is open. (Waiting on the log rather than probing the ports keeps
-# half-open probe connections out of the log the tests read.)
+# start_broker CONF [PORT]: starts mosquitto and returns once it logged that it is running
+# (it does so after opening every listener) and PORT accepts connections. Only the plaintext
+# port is probed: a bare TCP probe of the TLS port would log a failed handshake. Returns 1
+# if the broker lost a race for its port, and ends the test on any other failure to start.
 start_broker() {
     local before
     before=$(grep -c ' running$' "$BROKER_LOG" 2>/dev/null || true)
+    local in_use
+    in_use=$(grep -c 'Address already in use' "$BROKER_LOG" 2>/dev/null || true)
     mosquitto -c "$1" >>"$BROKER_LOG" 2>&1 &
     BROKER_PID=$!
     BG_PIDS+=("$BROKER_PID")
-    if ! wait_until "$DEADLINE_S" broker_running "${before:-0}"; then
-        echo "the broker did not start:"
-        cat "$BROKER_LOG"
-        echo "$PASS passed, $((FAIL + 1)) failed"
-        exit 1
+    wait_until "$DEADLINE_S" broker_up_or_gone "${before:-0}" "${2:-}" || true
+    if broker_running "${before:-0}" "${2:-}"; then return 0; fi
+    wait "$BROKER_PID" 2>/dev/null || true
+    if [ "$(grep -c 'Address already in use' "$BROKER_LOG" || true)" -gt "${in_use:-0}" ]; then
+        return 1
     fi
+    echo "the broker did not start:"
+    cat "$BROKER_LOG"
+    echo "$PASS passed, $((FAIL + 1)) failed"
+    exit 1
 }
 broker_running() {
-    kill -0 "$BROKER_PID" 2>/dev/null && [ "$(grep -c ' running$' "$BROKER_LOG")" -gt "$1" ]
+    kill -0 "$BROKER_PID" 2>/dev/null && [ "$(grep -c ' running$' "$BROKER_LOG")" -gt "$1" ] \
+        && { [ -z "$2" ] || port_open "$2"; }
 }
+broker_up_or_gone() { broker_running "$1" "$2" || ! kill -0 "$BROKER_PID" 2>/dev/null; }
 
-start_fleet_broker() { start_broker "$FLEET/mosquitto.conf"; }
+# Starts the fleet's broker; if another process took one of its ports meanwhile, moves the
+# fleet to new ports (fleet-init re-renders the config) and tries again.
+start_fleet_broker() {
+    local attempt
+    for attempt in 1 2 3; do
+        start_broker "$FLEET/mosquitto.conf" "$PORT" && return 0
+        echo "# port taken (attempt $attempt), moving the fleet to new ports"
+        PORT=$(free_port)
+        TLS_PORT=$(free_port)
+        quietly "$REPO/deploy/fleet-init.sh" "$FLEET" --port "$PORT" --tls-port "$TLS_PORT"
+    done
+    echo "the broker could not get free ports"
+    echo "$PASS passed, $((FAIL + 1)) failed"
+    exit 1
+}
 
 stop_broker() {
     kill "$BROKER_PID" 2>/dev/null || true
@@ -166,6 +203,7 @@ reloaded_since() { [ "$(grep -c 'Reloading config' "$BROKER_LOG" || true)" -gt "
 #   server | inspector | anon | NAME (an enrolled device, password, loopback listener)
 #   pw:USER:PASSWORD | tls:NAME (enrolled device's certificate on the TLS listener)
 #   tlscert:CERT:KEY (any certificate on the TLS listener) | tlsnocert
+#   tlsinspector (the inspector's certificate from fleet-init, as MQTT Explorer would use it)
 auth() {
     local who=$1 rest
     case $who in
@@ -182,6 +220,9 @@ auth() {
             AUTH=(-h 127.0.0.1 -p "$TLS_PORT" --cafile "$FLEET/tls/ca.crt"
                   --cert "${rest%%:*}" --key "${rest#*:}") ;;
         tlsnocert) AUTH=(-h 127.0.0.1 -p "$TLS_PORT" --cafile "$FLEET/tls/ca.crt") ;;
+        tlsinspector)
+            AUTH=(-h 127.0.0.1 -p "$TLS_PORT" --cafile "$FLEET/tls/ca.crt"
+                  --cert "$FLEET/tls/$PDS_INSPECTOR_USER.crt" --key "$FLEET/tls/$PDS_INSPECTOR_USER.key") ;;
         *) AUTH=(-h 127.0.0.1 -p "$PORT" -u "$who" -P "$(cat "$FLEET/secrets/device-$who.password")") ;;
     esac
 }
@@ -249,7 +290,7 @@ watch_start() {
     shift 3
     case $who in
         server) marker=$ROOT/test-ready/$id ;;
-        inspector) marker=$ROOT/inspect/test-ready/$id ;;
+        inspector | tlsinspector) marker=$ROOT/inspect/test-ready/$id ;;
         *) marker=$ROOT/shared/test-ready-$id ;;
     esac
     pub server "$marker" "READY" -r || fail "watcher $id: marker publish failed" "$PUB_OUT"
@@ -265,17 +306,16 @@ watch_start() {
 }
 declare -A WATCH_PID=()
 
-# watch_lines ID: waits for watcher ID to exit; prints what it received after the marker.
-watch_lines() {
-    wait "${WATCH_PID[$1]}" 2>/dev/null || true
-    tail -n +2 "$T/watch-$1.out"
-}
+# watch_wait ID: waits for watcher ID to exit (it has COUNT messages, or the deadline passed).
+# Must run in the test's own shell: `wait` in a $(...) subshell cannot wait for it.
+watch_wait() { wait "${WATCH_PID[$1]}" 2>/dev/null || true; }
 
 # expect_watch DESC ID EXPECTED...: watcher ID received exactly the lines EXPECTED, in order.
 expect_watch() {
     local desc=$1 id=$2 got want
     shift 2
-    got=$(watch_lines "$id")
+    watch_wait "$id"
+    got=$(tail -n +2 "$T/watch-$id.out")
     want=$(printf '%s\n' "$@")
     if [ "$got" = "$want" ]; then
         pass "$desc"
@@ -283,7 +323,9 @@ expect_watch() {
         fail "$desc" "expected:
 $want
 received:
-$got"
+$got
+watcher output (marker first) and errors:
+$(cat "$T/watch-$id.out" "$T/watch-$id.err")"
     fi
 }
 

@@ -45,7 +45,7 @@ check "server config: user pdsync-server" grep -qx "username = \"$PDS_SERVER_USE
 check "server config: its password" grep -qx "password = \"$SERVER_PW\"" "$conf"
 check "server config: root" grep -qx "root = \"$ROOT\"" "$conf"
 check "server config: store" grep -qx "store = \"$FLEET/data/server/server.db\"" "$conf"
-check "server config: device_id" grep -qx 'device_id = "srv-1"' "$conf"
+check "server config: device-id" grep -qx 'device-id = "srv-1"' "$conf"
 check "server config is readable by root only" test "$(stat -c %a "$conf")" = 600
 check "password file is not world-readable" test "$(stat -c %a "$FLEET/passwd")" = 640
 check "CA key is readable by root only" test "$(stat -c %a "$FLEET/ca/ca.key")" = 600
@@ -64,11 +64,11 @@ check "bundle holds exactly the five device files" \
 mkdir -p "$T/unpacked"
 tar -xzf "$FLEET/devices/mfp-1.tar.gz" -C "$T/unpacked"
 dconf=$T/unpacked/pdsync-client.conf
-check "client config: device_id" grep -qx 'device_id = "mfp-1"' "$dconf"
+check "client config: device-id" grep -qx 'device-id = "mfp-1"' "$dconf"
 check "client config: user name = device id" grep -qx 'username = "mfp-1"' "$dconf"
 check "client config: its password" grep -qx "password = \"$(cat "$FLEET/secrets/device-mfp-1.password")\"" "$dconf"
 check "client config: broker over TLS" grep -qx "broker = \"mqtts://localhost:$TLS_PORT\"" "$dconf"
-check "client config: certificate paths on the device" grep -qx 'certfile = "/etc/pdsync/client.crt"' "$dconf"
+check "client config: certificate paths on the device" grep -qx 'cert-file = "/etc/pdsync/client.crt"' "$dconf"
 check "client key and config unpack root-only" test "$(stat -c %a "$T/unpacked/client.key") $(stat -c %a "$dconf")" = "600 600"
 check "client certificate CN is the device id" \
     test "$(openssl x509 -in "$T/unpacked/client.crt" -noout -subject -nameopt RFC2253)" = "subject=CN=mfp-1"

@@ -27,6 +27,14 @@ expect_pub_ok "the server publishes the JSON status view" server "$R/inspect/ser
 watch_start sees inspector 1 "$R/inspect/server/#"
 expect_watch "the inspector reads the retained JSON view" sees "$R/inspect/server/status {\"users\":0}"
 
+echo "# over TLS with the certificate fleet-init issued (MQTT Explorer / MQTTX on a PC)"
+expect_connect_ok "the inspector's certificate is accepted" tlsinspector
+watch_start tls-blind tlsinspector 1 "$R/users/#" "$R/devices/#" "$R/inspect/users/bob/home"
+expect_pub_ok "the server publishes a user document" server "$R/users/bob/home" doc
+pub server "$R/inspect/users/bob/home" '{"control":true}' || fail "control publish failed" "$PUB_OUT"
+expect_watch "over TLS too, the inspector reads only the JSON view" tls-blind "$R/inspect/users/bob/home {\"control\":true}"
+expect_pub_denied "the inspector's certificate cannot write the view" tlsinspector "$R/inspect/users/bob/home" forged
+
 echo "# the inspector writes nothing"
 for topic in "$R/inspect/users/alice/home" "$R/users/alice/home" "$R/shared/guest-home" \
     "$R/server/status" "$R/devices/inspector/hello" "$R/devices/inspector/changes" \

@@ -46,15 +46,16 @@ class Server {
   public:
     Server(const TempDir& dir, std::vector<std::string> brokers,
            std::vector<std::string> extra_args = {}, std::string name = "server");
-    void start();
+        void start(const std::vector<std::string>& env = {});
     int stop() { return process_.stop(); }
     void kill9() { process_.kill9(); }
     bool running() { return process_.running(); }
     const std::string& store() const { return store_; }
     std::string log() const { return process_.log(); }
 
-  private:
+private:
     std::vector<std::string> args_;
+
     std::string store_;
     std::string log_;
     Process process_;

@@ -1,0 +1,164 @@
+// Real broker, server and daemon processes for the benchmark, and /proc readings.
+#include "tests/bench/bench_fleet.hpp"
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "client-node/control_socket.hpp"
+
+namespace pdsync::bench {
+namespace {
+
+std::string write_broker_config(const test::TempDir& dir, const std::string& name, int port) {
+    std::string conf = dir.file(name + ".conf");
+    std::ofstream c(conf);
+    c << "# written by pdsync_bench\n"
+      << "user root\n"
+      << "listener " << port << " 127.0.0.1\n"
+      << "allow_anonymous true\n"
+      << "set_tcp_nodelay true\n"
+      << "max_inflight_messages 20\n"
+      << "max_queued_messages 0\n"  // 0: no limit, nothing silently dropped
+      << "persistence false\n"
+      << "connection_messages false\n"
+      << "log_dest stderr\n"
+      << "log_type error\n"
+      << "log_type warning\n";
+    return conf;
+}
+
+long proc_status_kib(pid_t pid, const std::string& field) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
+    }
+    return 0;
+}
+
+std::string first_line_with(const std::string& file, const std::string& prefix) {
+    std::ifstream in(file);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind(prefix, 0) == 0) return line;
+    }
+    return "";
+}
+
+}  // namespace
+
+BenchBroker::BenchBroker(const test::TempDir& dir, const std::string& name)
+    : port_(test::free_port()) {
+    std::string conf = write_broker_config(dir, name, port_);
+    process_ = test::Process({PDSYNC_MOSQUITTO_BIN, "-c", conf}, dir.file(name + ".log"));
+    if (!test::wait_until([&] { return test::port_open(port_); }, std::chrono::seconds(10)))
+        throw std::runtime_error("mosquitto did not start: " + process_.log());
+}
+
+BenchServer::BenchServer(const test::TempDir& dir, const std::string& broker_uri,
+                         ServerOptions o) {
+    std::string id = "pdsync-server-" + std::to_string(test::free_port());
+    std::vector<std::string> argv = {PDSYNC_SERVER_BIN,
+                                     "--broker",        broker_uri,
+                                     "--store",         o.store,
+                                     "--server-id",     id,
+                                     "--root",          o.root,
+                                     "--log-level",     o.log_level,
+                                     "--machine-limit", std::to_string(o.machine_limit),
+                                     "--user-limit",    std::to_string(o.user_limit)};
+    started_wall_ = std::chrono::system_clock::now();
+    started_at_ = std::chrono::steady_clock::now();
+    process_ = test::Process(argv, dir.file(id + ".log"));
+}
+
+BenchDaemon::BenchDaemon(const test::TempDir& dir, const std::string& broker_uri,
+                         std::string device_id, const std::string& root, const std::string& store)
+    : id_(std::move(device_id)),
+      socket_(dir.file(id_ + ".sock")),
+      store_(store.empty() ? dir.file(id_ + ".db") : store) {
+    std::vector<std::string> argv = {PDSYNC_CLIENT_BIN, "--broker", broker_uri, "--device-id", id_,
+                                     "--store",         store_,     "--socket", socket_,
+                                     "--root",          root,       "--log-level", "info"};
+    process_ = test::Process(argv, dir.file(id_ + ".log"));
+    bool up = test::wait_until(
+        [&] {
+            return client::control_call(socket_, {{"cmd", "status"}},
+                                        std::chrono::milliseconds(500))
+                .ok();
+        },
+        std::chrono::seconds(20));
+    if (!up) throw std::runtime_error("pdsync-client " + id_ + " did not start: " + process_.log());
+}
+
+Value BenchDaemon::call(const Value& request, std::chrono::milliseconds timeout) {
+    auto r = client::control_call(socket_, request, timeout);
+    if (!r) throw std::runtime_error("control call to " + id_ + " failed: " + r.error().message);
+    return *r;
+}
+
+bool BenchDaemon::wait_joined(std::chrono::milliseconds timeout) {
+    return test::wait_until([&] { return call({{"cmd", "status"}}).value("joined", false); },
+                            timeout);
+}
+
+IdleClient::IdleClient(const test::TempDir& dir, const std::string& broker_uri) {
+    process_ = test::Process({PDSYNC_BENCH_IDLE_CLIENT_BIN, broker_uri}, dir.file("idle-client.log"));
+}
+
+long rss_kib(pid_t pid) {
+    return proc_status_kib(pid, "VmRSS");
+}
+
+long peak_rss_kib(pid_t pid) {
+    return proc_status_kib(pid, "VmHWM");
+}
+
+uint64_t store_bytes(const std::string& path) {
+    uint64_t total = 0;
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+        std::error_code ec;
+        auto n = std::filesystem::file_size(path + suffix, ec);
+        if (!ec) total += n;
+    }
+    return total;
+}
+
+std::string machine_description() {
+    std::string cpu = first_line_with("/proc/cpuinfo", "model name");
+    if (auto colon = cpu.find(':'); colon != std::string::npos) cpu = cpu.substr(colon + 2);
+    long mem_kib = 0;
+    {
+        std::istringstream line(first_line_with("/proc/meminfo", "MemTotal:").substr(9));
+        line >> mem_kib;
+    }
+    utsname u{};
+    uname(&u);
+    std::ostringstream out;
+    out << std::thread::hardware_concurrency() << " × " << cpu << ", "
+        << (static_cast<double>(mem_kib) / 1024.0 / 1024.0) << " GiB RAM, " << u.sysname << " "
+        << u.release;
+    return out.str();
+}
+
+double log_line_time(const std::string& log_file, const std::string& needle) {
+    std::ifstream in(log_file);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.find(needle) == std::string::npos || line.size() < 23) continue;
+        std::tm tm{};
+        if (!strptime(line.substr(0, 19).c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) continue;
+        tm.tm_isdst = -1;
+        double ms = std::stod(line.substr(20, 3));
+        return static_cast<double>(std::mktime(&tm)) + ms / 1000.0;
+    }
+    return -1;
+}
+
+}  // namespace pdsync::bench

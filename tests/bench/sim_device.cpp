@@ -1,0 +1,259 @@
+// Simulated device over a real MQTT connection (see sim_device.hpp).
+#include "tests/bench/sim_device.hpp"
+
+#include <msgpack.hpp>
+
+#include <string_view>
+
+#include "shared/clock.hpp"
+#include "shared/tuning.hpp"
+#include "shared/user_id.hpp"
+
+namespace pdsync::bench {
+namespace {
+
+constexpr std::size_t kAcksKept = 4096;  // acks remembered for wait_ack()
+
+}  // namespace
+
+uint64_t peek_version(const std::string& payload) {
+    if (payload.empty()) return 0;
+    try {
+        msgpack::object_handle handle = msgpack::unpack(payload.data(), payload.size());
+        const msgpack::object& o = handle.get();
+        if (o.type != msgpack::type::MAP) return 0;
+        for (uint32_t i = 0; i < o.via.map.size; ++i) {
+            const auto& kv = o.via.map.ptr[i];
+            if (kv.key.type == msgpack::type::STR &&
+                std::string_view(kv.key.via.str.ptr, kv.key.via.str.size) == "version" &&
+                kv.val.type == msgpack::type::POSITIVE_INTEGER)
+                return kv.val.via.u64;
+        }
+    } catch (const std::exception&) {
+    }
+    return 0;
+}
+
+SimDevice::SimDevice(const std::string& broker_uri, Topics topics, std::string device_id)
+    : id_(std::move(device_id)), topics_(std::move(topics)), epoch_(random_hex(8)) {
+    net::MqttSettings s;
+    s.servers = {broker_uri};
+    s.client_id = id_;
+    s.will = net::MqttSettings::Will{
+        topics_.device(id_, TopicKind::device_presence),
+        encode_msgpack_unchecked(presence_to_value({id_, false, 0})), true};
+    net::MqttLink::Handlers h;
+    h.on_message = [this](net::Received m) { on_message(m); };
+    link_ = std::make_unique<net::MqttLink>(std::move(s), std::move(h));
+    link_->subscribe({topics_.device(id_, TopicKind::device_inbox)});
+}
+
+SimDevice::~SimDevice() {
+    link_->stop(std::chrono::milliseconds(0));
+}
+
+void SimDevice::start() {
+    link_->start();
+}
+
+bool SimDevice::wait_connected(Clock::time_point deadline) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    return link_->wait_connected(std::max(left, std::chrono::milliseconds(0)));
+}
+
+void SimDevice::send_hello() {
+    (void)link_->publish(topics_.device(id_, TopicKind::device_presence),
+                         encode_msgpack_unchecked(presence_to_value({id_, true, now_ms()})), true);
+    Hello h;
+    h.device_id = id_;
+    h.product = "pdsync-bench-sim";
+    h.firmware = "1.0";
+    h.protocol = tuning::kProtocolVersion;
+    h.categories = CategorySet::all();
+    h.auth_digest = AuthProfile{}.digest();
+    h.epoch = epoch_;
+    {
+        std::lock_guard lock(mu_);
+        h.next_seq = next_seq_;
+    }
+    (void)link_->publish(topics_.device(id_, TopicKind::device_hello),
+                         encode_msgpack_unchecked(hello_to_value(h)), false);
+}
+
+bool SimDevice::wait_joined(Clock::time_point deadline) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_until(lock, deadline, [&] { return joined_; });
+}
+
+bool SimDevice::join(Clock::time_point deadline) {
+    send_hello();
+    return wait_joined(deadline);
+}
+
+std::string SimDevice::refusal() {
+    std::lock_guard lock(mu_);
+    return refusal_;
+}
+
+void SimDevice::publish_event(EventKind kind, const std::string& user) {
+    (void)link_->publish(topics_.device(id_, TopicKind::device_events),
+                         encode_msgpack_unchecked(event_to_value({id_, kind, user, now_ms()})),
+                         false);
+}
+
+std::optional<double> SimDevice::login(const std::string& user, std::chrono::milliseconds timeout) {
+    auto started = Clock::now();
+    {
+        std::lock_guard lock(mu_);
+        login_ = Login{user, false, {}, {}, std::nullopt};
+    }
+    // The real client's order: subscribe, then the event (one connection keeps it).
+    link_->subscribe({topics_.user_docs_filter(user)});
+    publish_event(EventKind::login, user);
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_until(lock, started + timeout, [&] { return login_->ready_at.has_value(); }))
+        return std::nullopt;
+    return ms_between(started, *login_->ready_at);
+}
+
+void SimDevice::logout() {
+    std::string user;
+    {
+        std::lock_guard lock(mu_);
+        if (!login_) return;
+        user = login_->user;
+        login_.reset();
+    }
+    link_->unsubscribe({topics_.user_docs_filter(user)});
+    publish_event(EventKind::logout, user);
+}
+
+void SimDevice::watch(const std::string& user) {
+    link_->subscribe({topics_.user_docs_filter(user)});
+}
+
+std::optional<Clock::time_point> SimDevice::wait_document(const std::string& topic,
+                                                          uint64_t version,
+                                                          Clock::time_point deadline) {
+    std::unique_lock lock(mu_);
+    bool ok = cv_.wait_until(lock, deadline, [&] {
+        auto it = seen_.find(topic);
+        return it != seen_.end() && it->second.version >= version;
+    });
+    if (!ok) return std::nullopt;
+    return seen_[topic].at;
+}
+
+uint64_t SimDevice::document_version(const std::string& topic) {
+    std::lock_guard lock(mu_);
+    auto it = seen_.find(topic);
+    return it == seen_.end() ? 0 : it->second.version;
+}
+
+uint64_t SimDevice::send_changes(const std::string& user, Category category,
+                                 std::vector<ChangeOp> ops) {
+    ChangeSet cs;
+    cs.device_id = id_;
+    cs.epoch = epoch_;
+    cs.user = user;
+    cs.category = category;
+    cs.created_at = now_ms();
+    cs.ops = std::move(ops);
+    {
+        std::lock_guard lock(mu_);
+        cs.seq = next_seq_++;
+    }
+    (void)link_->publish(topics_.device(id_, TopicKind::device_changes),
+                         encode_msgpack_unchecked(change_set_to_value(cs)), false);
+    return cs.seq;
+}
+
+std::optional<std::pair<AckReply, Clock::time_point>> SimDevice::wait_ack(
+    uint64_t seq, Clock::time_point deadline) {
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_until(lock, deadline, [&] { return acks_.count(seq) > 0; })) return std::nullopt;
+    return acks_[seq];
+}
+
+bool SimDevice::wait_window(std::size_t window, Clock::time_point deadline) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_until(lock, deadline, [&] { return next_seq_ - 1 - answered_ < window; });
+}
+
+uint64_t SimDevice::acked_ok() {
+    std::lock_guard lock(mu_);
+    return acked_ok_;
+}
+
+uint64_t SimDevice::acked_failed() {
+    std::lock_guard lock(mu_);
+    return acked_failed_;
+}
+
+std::string SimDevice::last_ack_error() {
+    std::lock_guard lock(mu_);
+    return last_ack_error_;
+}
+
+// ---- Paho's thread ------------------------------------------------------------------
+
+void SimDevice::on_message(const net::Received& m) {
+    auto at = Clock::now();
+    auto t = topics_.parse(m.topic);
+    if (!t) return;
+    if (t->kind == TopicKind::user_doc) return on_document(*t, m, at);
+    if (t->kind != TopicKind::device_inbox || t->device_id != id_) return;
+    auto v = decode_msgpack(m.payload);
+    if (!v) return;
+    auto r = reply_from_value(*v);
+    if (r) on_reply(*r, at);
+}
+
+void SimDevice::on_reply(const Reply& r, Clock::time_point at) {
+    {
+        std::lock_guard lock(mu_);
+        if (const auto* j = std::get_if<JoinReply>(&r)) {
+            joined_ = j->accepted;
+            if (!j->accepted) refusal_ = std::string(errc_name(j->reason)) + ": " + j->message;
+        } else if (const auto* a = std::get_if<AckReply>(&r)) {
+            if (a->seq == 0) return;
+            ++answered_;
+            (a->ok ? acked_ok_ : acked_failed_) += 1;
+            if (!a->ok) last_ack_error_ = std::string(errc_name(a->reason)) + ": " + a->message;
+            acks_[a->seq] = {*a, at};
+            if (acks_.size() > kAcksKept) acks_.erase(acks_.begin());
+        } else if (const auto* l = std::get_if<LoginReply>(&r)) {
+            if (!login_ || login_->user != l->user) return;
+            login_->manifest = true;
+            login_->wanted = l->versions;
+            check_ready(at);
+        }
+    }
+    cv_.notify_all();
+}
+
+void SimDevice::on_document(const ParsedTopic& t, const net::Received& m, Clock::time_point at) {
+    uint64_t version = peek_version(m.payload);
+    {
+        std::lock_guard lock(mu_);
+        auto& seen = seen_[m.topic];
+        if (version >= seen.version) seen = Seen{version, at};
+        if (login_ && login_->user == t.user) {
+            login_->have[t.category] = std::max(login_->have[t.category], version);
+            check_ready(at);
+        }
+    }
+    cv_.notify_all();
+}
+
+// Called with mu_ held: ready once the manifest and every listed version are here.
+void SimDevice::check_ready(Clock::time_point at) {
+    if (!login_ || login_->ready_at || !login_->manifest) return;
+    for (const auto& [c, version] : login_->wanted) {
+        auto it = login_->have.find(c);
+        if (it == login_->have.end() || it->second < version) return;
+    }
+    login_->ready_at = at;
+}
+
+}  // namespace pdsync::bench
