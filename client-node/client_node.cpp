@@ -206,7 +206,7 @@ void ClientNode::send_hello() {
         }
     }
     h.cached_users = store_->cached_users();
-        // Exponential back-off: a refused device asks again, but never in a tight loop.
+    // Exponential back-off: a refused device asks again, but never in a tight loop.
     next_hello_ = Clock::now() + hello_backoff_;
     hello_backoff_ = std::min(hello_backoff_ * 2, std::chrono::milliseconds(tuning::kJoinRetryMax));
     ++join_attempts_;
@@ -226,7 +226,7 @@ void ClientNode::on_join(const JoinReply& r) {
                      errc_name(r.reason), r.message, hello_backoff_.count());
         return;
     }
-            joined_ = true;
+    joined_ = true;
     join_state_ = "joined";
     hello_backoff_ = tuning::kJoinRetryMin;
     CategorySet before = syncs_;
@@ -331,10 +331,14 @@ void ClientNode::on_ack(const AckReply& r) {
     }
     inflight_.erase(r.seq);
     Value answer;
-        if (r.ok && !r.user.empty() && (!login_ || login_->user != r.user)) {
+    if (r.ok && !r.user.empty() && (!login_ || login_->user != r.user)) {
         // Nobody here looks at that user's documents: the next login fetches them anyway.
         store_->drop_outbox(r.seq);
-        answer = {{"ok", true}, {"state", "acked"}, {"seq", r.seq}, {"version", r.version}, {"conflicts", r.conflicts}};
+        answer = {{"ok", true},
+                  {"state", "acked"},
+                  {"seq", r.seq},
+                  {"version", r.version},
+                  {"conflicts", r.conflicts}};
     } else if (r.ok) {
         store_->mark_acked(r.seq, r.version);
 
@@ -407,7 +411,7 @@ void ClientNode::on_message(const net::Received& m) {
         case TopicKind::user_doc:
         case TopicKind::shared_doc:
             return on_document(*t, m.payload);
-                case TopicKind::server_status: {
+        case TopicKind::server_status: {
             auto v = decode_msgpack(m.payload);
             if (!v || !v->is_object()) return;
             std::string before = server_status_.value("boot_id", "");
@@ -478,7 +482,8 @@ void ClientNode::on_document(const ParsedTopic& t, const std::string& payload) {
 void ClientNode::subscribe_user(const std::string& user) {
     CategorySet cats = joined_ ? syncs_ : settings_.supported;
     std::vector<std::string> filters;
-    for (auto c : cats.intersect(CategorySet::personal()).list()) filters.push_back(topics_.user_doc(user, c));
+    for (auto c : cats.intersect(CategorySet::personal()).list())
+        filters.push_back(topics_.user_doc(user, c));
     link_->subscribe(filters);
 }
 
@@ -623,7 +628,7 @@ Value ClientNode::cmd_status() {
                {"syncs", syncs_.names()},
                {"supported", settings_.supported.names()},
                {"pending", static_cast<uint64_t>(store_->outbox_size())},
-                              {"last_error", last_error_},
+               {"last_error", last_error_},
                {"join_attempts", join_attempts_},
                {"join_retry_ms", static_cast<int64_t>(hello_backoff_.count())},
                {"server_online", server_status_.value("server_online", false)},

@@ -128,7 +128,7 @@ class ClientNode {
     CategorySet syncs_;
     std::string epoch_;
     Clock::time_point next_hello_{};
-        std::chrono::milliseconds hello_backoff_;
+    std::chrono::milliseconds hello_backoff_;
     int join_attempts_ = 0;
 
     std::map<uint64_t, Clock::time_point> inflight_;

@@ -62,7 +62,7 @@ std::vector<Outbound> ServerCore::handle_batch(const std::vector<Inbound>& batch
         }
         return std::move(failed.replies);
     }
-        // Committed: now the world may learn about it.
+    // Committed: now the world may learn about it.
     last_batch_had_changes_ = !b.change_sets.empty();
 
     for (auto& [id, row] : b.devices) devices_[id] = row;

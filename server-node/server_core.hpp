@@ -60,7 +60,7 @@ class ServerCore {
 
     // The retained server/status message.
     Outbound status_message() const;
-        bool may_sleep() const { return online_.empty(); }
+    bool may_sleep() const { return online_.empty(); }
     // Whether the last handle_batch() committed at least one change set.
     bool last_batch_had_changes() const { return last_batch_had_changes_; }
     // The broker connection was re-established: presence comes again as retained messages.
@@ -90,7 +90,7 @@ class ServerCore {
     std::map<std::string, DeviceRow> devices_;    // committed device rows
     std::map<std::string, std::string> refused_;  // device id -> last refusal, not stored
     std::set<std::string> online_;
-        int64_t started_at_;
+    int64_t started_at_;
     bool last_batch_had_changes_ = false;
 
     std::string boot_id_;

@@ -35,8 +35,9 @@ ServerNode::ServerNode(std::unique_ptr<ServerStore> store, Topics topics, Server
         }
         cv_.notify_one();
     };
-        link_ = std::make_unique<net::MqttLink>(std::move(mqtt), std::move(h));
-    if (const char* fault = std::getenv("PDSYNC_FAULT_EXIT_AFTER_COMMITS")) fault_exit_after_commits_ = std::atoi(fault);
+    link_ = std::make_unique<net::MqttLink>(std::move(mqtt), std::move(h));
+    if (const char* fault = std::getenv("PDSYNC_FAULT_EXIT_AFTER_COMMITS"))
+        fault_exit_after_commits_ = std::atoi(fault);
     link_->subscribe({topics_.all_devices_filter(TopicKind::device_hello),
                       topics_.all_devices_filter(TopicKind::device_changes),
                       topics_.all_devices_filter(TopicKind::device_events),
@@ -89,7 +90,7 @@ void ServerNode::worker_loop() {
                 queue_.pop_front();
             }
         }
-                if (reconcile) {
+        if (reconcile) {
             core_.reset_presence();
 
             auto docs = core_.all_documents();
@@ -98,8 +99,10 @@ void ServerNode::worker_loop() {
             publish_all({core_.status_message()});
         }
         if (!batch.empty()) {
-                        auto out = core_.handle_batch(batch, [this](std::vector<Outbound>&& early) { publish_all(early); });
-            if (fault_exit_after_commits_ > 0 && core_.last_batch_had_changes() && --fault_exit_after_commits_ == 0) {
+            auto out = core_.handle_batch(
+                batch, [this](std::vector<Outbound>&& early) { publish_all(early); });
+            if (fault_exit_after_commits_ > 0 && core_.last_batch_had_changes() &&
+                --fault_exit_after_commits_ == 0) {
                 spdlog::critical("fault injection: exiting after a commit, before its acks");
                 spdlog::default_logger()->flush();
                 ::_exit(9);

@@ -39,7 +39,7 @@ class ServerNode {
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<Inbound> queue_;
-        bool reconcile_ = false;
+    bool reconcile_ = false;
     // Fault injection for the tests (PDSYNC_FAULT_EXIT_AFTER_COMMITS=N): exit right after
     // the Nth commit that holds a change set, before its acks go out, as a crash would.
     int fault_exit_after_commits_ = 0;

@@ -41,11 +41,10 @@ struct MqttSettings {
         std::string payload;
         bool retained = true;
     };
-        std::optional<Will> will;
+    std::optional<Will> will;
     // Keep-alive: how soon the broker notices a dead connection and publishes the will.
     std::chrono::seconds keep_alive = std::chrono::seconds(10);
 };
-
 
 struct Received {
     std::string topic;

@@ -24,7 +24,7 @@ Result<MqttSettings> NodeOptions::mqtt_settings(const std::string& client_id) co
         if (!in) return make_error(Errc::io, "cannot read password file " + password_file);
         std::getline(in, s.password);
     }
-        s.keep_alive = std::chrono::seconds(keep_alive_s);
+    s.keep_alive = std::chrono::seconds(keep_alive_s);
     s.ca_file = ca_file;
     s.cert_file = cert_file;
     s.key_file = key_file;
@@ -41,8 +41,9 @@ void add_node_options(CLI::App& app, NodeOptions& o) {
     app.add_option("--ca-file", o.ca_file, "Fleet CA certificate (TLS)");
     app.add_option("--cert-file", o.cert_file, "Client certificate (TLS)");
     app.add_option("--key-file", o.key_file, "Client private key (TLS)");
-        app.add_option("--root", o.root, "Topic root")->capture_default_str();
-    app.add_option("--keep-alive-s", o.keep_alive_s, "MQTT keep-alive; presence goes offline ~1.5x after a crash")
+    app.add_option("--root", o.root, "Topic root")->capture_default_str();
+    app.add_option("--keep-alive-s", o.keep_alive_s,
+                   "MQTT keep-alive; presence goes offline ~1.5x after a crash")
         ->capture_default_str()
         ->check(CLI::Range(1, 3600));
 

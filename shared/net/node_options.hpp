@@ -12,7 +12,6 @@
 #include "shared/net/mqtt_link.hpp"
 #include "shared/tuning.hpp"
 
-
 namespace pdsync::net {
 
 struct NodeOptions {
@@ -25,7 +24,7 @@ struct NodeOptions {
     std::string key_file;
     std::string root = "pds/v1";
     std::string log_level = "info";
-        std::string log_file;
+    std::string log_file;
     int keep_alive_s = static_cast<int>(tuning::kKeepAlive.count());
     AuthProfile auth;
 

@@ -12,7 +12,8 @@ TEST(Join, DeviceJoinsByItselfAndReportsWhatItSyncs) {
     TempDir dir;
     Broker broker(dir);
     Server server(dir, {broker.uri()});
-    Device a(dir, {broker.uri()}, "dev-a", {"--product", "MFP C5870", "--firmware", "3.2", "--location", "2F east"});
+    Device a(dir, {broker.uri()}, "dev-a",
+             {"--product", "MFP C5870", "--firmware", "3.2", "--location", "2F east"});
     ASSERT_TRUE(a.wait_joined()) << a.log();
     Value st = a.status();
     EXPECT_EQ(st["state"], "joined");
@@ -22,8 +23,8 @@ TEST(Join, DeviceJoinsByItselfAndReportsWhatItSyncs) {
         auto v = decode_msgpack(p);
         if (!v || !(*v).contains("machines")) return false;
         for (const auto& m : (*v)["machines"]) {
-            if (m["device_id"] == "dev-a" && m["product"] == "MFP C5870" && m["firmware"] == "3.2" &&
-                m["location"] == "2F east" && m["online"] == true)
+            if (m["device_id"] == "dev-a" && m["product"] == "MFP C5870" &&
+                m["firmware"] == "3.2" && m["location"] == "2F east" && m["online"] == true)
                 return true;
         }
         return false;
@@ -33,17 +34,19 @@ TEST(Join, DeviceJoinsByItselfAndReportsWhatItSyncs) {
 TEST(Join, DifferentAuthProfileIsRefusedWithReasonShownOnDevice) {
     TempDir dir;
     Broker broker(dir);
-    Server server(dir, {broker.uri()}, {"--auth-method", "ldap", "--auth-realm", "CORP", "--department-id-management",
-                                        "--department-ids", "100,200"});
+    Server server(dir, {broker.uri()},
+                  {"--auth-method", "ldap", "--auth-realm", "CORP", "--department-id-management",
+                   "--department-ids", "100,200"});
     Device same(dir, {broker.uri()}, "dev-same",
-                {"--auth-method", "ldap", "--auth-realm", "CORP", "--department-id-management", "--department-ids",
-                 "200,100"});
+                {"--auth-method", "ldap", "--auth-realm", "CORP", "--department-id-management",
+                 "--department-ids", "200,100"});
     Device other(dir, {broker.uri()}, "dev-other",
-                 {"--auth-method", "ldap", "--auth-realm", "CORP", "--department-id-management", "--department-ids",
-                  "100"});
+                 {"--auth-method", "ldap", "--auth-realm", "CORP", "--department-id-management",
+                  "--department-ids", "100"});
     EXPECT_TRUE(same.wait_joined()) << same.log();
     ASSERT_TRUE(wait_until([&] { return other.status()["state"] == "refused"; })) << other.log();
-    EXPECT_NE(other.status()["last_error"].get<std::string>().find("auth_profile_mismatch"), std::string::npos);
+    EXPECT_NE(other.status()["last_error"].get<std::string>().find("auth_profile_mismatch"),
+              std::string::npos);
     auto cli = run_cli({"device", "--socket", other.socket(), "status"});
     EXPECT_NE(cli.out.find("auth_profile_mismatch"), std::string::npos) << cli.out;
 }
@@ -61,7 +64,8 @@ TEST(Join, MachineLimitCountsServerMachineOnceAndSurvivesRestart) {
     ASSERT_TRUE(d2.wait_joined()) << "the server's own client must not take a slot";
     Device d3(dir, {broker.uri()}, "dev-3");
     ASSERT_TRUE(wait_until([&] { return d3.status()["state"] == "refused"; })) << d3.log();
-    EXPECT_NE(d3.status()["last_error"].get<std::string>().find("machine_limit"), std::string::npos);
+    EXPECT_NE(d3.status()["last_error"].get<std::string>().find("machine_limit"),
+              std::string::npos);
 
     // The server forgets nothing across a restart: d3 stays refused, d1 is still a member.
     server.stop();
@@ -72,7 +76,8 @@ TEST(Join, MachineLimitCountsServerMachineOnceAndSurvivesRestart) {
     d3.stop();
     d3.start();
     ASSERT_TRUE(wait_until([&] { return d3.status()["state"] == "refused"; })) << d3.log();
-    EXPECT_NE(d3.status()["last_error"].get<std::string>().find("machine_limit"), std::string::npos);
+    EXPECT_NE(d3.status()["last_error"].get<std::string>().find("machine_limit"),
+              std::string::npos);
 }
 
 TEST(Join, RefusedDeviceRetriesWithGrowingBackOff) {
@@ -80,7 +85,8 @@ TEST(Join, RefusedDeviceRetriesWithGrowingBackOff) {
     Broker broker(dir);
     Server server(dir, {broker.uri()}, {"--auth-method", "ldap"});
     Device d(dir, {broker.uri()}, "dev-x");  // auth method "local": refused every time
-    ASSERT_TRUE(wait_until([&] { return d.status()["join_attempts"].get<int>() >= 3; }, std::chrono::seconds(20)));
+    ASSERT_TRUE(wait_until([&] { return d.status()["join_attempts"].get<int>() >= 3; },
+                           std::chrono::seconds(20)));
     Value st = d.status();
     EXPECT_EQ(st["state"], "refused");
     // 500 ms doubling: after three attempts the next one is at least 4 s away.

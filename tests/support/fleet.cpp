@@ -63,8 +63,9 @@ Server::Server(const TempDir& dir, std::vector<std::string> brokers,
     start();
 }
 
-void Server::start(const std::vector<std::string>& env) { process_ = Process(args_, log_, env); }
-
+void Server::start(const std::vector<std::string>& env) {
+    process_ = Process(args_, log_, env);
+}
 
 Device::Device(const TempDir& dir, std::vector<std::string> brokers, std::string device_id,
                std::vector<std::string> extra_args)
@@ -100,7 +101,7 @@ Value Device::call(const Value& request, int timeout_ms) {
 
 Value Device::edit(const std::string& category, const Value& ops, int wait_ms,
                    const std::string& user) {
-        // nlohmann reads a one-element brace list `{op}` as a copy of op, not as [op].
+    // nlohmann reads a one-element brace list `{op}` as a copy of op, not as [op].
     Value list = ops.is_object() ? Value::array({ops}) : ops;
     Value req = {{"cmd", "edit"}, {"category", category}, {"ops", list}, {"wait_ms", wait_ms}};
 

@@ -46,14 +46,14 @@ class Server {
   public:
     Server(const TempDir& dir, std::vector<std::string> brokers,
            std::vector<std::string> extra_args = {}, std::string name = "server");
-        void start(const std::vector<std::string>& env = {});
+    void start(const std::vector<std::string>& env = {});
     int stop() { return process_.stop(); }
     void kill9() { process_.kill9(); }
     bool running() { return process_.running(); }
     const std::string& store() const { return store_; }
     std::string log() const { return process_.log(); }
 
-private:
+  private:
     std::vector<std::string> args_;
 
     std::string store_;

@@ -66,7 +66,8 @@ TempDir::~TempDir() {
     std::filesystem::remove_all(path_, ec);
 }
 
-Process::Process(const std::vector<std::string>& argv, const std::string& log_file, const std::vector<std::string>& env)
+Process::Process(const std::vector<std::string>& argv, const std::string& log_file,
+                 const std::vector<std::string>& env)
     : log_(log_file) {
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -83,7 +84,7 @@ Process::Process(const std::vector<std::string>& argv, const std::string& log_fi
         // The test's signal mask must not leak into the daemon.
         sigset_t none;
         sigemptyset(&none);
-                ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
         for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
 
         ::execv(args[0], args.data());

@@ -42,8 +42,9 @@ class TempDir {
 class Process {
   public:
     Process() = default;
-        // `env` holds extra "NAME=value" entries for the child only.
-    Process(const std::vector<std::string>& argv, const std::string& log_file, const std::vector<std::string>& env = {});
+    // `env` holds extra "NAME=value" entries for the child only.
+    Process(const std::vector<std::string>& argv, const std::string& log_file,
+            const std::vector<std::string>& env = {});
 
     ~Process();
     Process(Process&& o) noexcept;

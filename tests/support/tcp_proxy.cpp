@@ -18,7 +18,8 @@ TcpProxy::TcpProxy(int target_port) : target_port_(target_port) {
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listen_fd_, 64) != 0) {
+    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::listen(listen_fd_, 64) != 0) {
         throw std::runtime_error("proxy cannot listen");
     }
     socklen_t len = sizeof addr;
@@ -45,7 +46,9 @@ void TcpProxy::cut() {
     for (int fd : fds_) ::shutdown(fd, SHUT_RDWR);
 }
 
-void TcpProxy::heal() { cut_ = false; }
+void TcpProxy::heal() {
+    cut_ = false;
+}
 
 void TcpProxy::accept_loop() {
     while (!stopping_) {

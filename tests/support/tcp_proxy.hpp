@@ -14,7 +14,7 @@
 namespace pdsync::test {
 
 class TcpProxy {
-public:
+  public:
     explicit TcpProxy(int target_port);
     ~TcpProxy();
     TcpProxy(const TcpProxy&) = delete;
@@ -25,7 +25,7 @@ public:
     void cut();
     void heal();
 
-private:
+  private:
     void accept_loop();
     void pump(int client, int upstream);
 
