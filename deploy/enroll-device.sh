@@ -24,6 +24,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib/ca.sh
 . "$here/lib/ca.sh"
 PDS_PROG="enroll-device.sh"
+pds_need openssl mosquitto_passwd flock tar gzip realpath
 
 usage() { sed -n '2,6p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
 

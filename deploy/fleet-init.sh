@@ -33,6 +33,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib/ca.sh
 . "$here/lib/ca.sh"
 PDS_PROG="fleet-init.sh"
+pds_need openssl mosquitto_passwd flock tar gzip realpath
 
 usage() { sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
 

@@ -17,6 +17,15 @@ PDS_DEFAULT_ROOT=pds/v1
 # paths) must go in verbatim.
 shopt -u patsub_replacement 2>/dev/null || true
 
+# pds_need CMD...: fails early, naming the package, when a tool is missing on a fresh machine.
+pds_need() {
+    local c
+    for c in "$@"; do
+        command -v "$c" >/dev/null 2>&1 \
+            || pds_die "'$c' not found: install mosquitto, mosquitto-clients and openssl (deploy/install-deps.sh)"
+    done
+}
+
 pds_log() { printf '%s: %s\n' "${PDS_PROG:-pdsync}" "$*" >&2; }
 pds_die() { pds_log "error: $*"; exit 1; }
 

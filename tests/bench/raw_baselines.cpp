@@ -219,4 +219,14 @@ double bulk_transfer_ms(const std::string& uri, const std::vector<std::string>& 
     return ms_between(t0, sub.wait_count(before + payloads.size()));
 }
 
+double retained_publish_ms(const std::string& uri,
+                           const std::vector<std::pair<std::string, std::string>>& messages) {
+    RawEndpoint pub(uri);
+    auto t0 = Clock::now();
+    for (const auto& [topic, payload] : messages) pub.publish(topic, payload, true);
+    if (!pub.link().flush(std::chrono::minutes(5)))
+        throw std::runtime_error("baseline: retained publishes not acknowledged");
+    return ms_between(t0, Clock::now());
+}
+
 }  // namespace pdsync::bench

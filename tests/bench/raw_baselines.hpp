@@ -37,4 +37,9 @@ Samples relay_two_hops(const std::string& uri, const std::string& first, const s
 // Time for one publisher to deliver all `payloads` (QoS 1, in order) to one subscriber.
 double bulk_transfer_ms(const std::string& uri, const std::vector<std::string>& payloads);
 
+// Time for one publisher to publish (topic, payload) pairs retained, QoS 1, until the
+// broker acknowledged the last: the raw cost of a start-up republish.
+double retained_publish_ms(const std::string& uri,
+                           const std::vector<std::pair<std::string, std::string>>& messages);
+
 }  // namespace pdsync::bench

@@ -296,6 +296,7 @@ watch_start() {
     pub server "$marker" "READY" -r || fail "watcher $id: marker publish failed" "$PUB_OUT"
     for topic in "$marker" "$@"; do targs+=(-t "$topic"); done
     auth "$who"
+    : >"$T/watch-$id.out"  # exists before the poll below reads it
     mosquitto_sub -V mqttv5 -q 1 "${AUTH[@]}" -F '%t %p' -C $((count + 1)) -W "$DEADLINE_S" \
         "${targs[@]}" >"$T/watch-$id.out" 2>"$T/watch-$id.err" &
     WATCH_PID[$id]=$!

@@ -108,6 +108,13 @@ expect_connect_ok "an enrolled device connects with its certificate" tls:mfp-1
 check "the broker logged no error" bash -c "! grep -i 'error' '$BROKER_LOG'"
 stop_broker
 
+echo "# a fleet without a TLS listener (--no-tls)"
+quietly "$REPO/deploy/fleet-init.sh" "$T/solo" --no-tls --port "$PORT" --run-user "$(id -un)" --server-host localhost
+quietly "$REPO/deploy/enroll-device.sh" "$T/solo" solo-1
+check "no TLS listener in its broker config" bash -c "! grep -q '^cafile' '$T/solo/mosquitto.conf'"
+check "its devices use the loopback listener" grep -qx "broker = \"mqtt://127.0.0.1:$PORT\"" "$T/solo/devices/solo-1/pdsync-client.conf"
+check "and carry no certificate settings" bash -c "! grep -q '^cert-file' '$T/solo/devices/solo-1/pdsync-client.conf'"
+
 echo "# systemd units"
 if command -v systemd-analyze >/dev/null 2>&1; then
     for unit in "$FLEET"/systemd/*.service "$FLEET/devices/mfp-1/pdsync-client.service"; do
