@@ -11,7 +11,7 @@ if [ "${1:-}" = "--fix" ]; then
 fi
 if ! clang-format --dry-run --Werror "${files[@]}" 2>/tmp/pdsync-format.log; then
   echo "check-format: these files differ from .clang-format (run deploy/check-format.sh --fix):"
-  grep -o '^[^:]*\.[ch]pp' /tmp/pdsync-format.log | sort -u | sed 's/^/  /'
+  grep -oE "^[^: ]+\.[ch]pp" /tmp/pdsync-format.log | sort -u | sed "s/^/  /"
   exit 1
 fi
 echo "check-format: ${#files[@]} files ok"

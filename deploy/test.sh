@@ -16,12 +16,15 @@ echo "== build"
 cmake --build "$BUILD" -j"$JOBS" 2>&1 | grep -v "^\[" || true
 cmake --build "$BUILD" -j"$JOBS" >/dev/null  # fails the script if the build failed
 
-echo "== format check"
-bash deploy/check-format.sh
-
 # Sanitizer findings fail the process that has them; leaks in a daemon show in its log.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 echo "== tests"
-ctest --test-dir "$BUILD" --output-on-failure -j"$JOBS" --timeout 300 "$@"
+status=0
+ctest --test-dir "$BUILD" --output-on-failure -j"$JOBS" --timeout 300 "$@" || status=1
+
+echo "== format check"
+bash deploy/check-format.sh || status=1
+exit $status
+
