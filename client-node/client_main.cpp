@@ -5,7 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "client-node/client_node.hpp"
-#include "client-node/control_socket.hpp"
+#include "shared/net/control_socket.hpp"
 #include "shared/net/node_options.hpp"
 #include "shared/user_id.hpp"
 
@@ -66,8 +66,8 @@ int main(int argc, char** argv) {
     }
     client::ClientNode client(std::move(store), Topics(node.root), settings,
                               std::move(mqtt).value());
-    client::ControlServer control(socket_path,
-                                  [&](const Value& req) { return client.request(req); });
+    net::ControlServer control(socket_path,
+                                  [&](const Value& req, const net::ControlServer::Progress&) { return client.request(req); });
     if (auto st = control.start(); !st) {
         spdlog::critical("{}", st.error().message);
         return 1;

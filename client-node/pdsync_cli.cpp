@@ -9,7 +9,7 @@
 #include <iostream>
 #include <sstream>
 
-#include "client-node/control_socket.hpp"
+#include "shared/net/control_socket.hpp"
 
 namespace {
 
@@ -34,7 +34,7 @@ int fail(const std::string& code, const std::string& message, bool json) {
 
 // Sends one request; prints errors; returns the answer or nullopt.
 std::optional<Value> call(const Common& c, const Value& req, int& exit_code) {
-    auto r = pdsync::client::control_call(c.socket, req, std::chrono::milliseconds(c.timeout_ms));
+    auto r = pdsync::net::control_call(c.socket, req, std::chrono::milliseconds(c.timeout_ms));
     if (!r) {
         exit_code = fail(std::string(pdsync::errc_name(r.code())), r.error().message, c.json);
         return std::nullopt;

@@ -1,6 +1,8 @@
 // Server protocol logic: join, change sets, login events, presence, user limit.
 #include "server-node/server_core.hpp"
 
+#include "server-node/server_batch.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <optional>
@@ -11,16 +13,6 @@
 
 namespace pdsync::server {
 
-struct ServerCore::Batch {
-    std::map<DocKey, std::optional<Document>> docs;  // documents read or written; nullopt = absent
-    std::set<DocKey> dirty;                          // to save and republish
-    std::set<DocKey> deleted;                        // to delete and clear on the broker
-    std::map<std::string, DeviceRow> devices;        // device rows changed in this batch
-    std::vector<Outbound> replies;
-    std::vector<Outbound> early;                                // replies from committed state only
-    std::vector<std::pair<std::string, uint64_t>> change_sets;  // (device, seq) seen
-    bool status_changed = false;
-};
 
 ServerCore::ServerCore(ServerStore& store, Topics topics, ServerSettings settings)
     : store_(store),
@@ -34,8 +26,7 @@ ServerCore::ServerCore(ServerStore& store, Topics topics, ServerSettings setting
 std::vector<Outbound> ServerCore::handle_batch(const std::vector<Inbound>& batch,
                                                const EarlyPublish& before_commit) {
     Batch b;
-    try {
-        auto txn = store_.begin();
+    return transact(b, [&] {
         for (const auto& msg : batch) handle_one(msg, b);
         if (!b.early.empty()) {
             if (before_commit) {
@@ -45,6 +36,13 @@ std::vector<Outbound> ServerCore::handle_batch(const std::vector<Inbound>& batch
             }
             b.early.clear();
         }
+    });
+}
+
+std::vector<Outbound> ServerCore::transact(Batch& b, const std::function<void()>& body) {
+    try {
+        auto txn = store_.begin();
+        body();
         for (const auto& key : b.deleted) store_.delete_document(key);
         for (const auto& key : b.dirty) {
             if (auto& doc = b.docs[key]) store_.save_document(*doc);
@@ -52,37 +50,44 @@ std::vector<Outbound> ServerCore::handle_batch(const std::vector<Inbound>& batch
         for (const auto& [id, row] : b.devices) store_.save_device(row);
         txn->commit();
     } catch (const std::exception& e) {
-        spdlog::error("store: batch of {} messages rolled back: {}", batch.size(), e.what());
-        std::vector<Outbound> out;
+        spdlog::error("store: transaction rolled back: {}", e.what());
+        b.failed = e.what();
         Batch failed;
         for (const auto& [device_id, seq] : b.change_sets) {
             refuse_change(device_id, seq, Errc::storage,
-                          std::string("the server could not store the change: ") + e.what(),
-                          failed);
+                          std::string("the server could not store the change: ") + e.what(), failed);
         }
+        last_batch_had_changes_ = false;
         return std::move(failed.replies);
     }
     // Committed: now the world may learn about it.
     last_batch_had_changes_ = !b.change_sets.empty();
-
+    if (commit_observer_) {
+        CommitRecord rec;
+        rec.saved = b.dirty;
+        rec.deleted = b.deleted;
+        rec.users = b.users;
+        for (const auto& [id, row] : b.devices) rec.devices.insert(id);
+        if (!rec.empty()) commit_observer_(rec);
+    }
     for (auto& [id, row] : b.devices) devices_[id] = row;
     std::vector<Outbound> out;
     for (const auto& key : b.deleted) {
         if (b.dirty.count(key)) continue;
-        out.push_back({key.user.empty() ? topics_.shared_doc(key.category)
-                                        : topics_.user_doc(key.user, key.category),
-                       "", true});
+        out.push_back({doc_topic(key), "", true});
     }
     for (const auto& key : b.dirty) {
         const auto& doc = b.docs[key];
         if (!doc) continue;
-        out.push_back({doc->user.empty() ? topics_.shared_doc(doc->category)
-                                         : topics_.user_doc(doc->user, doc->category),
-                       encode_document(*doc), true});
+        out.push_back({doc_topic(key), encode_document(*doc), true});
     }
     for (auto& r : b.replies) out.push_back(std::move(r));
     if (b.status_changed) out.push_back(status_message());
     return out;
+}
+
+std::string ServerCore::doc_topic(const DocKey& key) const {
+    return key.user.empty() ? topics_.shared_doc(key.category) : topics_.user_doc(key.user, key.category);
 }
 
 void ServerCore::handle_one(const Inbound& msg, Batch& b) {
@@ -363,6 +368,7 @@ Status ServerCore::register_user(const std::string& user, Batch& b) {
     }
     int64_t now = now_ms();
     store_.save_user(UserRow{user, now, now});
+    b.users.insert(user);
     b.status_changed = true;
     spdlog::info("user={} registered", user);
     return Ok{};
@@ -385,6 +391,7 @@ void ServerCore::evict_user(const std::string& user, Batch& b) {
         }
     }
     store_.delete_user(user);
+    b.users.insert(user);
     EvictNotice notice{{user}};
     for (const auto& [id, d] : devices_) {
         if (!d.removed) reply(id, notice, b);
@@ -409,6 +416,7 @@ void ServerCore::on_event(const std::string& device_id, const DeviceEvent& e, Ba
     if (auto u = store_.find_user(e.user)) {
         u->last_used_at = std::max(u->last_used_at + 1, now_ms());
         store_.save_user(*u);
+        b.users.insert(e.user);
         r.known = true;
         // Committed versions only (documents are saved at the end of the batch): the
         // reply can go out before this batch's commit, and changes in this batch reach
@@ -426,6 +434,11 @@ void ServerCore::on_event(const std::string& device_id, const DeviceEvent& e, Ba
 
 void ServerCore::on_presence(const std::string& device_id, const Presence& p, Batch& b) {
     bool changed = p.online ? online_.insert(device_id).second : online_.erase(device_id) > 0;
+    uint64_t& pending = pending_[device_id];
+    if (pending != p.pending) {
+        pending = p.pending;
+        b.status_changed = true;
+    }
     if (changed) {
         b.status_changed = true;
         spdlog::info("device={} {}", device_id, p.online ? "online" : "offline");
@@ -459,6 +472,12 @@ std::vector<Outbound> ServerCore::all_documents() {
 }
 
 Outbound ServerCore::status_message() const {
+    return {topics_.server_status(), encode_msgpack_unchecked(status_value()), true};
+}
+
+void ServerCore::set_status_extra(const std::string& key, Value value) { status_extra_[key] = std::move(value); }
+
+Value ServerCore::status_value() const {
     Value machines = Value::array();
     for (const auto& [id, d] : devices_) {
         if (d.removed) continue;
@@ -467,6 +486,7 @@ Outbound ServerCore::status_message() const {
                    {"firmware", d.firmware},
                    {"location", d.location},
                    {"online", online_.count(id) > 0},
+                   {"pending", pending_.count(id) ? pending_.at(id) : 0},
                    {"joined_at", d.joined_at},
                    {"last_seen_at", d.last_seen_at},
                    {"last_sync_at", d.last_sync_at},
@@ -493,7 +513,8 @@ Outbound ServerCore::status_message() const {
                {"machine_limit", settings_.machine_limit},
                {"categories", settings_.categories.names()},
                {"refused", std::move(refused)}};
-    return {topics_.server_status(), encode_msgpack_unchecked(v), true};
+    for (auto it = status_extra_.begin(); it != status_extra_.end(); ++it) v[it.key()] = it.value();
+    return v;
 }
 
 }  // namespace pdsync::server

@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -31,6 +32,16 @@ struct Outbound {
     bool retained = false;
 };
 
+// What one committed transaction changed, for observers such as replication. Rows are
+// named, not copied: an observer on the worker thread reads their committed state.
+struct CommitRecord {
+    std::set<DocKey> saved;          // documents written
+    std::set<DocKey> deleted;        // documents removed
+    std::set<std::string> users;     // users saved or deleted
+    std::set<std::string> devices;   // device rows saved
+    bool empty() const { return saved.empty() && deleted.empty() && users.empty() && devices.empty(); }
+};
+
 struct ServerSettings {
     std::string server_id = "pdsync-server";
     std::string device_id;  // the server machine's own client ("localhost"), if any
@@ -50,7 +61,10 @@ class ServerCore {
     // with Errc::storage (the device keeps it in its outbox and re-sends).
     // `before_commit`, if given, receives replies that depend only on already committed
     // state (login manifests), so a login does not wait for this batch's fsync.
-    using EarlyPublish = std::function<void(std::vector<Outbound>&&)>;
+        using EarlyPublish = std::function<void(std::vector<Outbound>&&)>;
+    // Called on the worker thread after every commit that changed something.
+    using CommitObserver = std::function<void(const CommitRecord&)>;
+    void set_commit_observer(CommitObserver observer) { commit_observer_ = std::move(observer); }
     std::vector<Outbound> handle_batch(const std::vector<Inbound>& batch,
                                        const EarlyPublish& before_commit = {});
 
@@ -67,8 +81,26 @@ class ServerCore {
     void reset_presence() { online_.clear(); }
     const ServerSettings& settings() const { return settings_; }
 
-  private:
+      // ---- Administration (server_admin.cpp) --------------------------------------------
+    struct AdminResult {
+        Value answer;                // {"ok": true, ...} or {"ok": false, "error", "message"}
+        std::vector<Outbound> publish;
+    };
+    // One administration command, in its own transaction: users-list, users-show,
+    // users-delete, machines-remove, export, import, status.
+    AdminResult admin(const Value& request);
+    // The status as a Value (what status_message() publishes).
+    Value status_value() const;
+    // Extra fields merged into the status (backup, replication), set by the node.
+    void set_status_extra(const std::string& key, Value value);
+
+private:
     struct Batch;
+    std::vector<Outbound> transact(Batch& b, const std::function<void()>& body);
+    std::string doc_topic(const DocKey& key) const;
+    AdminResult delete_user_data(const std::string& user, std::optional<Category> category);
+    AdminResult remove_machine(const std::string& device_id);
+    AdminResult import_documents(const Value& documents);
     void handle_one(const Inbound& msg, Batch& b);
     void on_hello(const std::string& device_id, const Hello& h, Batch& b);
     void on_changes(const std::string& device_id, const ChangeSet& cs, Batch& b);
@@ -90,7 +122,11 @@ class ServerCore {
     std::map<std::string, DeviceRow> devices_;    // committed device rows
     std::map<std::string, std::string> refused_;  // device id -> last refusal, not stored
     std::set<std::string> online_;
+    std::map<std::string, uint64_t> pending_;     // outbox sizes devices report in presence
+        CommitObserver commit_observer_;
+    Value status_extra_ = Value::object();
     int64_t started_at_;
+
     bool last_batch_had_changes_ = false;
 
     std::string boot_id_;

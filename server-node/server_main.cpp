@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "server-node/backup/store_lock.hpp"
 #include "server-node/server_node.hpp"
 #include "shared/net/node_options.hpp"
 #include "shared/tuning.hpp"
@@ -17,7 +18,21 @@ int main(int argc, char** argv) {
     std::string store_path = "pdsync-server.db";
     server::ServerSettings settings;
     std::vector<std::string> categories;
+    server::ServerNodeOptions options;
+    options.admin_socket = "/run/pdsync/server.sock";
     app.add_option("--store", store_path, "SQLite store file")->capture_default_str();
+    app.add_option("--admin-socket", options.admin_socket, "Administration socket for the pdsync CLI")
+        ->capture_default_str();
+    auto& bk = options.backup;
+    app.add_option("--backup-dir", bk.dir, "Back up to this local directory");
+    app.add_option("--backup-smb-url", bk.smb_url, "Back up to this SMB share (smb://host[:port]/share/dir)");
+    app.add_option("--backup-smb-user", bk.smb_user, "SMB user");
+    app.add_option("--backup-smb-password", bk.smb_password, "SMB password");
+    app.add_option("--backup-smb-password-file", bk.smb_password_file, "File holding the SMB password");
+    app.add_option("--backup-smb-workgroup", bk.smb_workgroup, "SMB workgroup")->capture_default_str();
+    app.add_option("--backup-interval-s", bk.interval_s, "Scheduled backup every N seconds (0: off)")
+        ->capture_default_str();
+    app.add_option("--backup-keep", bk.keep, "Backups kept by retention")->capture_default_str()->check(CLI::Range(1, 100000));
     app.add_option("--server-id", settings.server_id, "Name of this server (MQTT client id)")
         ->capture_default_str();
     app.add_option("--device-id", settings.device_id,
@@ -54,6 +69,13 @@ int main(int argc, char** argv) {
     }
 
     net::wait_for_stop_signal_blocking_setup();
+    // One server per store: a second one, or a restore, must not touch it meanwhile.
+    auto lock = backup::StoreLock::try_acquire(store_path);
+    if (!lock) {
+        spdlog::critical("{}", lock.error().message);
+        return 1;
+    }
+    options.store_path = store_path;
     std::unique_ptr<server::ServerStore> store;
     try {
         store = server::open_sqlite_server_store(store_path);
@@ -64,9 +86,13 @@ int main(int argc, char** argv) {
     spdlog::info("server={} store={} categories=[{}] machine_limit={} user_limit={}",
                  settings.server_id, store_path, fmt::join(settings.categories.names(), ","),
                  settings.machine_limit, settings.user_limit);
-    server::ServerNode server(std::move(store), Topics(node.root), settings,
-                              std::move(mqtt).value());
-    server.start();
+        server::ServerNode server(std::move(store), Topics(node.root), settings, std::move(mqtt).value(),
+                              std::move(options));
+    if (auto st = server.start(); !st) {
+        spdlog::critical("{}", st.error().message);
+        return 1;
+    }
+
     int sig = net::wait_for_stop_signal();
     spdlog::info("signal {}: stopping", sig);
     server.stop();

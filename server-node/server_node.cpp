@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 
 #include "shared/tuning.hpp"
@@ -12,8 +13,11 @@
 namespace pdsync::server {
 
 ServerNode::ServerNode(std::unique_ptr<ServerStore> store, Topics topics, ServerSettings settings,
-                       net::MqttSettings mqtt)
-    : store_(std::move(store)), topics_(topics), core_(*store_, topics, std::move(settings)) {
+                       net::MqttSettings mqtt, ServerNodeOptions options)
+    : store_(std::move(store)),
+      topics_(topics),
+      core_(*store_, topics, std::move(settings)),
+      options_(std::move(options)) {
     // A retained "offline" status if the server dies, so devices and the CLI can tell.
     Value offline = {{"schema", "pds.status/1"},
                      {"server_id", core_.settings().server_id},
@@ -48,9 +52,59 @@ ServerNode::~ServerNode() {
     stop();
 }
 
-void ServerNode::start() {
+Status ServerNode::start() {
+    backups_ = std::make_unique<ServerBackups>(options_.store_path, options_.backup, [this](const Value& summary) {
+        run_on_worker({{"cmd", "_status-extra"}, {"key", "last_backup"}, {"value", summary}});
+    });
+    if (!options_.admin_socket.empty()) {
+        admin_socket_ = std::make_unique<net::ControlServer>(
+            options_.admin_socket,
+            [this](const Value& req, const net::ControlServer::Progress& progress) { return admin(req, progress); });
+                // Synchronizing matters more than administration: without the socket the server
+        // still runs, and says why `pdsync` cannot reach it.
+        if (auto st = admin_socket_->start(); !st) {
+            spdlog::error("admin socket unavailable: {}", st.error().message);
+            admin_socket_.reset();
+        }
+
+    }
     worker_ = std::thread([this] { worker_loop(); });
     link_->start();
+    backups_->start_schedule();
+    return Ok{};
+}
+
+Value ServerNode::admin(const Value& request, const net::ControlServer::Progress& progress) {
+    std::string cmd = request.is_object() ? request.value("cmd", "") : "";
+    if (cmd == "backup-now") {
+        // Beside the worker, on the backup's own connection: changes keep streaming in.
+        return backups_->run_now(request.value("label", "on demand"), [&](uint64_t done, uint64_t total) {
+            if (progress) progress({{"done", done}, {"total", total}, {"unit", "pages"}});
+        });
+    }
+    if (cmd == "backup-list") return backups_->list();
+    if (cmd == "stop") {
+        spdlog::info("stop requested through the admin socket");
+        ::kill(::getpid(), SIGTERM);  // main() waits for it and stops cleanly
+        return {{"ok", true}, {"message", "the server is stopping"}};
+    }
+    return run_on_worker(request);
+}
+
+Value ServerNode::run_on_worker(const Value& request) {
+    auto job = std::make_shared<AdminJob>();
+    job->request = request;
+    auto answer = job->reply.get_future();
+    {
+        std::lock_guard lock(mu_);
+        if (stopping_) return {{"ok", false}, {"error", "busy"}, {"message", "the server is stopping"}};
+        admin_jobs_.push_back(job);
+    }
+    cv_.notify_one();
+    if (answer.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+        return {{"ok", false}, {"error", "timeout"}, {"message", "the server did not answer in time"}};
+    }
+    return answer.get();
 }
 
 void ServerNode::stop() {
@@ -60,8 +114,13 @@ void ServerNode::stop() {
         stopping_ = true;
     }
     cv_.notify_all();
+    if (admin_socket_) admin_socket_->stop();
+    if (backups_) backups_->stop();
     if (worker_.joinable()) worker_.join();
     link_->stop();
+    for (auto& job : admin_jobs_) {
+        job->reply.set_value({{"ok", false}, {"error", "busy"}, {"message", "the server is stopping"}});
+    }
 }
 
 void ServerNode::publish_all(const std::vector<Outbound>& out) {
@@ -79,10 +138,12 @@ void ServerNode::worker_loop() {
     batch.reserve(tuning::kMaxBatchMessages);
     while (true) {
         bool reconcile = false;
+        std::deque<std::shared_ptr<AdminJob>> jobs;
         {
             std::unique_lock lock(mu_);
-            cv_.wait(lock, [&] { return stopping_ || reconcile_ || !queue_.empty(); });
+            cv_.wait(lock, [&] { return stopping_ || reconcile_ || !queue_.empty() || !admin_jobs_.empty(); });
             if (stopping_) break;
+            jobs.swap(admin_jobs_);
             reconcile = reconcile_;
             reconcile_ = false;
             while (!queue_.empty() && batch.size() < tuning::kMaxBatchMessages) {
@@ -97,6 +158,22 @@ void ServerNode::worker_loop() {
             spdlog::info("reconcile: republishing {} documents from the store", docs.size());
             publish_all(docs);
             publish_all({core_.status_message()});
+        }
+        for (auto& job : jobs) {
+            if (job->request.value("cmd", "") == "_status-extra") {
+                core_.set_status_extra(job->request["key"].get<std::string>(), job->request["value"]);
+                publish_all({core_.status_message()});
+                job->reply.set_value({{"ok", true}});
+                continue;
+            }
+            try {
+                auto result = core_.admin(job->request);
+                publish_all(result.publish);
+                job->reply.set_value(std::move(result.answer));
+            } catch (const std::exception& e) {
+                spdlog::error("admin {} failed: {}", job->request.value("cmd", "?"), e.what());
+                job->reply.set_value({{"ok", false}, {"error", "storage"}, {"message", e.what()}});
+            }
         }
         if (!batch.empty()) {
             auto out = core_.handle_batch(

@@ -2,49 +2,72 @@
 // messages; one worker thread drains the queue in batches (group commit: one transaction
 // and one fsync per batch), then publishes documents and acks, so an ack always follows
 // its commit. After every (re)connect the worker republishes the store's documents, which
-// makes the broker's retained messages a cache of the store again.
+// makes the broker's retained messages a cache of the store again. Administration
+// requests from the admin socket run on the same worker, between batches; backups run
+// beside it on their own SQLite connection.
 //
-// Ownership and threads: owned by main(); start()/stop() from the owning thread.
+// Ownership and threads: owned by main(); start()/stop() from the owning thread;
+// admin() from any thread but Paho's.
 #pragma once
 
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <thread>
 
+#include "server-node/server_backups.hpp"
 #include "server-node/server_core.hpp"
+#include "shared/net/control_socket.hpp"
 #include "shared/net/mqtt_link.hpp"
 
 namespace pdsync::server {
 
+struct ServerNodeOptions {
+    std::string store_path;
+    std::string admin_socket;  // empty: no admin socket
+    BackupSettings backup;
+};
+
 class ServerNode {
-  public:
+public:
     ServerNode(std::unique_ptr<ServerStore> store, Topics topics, ServerSettings settings,
-               net::MqttSettings mqtt);
+               net::MqttSettings mqtt, ServerNodeOptions options);
     ~ServerNode();
 
-    void start();
+    [[nodiscard]] Status start();
     void stop();
 
-  private:
+    // One administration request ({"cmd": ...}); see docs/architecture.md.
+    Value admin(const Value& request, const net::ControlServer::Progress& progress);
+
+private:
+    struct AdminJob {
+        Value request;
+        std::promise<Value> reply;
+    };
     void worker_loop();
     void publish_all(const std::vector<Outbound>& out);
+    Value run_on_worker(const Value& request);
 
     std::unique_ptr<ServerStore> store_;
     Topics topics_;
     ServerCore core_;
+    ServerNodeOptions options_;
     std::unique_ptr<net::MqttLink> link_;
+    std::unique_ptr<net::ControlServer> admin_socket_;
+    std::unique_ptr<ServerBackups> backups_;
 
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<Inbound> queue_;
+    std::deque<std::shared_ptr<AdminJob>> admin_jobs_;
     bool reconcile_ = false;
+    bool stopping_ = false;
     // Fault injection for the tests (PDSYNC_FAULT_EXIT_AFTER_COMMITS=N): exit right after
     // the Nth commit that holds a change set, before its acks go out, as a crash would.
     int fault_exit_after_commits_ = 0;
-
-    bool stopping_ = false;
     std::thread worker_;
 };
 

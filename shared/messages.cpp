@@ -226,7 +226,8 @@ Value presence_to_value(const Presence& p) {
     return {{"schema", kPresenceSchema},
             {"device_id", p.device_id},
             {"online", p.online},
-            {"at", p.at}};
+            {"at", p.at},
+            {"pending", p.pending}};
 }
 
 Result<Presence> presence_from_value(const Value& v) {
@@ -236,6 +237,7 @@ Result<Presence> presence_from_value(const Value& v) {
     PDS_CHECK(validate_device_id(p.device_id));
     PDS_TRY(p.online, field::boolean(v, "online"));
     PDS_TRY(p.at, field::i64_or(v, "at", 0));
+    PDS_TRY(p.pending, field::u64_or(v, "pending", 0));
     return p;
 }
 

@@ -109,6 +109,7 @@ struct Presence {
     std::string device_id;
     bool online = false;
     int64_t at = 0;
+    uint64_t pending = 0;  // change sets in the device's outbox, shown in the server's status
 };
 Value presence_to_value(const Presence& p);
 [[nodiscard]] Result<Presence> presence_from_value(const Value& v);

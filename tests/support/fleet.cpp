@@ -8,7 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "client-node/control_socket.hpp"
+#include "shared/net/control_socket.hpp"
 #include "shared/clock.hpp"
 
 namespace pdsync::test {
@@ -57,8 +57,10 @@ void Broker::start() {
 Server::Server(const TempDir& dir, std::vector<std::string> brokers,
                std::vector<std::string> extra_args, std::string name)
     : store_(dir.file(name + ".db")), log_(dir.file(name + ".log")) {
-    args_ = {PDSYNC_SERVER_BIN, "--broker", join(brokers, ","), "--store", store_,
-             "--server-id",     name,       "--log-level",      "debug"};
+        args_ = {PDSYNC_SERVER_BIN, "--broker", join(brokers, ","), "--store", store_, "--server-id", name,
+             "--admin-socket", dir.file(name + ".sock"), "--log-level", "debug"};
+    admin_socket_ = dir.file(name + ".sock");
+
     args_.insert(args_.end(), extra_args.begin(), extra_args.end());
     start();
 }
@@ -85,7 +87,7 @@ void Device::start() {
     process_ = Process(args_, log_);
     bool up = wait_until(
         [&] {
-            return client::control_call(socket_, {{"cmd", "status"}},
+            return net::control_call(socket_, {{"cmd", "status"}},
                                         std::chrono::milliseconds(500))
                 .ok();
         },
@@ -94,7 +96,7 @@ void Device::start() {
 }
 
 Value Device::call(const Value& request, int timeout_ms) {
-    auto r = client::control_call(socket_, request, std::chrono::milliseconds(timeout_ms));
+    auto r = net::control_call(socket_, request, std::chrono::milliseconds(timeout_ms));
     if (!r) throw std::runtime_error("control call to " + id_ + " failed: " + r.error().message);
     return *r;
 }
@@ -194,6 +196,20 @@ bool MqttProbe::wait_for(const std::string& topic,
             return v && pred(*v);
         },
         timeout);
+}
+
+}  // namespace pdsync::test
+
+namespace pdsync::test {
+
+Value Server::admin(const Value& request, int timeout_ms) {
+    Result<Value> r = make_error(Errc::io, "not tried");
+    wait_until([&] {
+        r = net::control_call(admin_socket_, request, std::chrono::milliseconds(timeout_ms));
+        return r.ok();
+    });
+    if (!r) throw std::runtime_error("admin call failed: " + r.error().message);
+    return *r;
 }
 
 }  // namespace pdsync::test

@@ -1,6 +1,7 @@
-// The device's local control socket: a Unix domain socket speaking one JSON object per
-// line, request then answer. The device UI (and the `pdsync device` CLI) use it; the
-// socket file's permissions (0660) decide who may.
+// A local control socket: a Unix domain socket speaking one JSON object per line, request
+// then answer; a long operation may send progress lines ({"progress": {...}}) before its
+// answer. The device daemon serves its UI and `pdsync device` on one; the server serves
+// `pdsync` administration on another. The socket file's permissions (0660) decide who may.
 //
 //   ControlServer server("/run/pdsync/client.sock", [&](const Value& req) { return
 //   node.request(req); }); auto answer = control_call("/run/pdsync/client.sock", {{"cmd",
@@ -21,11 +22,13 @@
 #include "shared/codec.hpp"
 #include "shared/result.hpp"
 
-namespace pdsync::client {
+namespace pdsync::net {
 
 class ControlServer {
   public:
-    using Handler = std::function<Value(const Value&)>;
+        // Sends an intermediate progress line to the caller; safe to call from the handler.
+    using Progress = std::function<void(const Value&)>;
+    using Handler = std::function<Value(const Value&, const Progress&)>;
     ControlServer(std::string path, Handler handler);
     ~ControlServer();
     [[nodiscard]] Status start();
@@ -46,7 +49,10 @@ class ControlServer {
 };
 
 // One request/answer over the socket. Errc::io if the daemon is not there.
+// `on_progress` receives the progress lines; `timeout` applies between lines.
 [[nodiscard]] Result<Value> control_call(const std::string& path, const Value& request,
-                                         std::chrono::milliseconds timeout);
+                                         std::chrono::milliseconds timeout,
+                                         const std::function<void(const Value&)>& on_progress = {});
 
-}  // namespace pdsync::client
+
+}  // namespace pdsync::net

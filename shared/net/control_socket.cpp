@@ -1,5 +1,5 @@
 // Unix-domain control socket: server and client.
-#include "client-node/control_socket.hpp"
+#include "shared/net/control_socket.hpp"
 
 #include <poll.h>
 #include <spdlog/spdlog.h>
@@ -11,7 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace pdsync::client {
+namespace pdsync::net {
 namespace {
 
 constexpr std::size_t kMaxRequestBytes = 8 * 1024 * 1024;
@@ -127,7 +127,12 @@ void ControlServer::serve(int fd) {
         if (r == ReadResult::idle) continue;
         Value answer;
         try {
-            answer = handler_(Value::parse(line));
+            Progress progress = [fd](const Value& p) {
+                (void)write_all(fd, Value{{"progress", p}}.dump(-1, ' ', false,
+                                                                Value::error_handler_t::replace) +
+                                        "\n");
+            };
+            answer = handler_(Value::parse(line), progress);
         } catch (const std::exception& e) {
             answer = {{"ok", false},
                       {"error", "invalid_argument"},
@@ -142,7 +147,8 @@ void ControlServer::serve(int fd) {
 }
 
 Result<Value> control_call(const std::string& path, const Value& request,
-                           std::chrono::milliseconds timeout) {
+                           std::chrono::milliseconds timeout,
+                           const std::function<void(const Value&)>& on_progress) {
     auto addr = address(path);
     if (!addr) return addr.error();
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -152,21 +158,30 @@ Result<Value> control_call(const std::string& path, const Value& request,
         ~Closer() { ::close(fd); }
     } closer{fd};
     if (::connect(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof(sockaddr_un)) != 0) {
-        return make_error(Errc::io, "the pdsync-client daemon is not running (" + path + ": " +
+        return make_error(Errc::io, "the daemon is not running (" + path + ": " +
                                         std::strerror(errno) + ")");
     }
     if (!write_all(fd, request.dump() + "\n"))
         return make_error(Errc::io, "cannot send the request");
     std::string buffer;
     std::string line;
-    if (read_line(fd, buffer, line, static_cast<int>(timeout.count())) != ReadResult::line) {
-        return make_error(Errc::timeout, "no answer from the daemon");
-    }
-    try {
-        return Value::parse(line);
-    } catch (const std::exception& e) {
-        return make_error(Errc::malformed, std::string("bad answer from the daemon: ") + e.what());
+    while (true) {
+        if (read_line(fd, buffer, line, static_cast<int>(timeout.count())) != ReadResult::line) {
+            return make_error(Errc::timeout, "no answer from the daemon");
+        }
+        Value v;
+        try {
+            v = Value::parse(line);
+        } catch (const std::exception& e) {
+            return make_error(Errc::malformed,
+                              std::string("bad answer from the daemon: ") + e.what());
+        }
+        if (v.is_object() && v.size() == 1 && v.contains("progress")) {
+            if (on_progress) on_progress(v["progress"]);
+            continue;
+        }
+        return v;
     }
 }
 
-}  // namespace pdsync::client
+}  // namespace pdsync::net

@@ -1,0 +1,28 @@
+// Internal to the server core: the state of one transaction (a batch of device messages,
+// or one administration command) between its first read and its commit.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "server-node/server_core.hpp"
+
+namespace pdsync::server {
+
+struct ServerCore::Batch {
+    std::map<DocKey, std::optional<Document>> docs;  // documents read or written; nullopt = absent
+    std::set<DocKey> dirty;                          // to save and republish
+    std::set<DocKey> deleted;                        // to delete and clear on the broker
+    std::map<std::string, DeviceRow> devices;        // device rows changed in this batch
+    std::vector<Outbound> replies;
+    std::vector<Outbound> early;                                // replies from committed state only
+        std::vector<std::pair<std::string, uint64_t>> change_sets;  // (device, seq) seen
+    std::set<std::string> users;                                // users saved or deleted
+    bool status_changed = false;
+    std::string failed;  // set when the transaction rolled back
+};
+
+}  // namespace pdsync::server
