@@ -66,8 +66,9 @@ int main(int argc, char** argv) {
     }
     client::ClientNode client(std::move(store), Topics(node.root), settings,
                               std::move(mqtt).value());
-    net::ControlServer control(socket_path,
-                                  [&](const Value& req, const net::ControlServer::Progress&) { return client.request(req); });
+    net::ControlServer control(
+        socket_path,
+        [&](const Value& req, const net::ControlServer::Progress&) { return client.request(req); });
     if (auto st = control.start(); !st) {
         spdlog::critical("{}", st.error().message);
         return 1;

@@ -33,6 +33,7 @@ ClientNode::ClientNode(std::unique_ptr<ClientStore> store, Topics topics, Client
         store_->set_setting("epoch", epoch_);
     }
     ever_joined_ = store_->setting("ever_joined").value_or("0") == "1";
+    sync_enabled_ = store_->setting("sync_enabled").value_or("1") == "1";
     mqtt.will = net::MqttSettings::Will{
         topics_.device(settings_.device_id, TopicKind::device_presence),
         encode_msgpack_unchecked(presence_to_value({settings_.device_id, false, 0})), true};
@@ -65,7 +66,11 @@ ClientNode::~ClientNode() {
 
 void ClientNode::start() {
     worker_ = std::thread([this] { worker_loop(); });
-    link_->start();
+    if (sync_enabled_) {
+        link_->start();
+    } else {
+        join_state_ = "sync off";
+    }
 }
 
 void ClientNode::stop() {
@@ -516,6 +521,15 @@ void ClientNode::check_login_ready() {
 void ClientNode::finish_login(const std::string& source) {
     // Everything the server sent for this login, applied in one transaction.
     auto txn = store_->begin();
+    if (source == "server") {
+        // The manifest lists every document the server holds for this user: a cached one
+        // it does not list was deleted meanwhile (by an administrator, say).
+        for (auto c : syncs_.intersect(CategorySet::personal()).list()) {
+            if (login_->versions.count(c)) continue;
+            auto cached = store_->load(DocKey{login_->user, c});
+            if (cached && cached->origin == Origin::server) store_->remove(cached->doc.key());
+        }
+    }
     for (auto& [c, doc] : login_->buffered) {
         auto current = store_->load(doc.key());
         if (current && current->origin == Origin::server && current->doc.version > doc.version)
@@ -614,6 +628,9 @@ Value ClientNode::handle_request(Request& r, bool& deferred) {
     if (cmd == "logout") return cmd_logout();
     if (cmd == "show") return cmd_show(body);
     if (cmd == "edit") return cmd_edit(r, deferred);
+    if (cmd == "sync") return cmd_sync(body);
+    if (cmd == "export") return cmd_export();
+    if (cmd == "import") return cmd_import(body);
     return error_reply(Errc::invalid_argument, "unknown command '" + cmd + "'");
 }
 
@@ -629,6 +646,8 @@ Value ClientNode::cmd_status() {
                {"supported", settings_.supported.names()},
                {"pending", static_cast<uint64_t>(store_->outbox_size())},
                {"last_error", last_error_},
+               {"sync", sync_enabled_},
+
                {"join_attempts", join_attempts_},
                {"join_retry_ms", static_cast<int64_t>(hello_backoff_.count())},
                {"server_online", server_status_.value("server_online", false)},
@@ -846,6 +865,99 @@ Value ClientNode::cmd_edit(Request& r, bool& deferred) {
         Waiter{r.reply, Clock::now() + std::chrono::milliseconds(wait_ms), {{"ids", ids}}};
     deferred = true;
     return {};
+}
+
+}  // namespace pdsync::client
+
+namespace pdsync::client {
+
+// ---- Enabling, export and import ------------------------------------------------------
+
+Value ClientNode::cmd_sync(const Value& body) {
+    bool enable = body.value("enabled", true);
+    if (enable == sync_enabled_) return {{"ok", true}, {"sync", sync_enabled_}};
+    store_->set_setting("sync_enabled", enable ? "1" : "0");
+    sync_enabled_ = enable;
+    if (enable) {
+        join_state_ = "connecting";
+        link_->start();
+    } else {
+        link_->stop();
+        on_lost();
+        join_state_ = "sync off";
+    }
+    spdlog::info("device={} synchronization {}", settings_.device_id,
+                 enable ? "enabled" : "disabled");
+    return {{"ok", true}, {"sync", sync_enabled_}};
+}
+
+// Export and import are refused while synchronization is active (as on the reference
+// product): the outbox and the server would otherwise race the file.
+Value ClientNode::cmd_export() {
+    if (sync_enabled_) {
+        return error_reply(
+            Errc::busy,
+            "synchronization is active on this device; turn it off first (pdsync device sync off)");
+    }
+    Value docs = Value::array();
+    for (auto& sd : store_->documents()) {
+        Document view = rebase(sd.doc, store_->outbox_for(sd.doc.key()));
+        docs.push_back(document_to_value(view));
+    }
+    Value items = Value::array();
+    for (const auto& [key, item] : store_->all_device_items()) {
+        items.push_back({{"user", key.user},
+                         {"category", std::string(category_name(key.category))},
+                         {"id", item.id},
+                         {"fields", item.fields}});
+    }
+    return {{"ok", true},
+            {"export",
+             {{"schema", "pds.export/1"},
+              {"source", "device:" + settings_.device_id},
+              {"exported_at", now_ms()},
+              {"documents", docs},
+              {"device_items", items}}}};
+}
+
+Value ClientNode::cmd_import(const Value& body) {
+    if (sync_enabled_) {
+        return error_reply(
+            Errc::busy,
+            "synchronization is active on this device; turn it off first (pdsync device sync off)");
+    }
+    const Value& data = body.value("export", Value::object());
+    if (data.value("schema", "") != "pds.export/1")
+        return error_reply(Errc::bad_schema, "not a pds.export/1 file");
+    std::vector<Document> docs;
+    for (const auto& v : data.value("documents", Value::array())) {
+        auto d = document_from_value(v);
+        if (!d)
+            return error_reply(
+                d.code(), "document " + std::to_string(docs.size() + 1) + ": " + d.error().message);
+        if (!settings_.supported.contains(d->category)) continue;
+        docs.push_back(std::move(d).value());
+    }
+    auto txn = store_->begin();
+    for (auto& d : docs) {
+        // Imported data is this device's own until a server registers it (first merge).
+        d.version = 0;
+        store_->save(d, Origin::local);
+    }
+    std::size_t items = 0;
+    for (const auto& v : data.value("device_items", Value::array())) {
+        auto c = category_from_name(v.value("category", ""));
+        if (!c || !v.contains("id") || !v["id"].is_string()) continue;
+        store_->put_device_item(
+            DocKey{v.value("user", ""), *c},
+            DeviceItem{v["id"].get<std::string>(), v.value("fields", Value::object())},
+            std::nullopt);
+        ++items;
+    }
+    txn->commit();
+    spdlog::info("device={} imported {} documents and {} device items", settings_.device_id,
+                 docs.size(), items);
+    return {{"ok", true}, {"documents_imported", docs.size()}, {"device_items_imported", items}};
 }
 
 }  // namespace pdsync::client

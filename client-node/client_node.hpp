@@ -105,6 +105,9 @@ class ClientNode {
     Value cmd_logout();
     Value cmd_show(const Value& body);
     Value cmd_edit(Request& r, bool& deferred);
+    Value cmd_sync(const Value& body);
+    Value cmd_export();
+    Value cmd_import(const Value& body);
     Document view_of(const DocKey& key);
     bool synced(Category c) const;
 
@@ -120,7 +123,9 @@ class ClientNode {
     std::thread worker_;
 
     // Worker-thread state.
+    bool sync_enabled_ = true;  // the client function is enabled (persisted)
     bool connected_ = false;
+
     bool joined_ = false;
     bool ever_joined_ = false;
     std::string join_state_ = "connecting";

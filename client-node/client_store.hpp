@@ -75,6 +75,8 @@ class ClientStore {
     virtual std::size_t outbox_size() = 0;
 
     virtual std::vector<DeviceItem> device_items(const DocKey& key) = 0;
+    virtual std::vector<std::pair<DocKey, DeviceItem>> all_device_items() = 0;
+
     virtual void put_device_item(const DocKey& key, const DeviceItem& item,
                                  std::optional<std::string> after) = 0;
     virtual bool remove_device_item(const DocKey& key, const std::string& id) = 0;

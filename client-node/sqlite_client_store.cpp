@@ -196,6 +196,22 @@ class SqliteClientStore final : public ClientStore {
         return out;
     }
 
+    std::vector<std::pair<DocKey, DeviceItem>> all_device_items() override {
+        SQLite::Statement q(
+            *db_,
+            "SELECT user, category, id, fields FROM device_items ORDER BY user, category, pos, id");
+        std::vector<std::pair<DocKey, DeviceItem>> out;
+        while (q.executeStep()) {
+            auto c = category_from_name(q.getColumn(1).getString());
+            if (!c) continue;
+            auto fields = decode_msgpack(store::blob(q.getColumn(3)));
+            out.push_back(
+                {DocKey{q.getColumn(0).getString(), *c},
+                 DeviceItem{q.getColumn(2).getString(), fields ? *fields : Value::object()}});
+        }
+        return out;
+    }
+
     void put_device_item(const DocKey& key, const DeviceItem& item,
                          std::optional<std::string> after) override {
         // Device items are few: recompute the whole order and renumber, which is simple

@@ -1,6 +1,8 @@
 // Backup runs, listing, retention and restore (see backup_manager.hpp).
 #include "server-node/backup/backup_manager.hpp"
 
+#include <cstdio>
+
 #include "server-node/backup/file_util.hpp"
 #include "server-node/backup/sha256.hpp"
 #include "server-node/backup/store_lock.hpp"
@@ -142,12 +144,18 @@ BackupStatus copy_owner_and_mode(const fs::path& from, const fs::path& to) {
 }  // namespace
 
 std::string BackupManager::make_id(std::chrono::system_clock::time_point t) {
-    return utc_string(t, "%Y%m%dT%H%M%SZ") + "-" + detail::random_hex(6);
+    // Milliseconds, so several backups within one second still sort by time (retention
+    // deletes the oldest by this order).
+    auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
+    char millis[8];
+    std::snprintf(millis, sizeof millis, "%03d", static_cast<int>(ms));
+    return utc_string(t, "%Y%m%dT%H%M%S") + millis + "Z-" + detail::random_hex(6);
 }
 
 bool BackupManager::is_id(std::string_view s) {
     // d: decimal digit, h: lowercase hex digit, anything else: itself.
-    constexpr std::string_view kPattern = "ddddddddTddddddZ-hhhhhh";
+    constexpr std::string_view kPattern = "ddddddddTdddddddddZ-hhhhhh";
     if (s.size() != kPattern.size()) return false;
     for (std::size_t i = 0; i < s.size(); ++i) {
         const char c = s[i];

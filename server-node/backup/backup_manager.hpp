@@ -76,7 +76,7 @@ class BackupManager {
     BackupStatus restore(BackupTarget& target, const std::string& id,
                          const std::filesystem::path& dest_db);
 
-    // "20261125T031500Z-1a2b3c": UTC time to the second, then 6 random hex digits so two
+    // "20261125T031500123Z-1a2b3c": UTC time to the millisecond, then 6 random hex digits so two
     // backups in one second differ. Sorting ids as strings sorts them by time.
     static std::string make_id(std::chrono::system_clock::time_point t);
     static bool is_id(std::string_view s);

@@ -13,7 +13,7 @@ namespace pdsync::backup {
 
 // Plain value; copy freely, use from any thread.
 //
-//   {"format":1,"id":"20261125T031500Z-1a2b3c","created_at":"2026-11-25T03:15:00Z",
+//   {"format":1,"id":"20261125T031500000Z-1a2b3c","created_at":"2026-11-25T03:15:00Z",
 //    "size":1048576,"sha256":"9f86...","source":"/var/lib/pdsync/server.db",
 //    "schema_version":3,"label":"nightly"}
 struct Manifest {

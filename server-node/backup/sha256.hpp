@@ -16,7 +16,7 @@ struct FileDigest {
 };
 
 // Reads the whole file once. Thread-safe (no shared state).
-//   auto d = digest_file("/backups/20261125T031500Z-1a2b3c.db");  // d->sha256 == "9f86..."
+//   auto d = digest_file("/backups/20261125T031500000Z-1a2b3c.db");  // d->sha256 == "9f86..."
 BackupResult<FileDigest> digest_file(const std::filesystem::path& file);
 
 }  // namespace pdsync::backup

@@ -46,10 +46,14 @@ class BackupManagerTest : public ::testing::Test {
 TEST(BackupId, IsTimestampThenSixHexDigitsAndSortsByTime) {
     const auto t = system_clock::from_time_t(1795576500);  // 2026-11-25T03:15:00Z
     const std::string id = BackupManager::make_id(t);
-    EXPECT_EQ(id.substr(0, 17), "20261125T031500Z-");
+    EXPECT_EQ(id.substr(0, 20), "20261125T031500000Z-");
     EXPECT_TRUE(BackupManager::is_id(id)) << id;
     EXPECT_LT(id, BackupManager::make_id(t + std::chrono::seconds(1)));
-    EXPECT_FALSE(BackupManager::is_id("20261125T031500Z-1A2B3C"));
+    // Backups within one second still sort by time: retention relies on it.
+    EXPECT_LT(id, BackupManager::make_id(t + std::chrono::milliseconds(1)));
+    EXPECT_LT(BackupManager::make_id(t + std::chrono::milliseconds(999)),
+              BackupManager::make_id(t + std::chrono::seconds(1)));
+    EXPECT_FALSE(BackupManager::is_id("20261125T031500000Z-1A2B3C"));
     EXPECT_FALSE(BackupManager::is_id("20261125T031500Z"));
     EXPECT_FALSE(BackupManager::is_id("../../etc/passwd"));
 }
@@ -57,7 +61,7 @@ TEST(BackupId, IsTimestampThenSixHexDigitsAndSortsByTime) {
 TEST_F(BackupManagerTest, RunStoresDatabaseAndManifestThatDescribesIt) {
     auto id = manager_.run(db_path_, target_, "nightly");
     ASSERT_TRUE(id.ok()) << id.error().message;
-    EXPECT_EQ(id->substr(0, 17), "20261125T031500Z-");
+    EXPECT_EQ(id->substr(0, 20), "20261125T031500000Z-");
 
     auto backups = manager_.list(target_);
     ASSERT_TRUE(backups.ok());
@@ -227,7 +231,7 @@ TEST_F(BackupManagerTest, RestoreRefusesWhileTheServerHoldsTheStoreLock) {
 }
 
 TEST_F(BackupManagerTest, RestoreOfUnknownOrMalformedIdIsRefused) {
-    EXPECT_EQ(manager_.restore(target_, "20261125T031500Z-000000", db_path_).code(),
+    EXPECT_EQ(manager_.restore(target_, "20261125T031500000Z-000000", db_path_).code(),
               errc::kNotFound);
     EXPECT_EQ(manager_.restore(target_, "../server", db_path_).code(), errc::kInvalidArgument);
 }

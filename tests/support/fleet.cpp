@@ -8,8 +8,8 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "shared/net/control_socket.hpp"
 #include "shared/clock.hpp"
+#include "shared/net/control_socket.hpp"
 
 namespace pdsync::test {
 namespace {
@@ -57,8 +57,17 @@ void Broker::start() {
 Server::Server(const TempDir& dir, std::vector<std::string> brokers,
                std::vector<std::string> extra_args, std::string name)
     : store_(dir.file(name + ".db")), log_(dir.file(name + ".log")) {
-        args_ = {PDSYNC_SERVER_BIN, "--broker", join(brokers, ","), "--store", store_, "--server-id", name,
-             "--admin-socket", dir.file(name + ".sock"), "--log-level", "debug"};
+    args_ = {PDSYNC_SERVER_BIN,
+             "--broker",
+             join(brokers, ","),
+             "--store",
+             store_,
+             "--server-id",
+             name,
+             "--admin-socket",
+             dir.file(name + ".sock"),
+             "--log-level",
+             "debug"};
     admin_socket_ = dir.file(name + ".sock");
 
     args_.insert(args_.end(), extra_args.begin(), extra_args.end());
@@ -67,6 +76,15 @@ Server::Server(const TempDir& dir, std::vector<std::string> brokers,
 
 void Server::start(const std::vector<std::string>& env) {
     process_ = Process(args_, log_, env);
+    // Ready for administration once its admin socket answers (the broker may still be
+    // connecting; devices wait for their join on their own).
+    wait_until(
+        [&] {
+            return !process_.running() || net::control_call(admin_socket_, {{"cmd", "status"}},
+                                                            std::chrono::milliseconds(500))
+                                              .ok();
+        },
+        std::chrono::seconds(10));
 }
 
 Device::Device(const TempDir& dir, std::vector<std::string> brokers, std::string device_id,
@@ -87,8 +105,7 @@ void Device::start() {
     process_ = Process(args_, log_);
     bool up = wait_until(
         [&] {
-            return net::control_call(socket_, {{"cmd", "status"}},
-                                        std::chrono::milliseconds(500))
+            return net::control_call(socket_, {{"cmd", "status"}}, std::chrono::milliseconds(500))
                 .ok();
         },
         std::chrono::seconds(10));

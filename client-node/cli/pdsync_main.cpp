@@ -9,43 +9,15 @@
 #include <iostream>
 #include <sstream>
 
+#include "client-node/cli/cli_admin.hpp"
+#include "client-node/cli/cli_common.hpp"
 #include "shared/net/control_socket.hpp"
 
 namespace {
 
 using pdsync::Value;
-
-struct Common {
-    std::string socket = [] {
-        const char* env = std::getenv("PDSYNC_SOCKET");
-        return std::string(env ? env : "/run/pdsync/client.sock");
-    }();
-    bool json = false;
-    int timeout_ms = 15000;
-};
-
-int fail(const std::string& code, const std::string& message, bool json) {
-    if (json) {
-        std::cout << Value{{"ok", false}, {"error", code}, {"message", message}}.dump() << "\n";
-    }
-    std::cerr << "pdsync: " << message << (code.empty() ? "" : " [" + code + "]") << "\n";
-    return code == "io" ? 3 : 1;
-}
-
-// Sends one request; prints errors; returns the answer or nullopt.
-std::optional<Value> call(const Common& c, const Value& req, int& exit_code) {
-    auto r = pdsync::net::control_call(c.socket, req, std::chrono::milliseconds(c.timeout_ms));
-    if (!r) {
-        exit_code = fail(std::string(pdsync::errc_name(r.code())), r.error().message, c.json);
-        return std::nullopt;
-    }
-    if (!r->value("ok", false)) {
-        exit_code = fail(r->value("error", "error"), r->value("message", "failed"), c.json);
-        return std::nullopt;
-    }
-    exit_code = 0;
-    return *r;
-}
+using pdsync::cli::call;
+using pdsync::cli::fail;
 
 std::string fields_line(const Value& fields) {
     std::string s = fields.dump(-1, ' ', false, Value::error_handler_t::replace);
@@ -95,7 +67,8 @@ std::string read_all(std::istream& in) {
 int main(int argc, char** argv) {
     CLI::App app{"pdsync: personalized-data synchronization for a device fleet"};
     app.require_subcommand(1);
-    Common c;
+    pdsync::cli::Common c;
+    c.socket = pdsync::cli::env_or("PDSYNC_SOCKET", "/run/pdsync/client.sock");
     int exit_code = 0;
 
     auto* device = app.add_subcommand("device", "Commands for this device's pdsync-client daemon");
@@ -253,6 +226,52 @@ int main(int argc, char** argv) {
             }
         }
     });
+
+    std::string file;
+    auto* dexport = device->add_subcommand("export",
+                                           "Export this device's synchronizable data to FILE "
+                                           "(.json or .msgpack); refused while syncing");
+    dexport->add_option("file", file)->required();
+    dexport->callback([&] {
+        if (auto r = call(c, {{"cmd", "export"}}, exit_code, "export")) {
+            if (auto st = pdsync::cli::write_export_file(file, (*r)["export"]); !st) {
+                exit_code = fail("io", st.error().message, c.json);
+                return;
+            }
+            std::cout << (c.json
+                              ? Value{{"ok", true}, {"file", file}}.dump() + "\n"
+                              : "exported " + std::to_string((*r)["export"]["documents"].size()) +
+                                    " documents to " + file + "\n");
+        }
+    });
+    auto* dimport = device->add_subcommand("import",
+                                           "Import data from FILE into this device; refused while "
+                                           "syncing (registered at its next first merge)");
+    dimport->add_option("file", file)->required();
+    dimport->callback([&] {
+        auto data = pdsync::cli::read_export_file(file);
+        if (!data) {
+            exit_code =
+                fail(std::string(pdsync::errc_name(data.code())), data.error().message, c.json);
+            return;
+        }
+        if (auto r = call(c, {{"cmd", "import"}, {"export", *data}}, exit_code, "import")) {
+            std::cout << (c.json ? r->dump() + "\n"
+                                 : "imported " +
+                                       std::to_string((*r)["documents_imported"].get<uint64_t>()) +
+                                       " documents\n");
+        }
+    });
+    std::string sync_state;
+    auto* sync = device->add_subcommand("sync", "Turn this device's synchronization on or off");
+    sync->add_option("state", sync_state)->required()->check(CLI::IsMember({"on", "off"}));
+    sync->callback([&] {
+        if (auto r = call(c, {{"cmd", "sync"}, {"enabled", sync_state == "on"}}, exit_code)) {
+            std::cout << (c.json ? r->dump() + "\n" : "synchronization " + sync_state + "\n");
+        }
+    });
+
+    pdsync::cli::add_admin_commands(app, exit_code);
 
     CLI11_PARSE(app, argc, argv);
     return exit_code;

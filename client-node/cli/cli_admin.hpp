@@ -1,0 +1,12 @@
+// The administrator's subcommands of `pdsync` (status, users, machines, export, import,
+// backup, server), talking to pdsync-server's admin socket.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace pdsync::cli {
+
+// Adds the subcommands to `app`; their callbacks set `exit_code`.
+void add_admin_commands(CLI::App& app, int& exit_code);
+
+}  // namespace pdsync::cli

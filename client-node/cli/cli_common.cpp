@@ -1,0 +1,98 @@
+// pdsync CLI shared helpers.
+#include "client-node/cli/cli_common.hpp"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "server-node/backup/progress_bar.hpp"
+#include "shared/net/control_socket.hpp"
+
+namespace pdsync::cli {
+namespace {
+
+bool is_json_path(const std::string& path) {
+    return path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0;
+}
+
+}  // namespace
+
+std::string env_or(const char* name, const char* fallback) {
+    const char* v = std::getenv(name);
+    return v && *v ? v : fallback;
+}
+
+int fail(const std::string& code, const std::string& message, bool json) {
+    if (json)
+        std::cout << Value{{"ok", false}, {"error", code}, {"message", message}}.dump() << "\n";
+    std::cerr << "pdsync: " << message << (code.empty() ? "" : " [" + code + "]") << "\n";
+    return code == "io" ? 3 : 1;
+}
+
+std::optional<Value> call(const Common& c, const Value& request, int& exit_code,
+                          const std::string& progress_label) {
+    std::unique_ptr<backup::ProgressBar> bar;
+    if (!progress_label.empty()) {
+        backup::ProgressBar::Options o;
+        o.json = c.json;
+        bar = std::make_unique<backup::ProgressBar>(progress_label, o);
+    }
+    auto r = net::control_call(
+        c.socket, request, std::chrono::milliseconds(c.timeout_ms), [&](const Value& p) {
+            if (bar && p.contains("done") && p.contains("total"))
+                bar->update(p["done"].get<uint64_t>(), p["total"].get<uint64_t>());
+        });
+    if (bar) bar->finish();
+    if (!r) {
+        exit_code =
+            fail(std::string(errc_name(r.code())), r.error().message + " at " + c.socket, c.json);
+        return std::nullopt;
+    }
+    if (!r->value("ok", false)) {
+        exit_code = fail(r->value("error", "error"), r->value("message", "failed"), c.json);
+        return std::nullopt;
+    }
+    exit_code = 0;
+    return *r;
+}
+
+Result<Value> read_export_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return make_error(Errc::io, "cannot read " + path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string bytes = ss.str();
+    if (is_json_path(path)) {
+        try {
+            return Value::parse(bytes);
+        } catch (const std::exception& e) {
+            return make_error(Errc::malformed, path + " is not valid JSON: " + e.what());
+        }
+    }
+    DecodeLimits limits;
+    limits.max_bytes = 1024ull * 1024 * 1024;  // a whole fleet's export, read from a trusted file
+    limits.max_array = 10'000'000;
+    return decode_msgpack(bytes, limits);
+}
+
+Status write_export_file(const std::string& path, const Value& value) {
+    std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        if (!out) return make_error(Errc::io, "cannot write " + path);
+        if (is_json_path(path)) {
+            out << value.dump(2, ' ', false, Value::error_handler_t::replace) << "\n";
+        } else {
+            out << encode_msgpack_unchecked(value);
+        }
+        if (!out.flush()) return make_error(Errc::io, "cannot write " + path);
+    }
+    if (std::rename(tmp.c_str(), path.c_str()) != 0)
+        return make_error(Errc::io, "cannot write " + path);
+    return Ok{};
+}
+
+}  // namespace pdsync::cli

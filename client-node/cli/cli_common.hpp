@@ -1,0 +1,34 @@
+// Shared pieces of the pdsync CLI: how it reaches a daemon, how it reports errors
+// (stderr, non-zero exit, or a JSON error object with --json), reading and writing
+// export files (JSON or MessagePack, chosen by extension), and progress bars.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "shared/codec.hpp"
+
+namespace pdsync::cli {
+
+struct Common {
+    std::string socket;  // the daemon's control socket
+    bool json = false;
+    int timeout_ms = 15000;
+};
+
+// Prints the error (stderr; also stdout as JSON with --json) and returns the exit code:
+// 3 when the daemon is unreachable, 1 otherwise.
+int fail(const std::string& code, const std::string& message, bool json);
+
+// Sends one request; on failure prints it and sets exit_code. Progress lines drive a
+// terminal progress bar labelled `progress_label` (quiet under --json or without a TTY).
+std::optional<Value> call(const Common& c, const Value& request, int& exit_code,
+                          const std::string& progress_label = "");
+
+// Export files: ".json" is JSON for people, anything else (".msgpack", ".mpk") MessagePack.
+[[nodiscard]] Result<Value> read_export_file(const std::string& path);
+[[nodiscard]] Status write_export_file(const std::string& path, const Value& value);
+
+std::string env_or(const char* name, const char* fallback);
+
+}  // namespace pdsync::cli
