@@ -19,6 +19,9 @@ int main(int argc, char** argv) {
     std::string store_path = "pdsync-client.db";
     std::string socket_path = "/run/pdsync/client.sock";
     std::vector<std::string> categories;
+    std::string fleet_key_file;
+    app.add_option("--fleet-key-file", fleet_key_file,
+                   "The fleet key that seals secrets (keychain passwords)");
     app.add_option("--device-id", settings.device_id,
                    "This device's id ([A-Za-z0-9._-], also its broker user)")
         ->required();
@@ -50,6 +53,15 @@ int main(int argc, char** argv) {
         }
     }
     settings.auth_digest = node.auth.digest();
+    if (!fleet_key_file.empty()) {
+        auto key = load_fleet_key(fleet_key_file);
+        if (!key) {
+            spdlog::critical("{}", key.error().message);
+            return 2;
+        }
+        settings.fleet_key = *key;
+    }
+
     auto mqtt = node.mqtt_settings(settings.device_id);
     if (!mqtt) {
         spdlog::critical("{}", mqtt.error().message);

@@ -741,7 +741,8 @@ Value ClientNode::cmd_show(const Value& body) {
         if (is_personal(c) && user.empty()) continue;
         std::size_t pending = 0;
         for (const auto& row : store_->outbox_for(key)) pending += row.acked ? 0 : 1;
-        docs.push_back(view_to_json(view_of(key), store_->device_items(key), pending));
+        docs.push_back(view_to_json(view_of(key), store_->device_items(key), pending,
+                                    settings_.fleet_key ? &*settings_.fleet_key : nullptr));
     }
     return {{"ok", true}, {"user", user}, {"documents", std::move(docs)}};
 }
@@ -791,6 +792,18 @@ Value ClientNode::cmd_edit(Request& r, bool& deferred) {
             op.fields = o.value("fields", Value::object());
             if (!op.fields.is_object())
                 return error_reply(Errc::invalid_argument, "fields must be an object");
+            // Secrets never leave the device in clear: sealed with the fleet key, or refused.
+            bool has_secret = false;
+            for (auto it = op.fields.begin(); it != op.fields.end(); ++it) {
+                has_secret = has_secret || (is_secret_field(it.key()) && !is_sealed(it.value()));
+            }
+            if (has_secret && !settings_.fleet_key) {
+                return error_reply(Errc::invalid_argument,
+                                   "this device has no fleet key (--fleet-key-file): it cannot "
+                                   "store a password field");
+            }
+            if (has_secret) op.fields = seal_secrets(op.fields, *settings_.fleet_key);
+
             if (kind == "update" && (!existing || existing->deleted)) {
                 return error_reply(Errc::not_found, "no entry '" + id + "' to update");
             }

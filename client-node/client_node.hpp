@@ -21,6 +21,8 @@
 #include <variant>
 
 #include "client-node/client_store.hpp"
+#include "shared/secrets.hpp"
+
 #include "shared/net/mqtt_link.hpp"
 #include "topics/topics.hpp"
 
@@ -33,6 +35,7 @@ struct ClientSettings {
     std::string location;
     CategorySet supported = CategorySet::all();  // what this firmware can sync
     std::string auth_digest;
+    std::optional<FleetKey> fleet_key;  // seals and opens secret fields (keychain passwords)
 };
 
 class ClientNode {

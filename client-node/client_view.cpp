@@ -15,11 +15,13 @@ Document rebase(Document base, const std::vector<OutboxRow>& rows) {
 }
 
 Value view_to_json(const Document& doc, const std::vector<DeviceItem>& device_items,
-                   std::size_t pending) {
+                   std::size_t pending, const FleetKey* fleet_key) {
     Value entries = Value::array();
     for (const auto* e : doc.live_entries()) {
-        entries.push_back(
-            {{"id", e->id}, {"rev", e->rev}, {"range", "shared"}, {"fields", e->fields}});
+        entries.push_back({{"id", e->id},
+                           {"rev", e->rev},
+                           {"range", "shared"},
+                           {"fields", open_secrets(e->fields, fleet_key)}});
     }
     for (const auto& item : device_items) {
         entries.push_back({{"id", item.id}, {"range", "device"}, {"fields", item.fields}});

@@ -7,6 +7,7 @@
 
 #include "client-node/client_store.hpp"
 #include "shared/merge.hpp"
+#include "shared/secrets.hpp"
 
 namespace pdsync::client {
 
@@ -14,8 +15,9 @@ namespace pdsync::client {
 // version newer than base.version).
 Document rebase(Document base, const std::vector<OutboxRow>& rows);
 
-// The JSON the CLI prints: entries in order with their sharing range.
+// The JSON the CLI prints: entries in order with their sharing range; sealed secrets are
+// opened with `fleet_key` when the device has it.
 Value view_to_json(const Document& doc, const std::vector<DeviceItem>& device_items,
-                   std::size_t pending);
+                   std::size_t pending, const FleetKey* fleet_key = nullptr);
 
 }  // namespace pdsync::client

@@ -104,6 +104,7 @@ if ! pds_cert_current "$ca" "$dev/client.crt" "$name"; then
 fi
 pds_set_perm "$dev/client.key" 0600 root:root
 pds_write_file "$dev/ca.crt" 0644 root:root <"$ca/ca.crt"
+pds_write_file "$dev/fleet.key" 0600 root:root <"$fleet/secrets/fleet.key"
 
 etc=${cfg[device_conf_dir]}
 if [ -n "${cfg[tls_port]}" ]; then
@@ -134,6 +135,8 @@ $tls_lines
 # Both live where the systemd unit lets the daemon write (StateDirectory, RuntimeDirectory).
 store = "/var/lib/pdsync/client.db"
 socket = "/run/pdsync/client.sock"
+# Seals keychain passwords so only the fleet's devices can read them.
+fleet-key-file = "$etc/fleet.key"
 # This machine's auth profile; it must match the server's (DESIGN.md 5.2), e.g.:
 #   auth-method = "ldap"
 #   auth-realm = "corp.example"
@@ -146,7 +149,7 @@ pds_render_file "$here/systemd/pdsync-client.service.in" "$dev/pdsync-client.ser
 tmp=$(mktemp "$fleet/devices/.bundle.XXXXXX")
 trap 'rm -f "$tmp"' EXIT
 tar --sort=name --mtime="@$(stat -c %Y "$dev/client.crt")" --owner=0 --group=0 --numeric-owner \
-    -C "$dev" -cf - pdsync-client.conf pdsync-client.service ca.crt client.crt client.key \
+    -C "$dev" -cf - pdsync-client.conf pdsync-client.service ca.crt client.crt client.key fleet.key \
     | gzip -n -9 >"$tmp"
 pds_write_file "$bundle" 0600 root:root <"$tmp"
 

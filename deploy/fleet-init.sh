@@ -128,6 +128,14 @@ pds_write_file "$fleet/tls/ca.crt" 0644 root:root <"$ca/ca.crt"
 pds_ca_crl_fresh "$ca" || pds_ca_gencrl "$ca"
 pds_write_file "$fleet/tls/crl.pem" 0644 root:root <"$ca/crl.pem"
 
+# ---- Fleet key: seals secrets (keychain passwords) end to end, device to device -----------
+# Made once and never rotated by a re-run: every sealed secret in the fleet depends on it.
+if [ ! -s "$fleet/secrets/fleet.key" ]; then
+    mkdir -p "$fleet/secrets"
+    (umask 077; openssl rand -hex 32 >"$fleet/secrets/fleet.key")
+fi
+
+
 san="DNS:localhost,IP:127.0.0.1"
 if [[ ${cfg[server_host]} =~ ^[0-9.]+$ || ${cfg[server_host]} == *:* ]]; then
     san+=",IP:${cfg[server_host]}"

@@ -9,10 +9,10 @@
 
 #include "shared/clock.hpp"
 #include "shared/merge.hpp"
+#include "shared/secrets.hpp"
 #include "shared/tuning.hpp"
 
 namespace pdsync::server {
-
 
 ServerCore::ServerCore(ServerStore& store, Topics topics, ServerSettings settings)
     : store_(store),
@@ -55,7 +55,8 @@ std::vector<Outbound> ServerCore::transact(Batch& b, const std::function<void()>
         Batch failed;
         for (const auto& [device_id, seq] : b.change_sets) {
             refuse_change(device_id, seq, Errc::storage,
-                          std::string("the server could not store the change: ") + e.what(), failed);
+                          std::string("the server could not store the change: ") + e.what(),
+                          failed);
         }
         last_batch_had_changes_ = false;
         return std::move(failed.replies);
@@ -75,19 +76,31 @@ std::vector<Outbound> ServerCore::transact(Batch& b, const std::function<void()>
     for (const auto& key : b.deleted) {
         if (b.dirty.count(key)) continue;
         out.push_back({doc_topic(key), "", true});
+        add_inspect(out, doc_topic(key), nullptr);
     }
     for (const auto& key : b.dirty) {
         const auto& doc = b.docs[key];
         if (!doc) continue;
         out.push_back({doc_topic(key), encode_document(*doc), true});
+        if (settings_.inspect_view) {
+            Value v = document_to_value(*doc);
+            add_inspect(out, doc_topic(key), &v);
+        }
     }
     for (auto& r : b.replies) out.push_back(std::move(r));
-    if (b.status_changed) out.push_back(status_message());
+    if (b.status_changed) {
+        out.push_back(status_message());
+        if (settings_.inspect_view) {
+            Value v = status_value();
+            add_inspect(out, topics_.server_status(), &v);
+        }
+    }
     return out;
 }
 
 std::string ServerCore::doc_topic(const DocKey& key) const {
-    return key.user.empty() ? topics_.shared_doc(key.category) : topics_.user_doc(key.user, key.category);
+    return key.user.empty() ? topics_.shared_doc(key.category)
+                            : topics_.user_doc(key.user, key.category);
 }
 
 void ServerCore::handle_one(const Inbound& msg, Batch& b) {
@@ -464,18 +477,32 @@ std::vector<Outbound> ServerCore::all_documents() {
     std::vector<Outbound> out;
     store_.for_each_document([&](const Document& doc) {
         if (!settings_.categories.contains(doc.category)) return;
-        out.push_back({doc.user.empty() ? topics_.shared_doc(doc.category)
-                                        : topics_.user_doc(doc.user, doc.category),
-                       encode_document(doc), true});
+        out.push_back({doc_topic(doc.key()), encode_document(doc), true});
+        if (settings_.inspect_view) {
+            Value v = document_to_value(doc);
+            add_inspect(out, doc_topic(doc.key()), &v);
+        }
     });
     return out;
+}
+
+void ServerCore::add_inspect(std::vector<Outbound>& out, const std::string& topic,
+                             const Value* v) const {
+    if (!settings_.inspect_view) return;
+    // {root}/users/alice/home -> {root}/inspect/users/alice/home
+    std::string inspect = topics_.root() + "/inspect" + topic.substr(topics_.root().size());
+    out.push_back({inspect,
+                   v ? redact_secrets(*v).dump(2, ' ', false, Value::error_handler_t::replace) : "",
+                   true});
 }
 
 Outbound ServerCore::status_message() const {
     return {topics_.server_status(), encode_msgpack_unchecked(status_value()), true};
 }
 
-void ServerCore::set_status_extra(const std::string& key, Value value) { status_extra_[key] = std::move(value); }
+void ServerCore::set_status_extra(const std::string& key, Value value) {
+    status_extra_[key] = std::move(value);
+}
 
 Value ServerCore::status_value() const {
     Value machines = Value::array();

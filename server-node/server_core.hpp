@@ -35,11 +35,13 @@ struct Outbound {
 // What one committed transaction changed, for observers such as replication. Rows are
 // named, not copied: an observer on the worker thread reads their committed state.
 struct CommitRecord {
-    std::set<DocKey> saved;          // documents written
-    std::set<DocKey> deleted;        // documents removed
-    std::set<std::string> users;     // users saved or deleted
-    std::set<std::string> devices;   // device rows saved
-    bool empty() const { return saved.empty() && deleted.empty() && users.empty() && devices.empty(); }
+    std::set<DocKey> saved;         // documents written
+    std::set<DocKey> deleted;       // documents removed
+    std::set<std::string> users;    // users saved or deleted
+    std::set<std::string> devices;  // device rows saved
+    bool empty() const {
+        return saved.empty() && deleted.empty() && users.empty() && devices.empty();
+    }
 };
 
 struct ServerSettings {
@@ -50,6 +52,9 @@ struct ServerSettings {
     int user_limit = 1000;
     std::string auth_digest;  // AuthProfile::digest() of the server's profile
     std::size_t max_tombstones = 1000;
+    // Also publish a JSON view of every document and of the status under {root}/inspect/,
+    // secrets redacted, for MQTT Explorer / MQTTX (only the inspector account reads it).
+    bool inspect_view = false;
 };
 
 class ServerCore {
@@ -61,7 +66,7 @@ class ServerCore {
     // with Errc::storage (the device keeps it in its outbox and re-sends).
     // `before_commit`, if given, receives replies that depend only on already committed
     // state (login manifests), so a login does not wait for this batch's fsync.
-        using EarlyPublish = std::function<void(std::vector<Outbound>&&)>;
+    using EarlyPublish = std::function<void(std::vector<Outbound>&&)>;
     // Called on the worker thread after every commit that changed something.
     using CommitObserver = std::function<void(const CommitRecord&)>;
     void set_commit_observer(CommitObserver observer) { commit_observer_ = std::move(observer); }
@@ -81,9 +86,9 @@ class ServerCore {
     void reset_presence() { online_.clear(); }
     const ServerSettings& settings() const { return settings_; }
 
-      // ---- Administration (server_admin.cpp) --------------------------------------------
+    // ---- Administration (server_admin.cpp) --------------------------------------------
     struct AdminResult {
-        Value answer;                // {"ok": true, ...} or {"ok": false, "error", "message"}
+        Value answer;  // {"ok": true, ...} or {"ok": false, "error", "message"}
         std::vector<Outbound> publish;
     };
     // One administration command, in its own transaction: users-list, users-show,
@@ -94,10 +99,13 @@ class ServerCore {
     // Extra fields merged into the status (backup, replication), set by the node.
     void set_status_extra(const std::string& key, Value value);
 
-private:
+  private:
     struct Batch;
     std::vector<Outbound> transact(Batch& b, const std::function<void()>& body);
     std::string doc_topic(const DocKey& key) const;
+    // Adds the inspection-view twin of a document or status publication, if enabled.
+    void add_inspect(std::vector<Outbound>& out, const std::string& topic, const Value* v) const;
+
     AdminResult delete_user_data(const std::string& user, std::optional<Category> category);
     AdminResult remove_machine(const std::string& device_id);
     AdminResult import_documents(const Value& documents);
@@ -122,8 +130,8 @@ private:
     std::map<std::string, DeviceRow> devices_;    // committed device rows
     std::map<std::string, std::string> refused_;  // device id -> last refusal, not stored
     std::set<std::string> online_;
-    std::map<std::string, uint64_t> pending_;     // outbox sizes devices report in presence
-        CommitObserver commit_observer_;
+    std::map<std::string, uint64_t> pending_;  // outbox sizes devices report in presence
+    CommitObserver commit_observer_;
     Value status_extra_ = Value::object();
     int64_t started_at_;
 

@@ -9,4 +9,8 @@ namespace pdsync::cli {
 // Adds the subcommands to `app`; their callbacks set `exit_code`.
 void add_admin_commands(CLI::App& app, int& exit_code);
 
+// `pdsync watch`: decoded documents and messages as they change (cli_watch.cpp).
+void add_watch_command(CLI::App& app, int& exit_code);
+
+
 }  // namespace pdsync::cli

@@ -59,8 +59,10 @@ check "pdsync-server has a client certificate from the fleet CA" \
 
 echo "# the device bundle"
 listing=$(tar -tzf "$FLEET/devices/mfp-1.tar.gz" | sort | tr '\n' ' ')
-check "bundle holds exactly the five device files" \
-    test "$listing" = "ca.crt client.crt client.key pdsync-client.conf pdsync-client.service "
+check "bundle holds exactly the six device files" \
+    test "$listing" = "ca.crt client.crt client.key fleet.key pdsync-client.conf pdsync-client.service "
+check "the fleet key is 64 hex digits and the same for every device" \
+    grep -qxE '[0-9a-f]{64}' "$FLEET/secrets/fleet.key"
 mkdir -p "$T/unpacked"
 tar -xzf "$FLEET/devices/mfp-1.tar.gz" -C "$T/unpacked"
 dconf=$T/unpacked/pdsync-client.conf
