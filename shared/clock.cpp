@@ -4,14 +4,28 @@
 #include <sodium.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <vector>
 
 namespace pdsync {
 
+namespace {
+// Fault injection for the tests (PDSYNC_CLOCK_SKEW_MS=N): this process's wall clock runs
+// N ms off, as on a device whose clock was never set. Nothing in a merge depends on it.
+int64_t clock_skew_ms() {
+    static const int64_t skew = [] {
+        const char* v = std::getenv("PDSYNC_CLOCK_SKEW_MS");
+        return v ? std::strtoll(v, nullptr, 10) : 0;
+    }();
+    return skew;
+}
+}  // namespace
+
 int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
-        .count();
+               .count() +
+           clock_skew_ms();
 }
 
 std::string random_hex(std::size_t bytes) {

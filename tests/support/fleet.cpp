@@ -69,6 +69,16 @@ Server::Server(const TempDir& dir, std::vector<std::string> brokers,
              "--log-level",
              "debug"};
     admin_socket_ = dir.file(name + ".sock");
+    // A test may put the store elsewhere (a small tmpfs, say) with its own --store.
+    for (std::size_t i = 0; i + 1 < extra_args.size(); ++i) {
+        if (extra_args[i] == "--store") {
+            store_ = extra_args[i + 1];
+            args_[4] = store_;
+            extra_args.erase(extra_args.begin() + static_cast<std::ptrdiff_t>(i),
+                             extra_args.begin() + static_cast<std::ptrdiff_t>(i) + 2);
+            break;
+        }
+    }
 
     args_.insert(args_.end(), extra_args.begin(), extra_args.end());
     start();
@@ -100,9 +110,10 @@ Device::Device(const TempDir& dir, std::vector<std::string> brokers, std::string
     start();
 }
 
-void Device::start() {
+void Device::start(const std::vector<std::string>& env) {
     std::filesystem::remove(socket_);
-    process_ = Process(args_, log_);
+    process_ = Process(args_, log_, env);
+
     bool up = wait_until(
         [&] {
             return net::control_call(socket_, {{"cmd", "status"}}, std::chrono::milliseconds(500))

@@ -50,13 +50,13 @@ class Server {
     int stop() { return process_.stop(); }
     void kill9() { process_.kill9(); }
     bool running() { return process_.running(); }
-        const std::string& store() const { return store_; }
+    const std::string& store() const { return store_; }
     std::string log() const { return process_.log(); }
     const std::string& admin_socket() const { return admin_socket_; }
     // One administration request; waits until the admin socket answers.
     Value admin(const Value& request, int timeout_ms = 20000);
 
-private:
+  private:
     std::vector<std::string> args_;
     std::string admin_socket_;
     std::string store_;
@@ -69,7 +69,9 @@ class Device {
   public:
     Device(const TempDir& dir, std::vector<std::string> brokers, std::string device_id,
            std::vector<std::string> extra_args = {});
-    void start();  // returns once the control socket answers
+    // Returns once the control socket answers; `env` ("NAME=value") for this run only.
+    void start(const std::vector<std::string>& env = {});
+
     int stop() { return process_.stop(); }
     void kill9() { process_.kill9(); }
     bool running() { return process_.running(); }
