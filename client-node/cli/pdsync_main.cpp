@@ -8,9 +8,11 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include "client-node/cli/cli_admin.hpp"
 #include "client-node/cli/cli_common.hpp"
+#include "server-node/backup/progress_bar.hpp"
 #include "shared/net/control_socket.hpp"
 
 namespace {
@@ -265,10 +267,34 @@ int main(int argc, char** argv) {
     std::string sync_state;
     auto* sync = device->add_subcommand("sync", "Turn this device's synchronization on or off");
     sync->add_option("state", sync_state)->required()->check(CLI::IsMember({"on", "off"}));
+    bool sync_no_wait = false;
+    sync->add_flag("--no-wait", sync_no_wait, "With on: do not wait for the first sync to finish");
     sync->callback([&] {
-        if (auto r = call(c, {{"cmd", "sync"}, {"enabled", sync_state == "on"}}, exit_code)) {
-            std::cout << (c.json ? r->dump() + "\n" : "synchronization " + sync_state + "\n");
+        auto r = call(c, {{"cmd", "sync"}, {"enabled", sync_state == "on"}}, exit_code);
+        if (!r) return;
+        if (sync_state == "on" && !sync_no_wait) {
+            // The first sync: join, register this device's data, drain the outbox. A bar
+            // of change sets done on a terminal; quiet under --json or in a pipe.
+            pdsync::backup::ProgressBar::Options o;
+            o.json = c.json;
+            pdsync::backup::ProgressBar bar("first sync", o);
+            uint64_t total = 0;
+            auto deadline =
+                std::chrono::steady_clock::now() + std::chrono::milliseconds(c.timeout_ms);
+            while (std::chrono::steady_clock::now() < deadline) {
+                auto st = pdsync::net::control_call(c.socket, {{"cmd", "status"}},
+                                                    std::chrono::milliseconds(2000));
+                if (!st) break;
+                uint64_t pending = st->value("pending", uint64_t{0});
+                total = std::max(total, pending);
+                bar.update(total - pending, total);
+                if (st->value("joined", false) && pending == 0) break;
+                std::this_thread::sleep_for(
+                    std::chrono::milliseconds(50));  // polling the daemon, with a deadline
+            }
+            bar.finish();
         }
+        std::cout << (c.json ? r->dump() + "\n" : "synchronization " + sync_state + "\n");
     });
 
     pdsync::cli::add_admin_commands(app, exit_code);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <sstream>
 
 #include "shared/document.hpp"
 #include "smb_server.hpp"
@@ -298,4 +299,44 @@ TEST(Operations, RemovedMachineFreesItsSlotAtOnceAndIsRefusedIfItReturns) {
     ASSERT_TRUE(wait_until([&] { return old_device->status()["state"] == "refused"; }));
     EXPECT_NE(old_device->status()["last_error"].get<std::string>().find("not_joined"),
               std::string::npos);
+}
+
+TEST(Operations, LongOperationsShowProgressOnATerminalOnly) {
+    TempDir dir;
+    Broker broker(dir);
+    Server server(dir, {broker.uri()}, {"--backup-dir", dir.file("backups")});
+    Device a(dir, {broker.uri()}, "dev-a");
+    ASSERT_TRUE(a.wait_joined());
+    a.login("alice");
+    for (int i = 0; i < 20; ++i) a.edit("addressbook", add("e" + std::to_string(i)), 0);
+    ASSERT_TRUE(wait_until([&] { return a.status()["pending"] == 0; }));
+    // `script` gives the CLI a pseudo-terminal, as a person at a console would have.
+    auto on_tty = [&](const std::string& args) {
+        TempDir t;
+        std::string out = t.file("typescript");
+        std::string cmd = "script -q -e -c '" + std::string(PDSYNC_CLI_BIN) + " " + args + "' " +
+                          out + " >/dev/null 2>&1";
+        int rc = std::system(cmd.c_str());
+        std::ifstream in(out);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        return std::make_pair(rc, ss.str());
+    };
+    auto [rc, tty] = on_tty("backup now --server-socket " + server.admin_socket());
+    EXPECT_EQ(rc, 0) << tty;
+    EXPECT_NE(tty.find("backup ["), std::string::npos) << tty;
+    EXPECT_NE(tty.find("/s"), std::string::npos) << "a rate" << tty;
+    auto piped = run_cli({"backup", "now", "--server-socket", server.admin_socket()});
+    EXPECT_EQ(piped.exit_code, 0);
+    EXPECT_EQ(piped.err.find("["), std::string::npos) << "no bar without a terminal: " << piped.err;
+    auto json = on_tty("backup now --json --server-socket " + server.admin_socket());
+    EXPECT_EQ(json.second.find("backup ["), std::string::npos) << json.second;
+
+    // A device's first sync after it was off: a bar while its outbox drains.
+    ASSERT_EQ(run_cli({"device", "--socket", a.socket(), "sync", "off"}).exit_code, 0);
+    for (int i = 0; i < 30; ++i) a.edit("keychain", add("k" + std::to_string(i)), 0);
+    auto [rc2, first] = on_tty("device --socket " + a.socket() + " sync on");
+    EXPECT_EQ(rc2, 0) << first;
+    EXPECT_NE(first.find("first sync"), std::string::npos) << first;
+    EXPECT_EQ(a.status()["pending"], 0);
 }
