@@ -7,9 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-20}
 bash deploy/install-deps.sh >/dev/null
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPDSYNC_BUILD_TESTS=OFF >/dev/null
-cmake --build build -j"$(nproc)" >/dev/null
-BIN=$(pwd)/build
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DPDSYNC_BUILD_TESTS=OFF >/dev/null
+cmake --build build-release -j"$(nproc)" >/dev/null
+BIN=$(pwd)/build-release
 RUN=$(mktemp -d /tmp/pdsync-latency-XXXXXX)
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true' EXIT

@@ -8,9 +8,9 @@ ROOT=$(pwd)
 
 bash deploy/install-deps.sh >/dev/null
 echo "== building pdsync (Release)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPDSYNC_BUILD_TESTS=OFF >/dev/null
-cmake --build build -j"$(nproc)" >/dev/null
-BIN=$ROOT/build
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DPDSYNC_BUILD_TESTS=OFF >/dev/null
+cmake --build build-release -j"$(nproc)" >/dev/null
+BIN=$ROOT/build-release
 
 RUN=$(mktemp -d /tmp/pdsync-quickstart-XXXXXX)
 PIDS=()
