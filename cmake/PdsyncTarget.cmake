@@ -2,7 +2,7 @@
 # PDSYNC_WERROR is off) and, with PDSYNC_SANITIZE, AddressSanitizer + UBSan. Applied with
 # pdsync_configure_target() so no global flag is ever mutated.
 function(pdsync_configure_target target)
-  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow=local)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic $<$<CXX_COMPILER_ID:GNU>:-Wshadow=local>)
   if(PDSYNC_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()

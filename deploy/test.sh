@@ -24,7 +24,11 @@ echo "== tests"
 status=0
 ctest --test-dir "$BUILD" --output-on-failure -j"$JOBS" --timeout 300 "$@" || status=1
 
+echo "== fuzz smoke (libFuzzer, clang-14, a few seconds per target)"
+bash deploy/fuzz.sh --smoke || status=1
+
 echo "== format check"
+
 bash deploy/check-format.sh || status=1
 exit $status
 

@@ -149,6 +149,8 @@ void ServerCore::handle_one(const Inbound& msg, Batch& b) {
                 return;
             }
             if (cs->device_id != device_id) {
+                spdlog::warn("device={} change set rejected: bad_device_id (it names device {})",
+                             device_id, cs->device_id);
                 refuse_change(device_id, cs->seq, Errc::bad_device_id,
                               "device_id does not match the topic", b);
                 return;
@@ -169,7 +171,8 @@ void ServerCore::handle_one(const Inbound& msg, Batch& b) {
         case TopicKind::device_presence: {
             auto p = presence_from_value(*value);
             if (!p || p->device_id != device_id) {
-                spdlog::warn("device={} presence rejected", device_id);
+                spdlog::warn("device={} presence rejected: {}", device_id,
+                             p ? "device_id does not match the topic" : p.error().message);
                 return;
             }
             on_presence(device_id, *p, b);
@@ -269,6 +272,15 @@ void ServerCore::on_changes(const std::string& device_id, const ChangeSet& cs, B
     if (!dev)
         return refuse_change(device_id, cs.seq, Errc::not_joined,
                              "the device has not joined; send hello", b);
+    // A member whose latest hello was refused (its auth profile or protocol changed) may
+    // not sync until a hello is accepted again (DESIGN.md 5.2).
+    if (refused_.count(device_id)) {
+        spdlog::warn("device={} change set refused: its last hello was refused ({})", device_id,
+                     refused_.at(device_id));
+        return refuse_change(device_id, cs.seq, Errc::not_joined,
+                             "the last hello was refused: " + refused_.at(device_id), b);
+    }
+
     if (cs.epoch != dev->epoch) {
         return refuse_change(device_id, cs.seq, Errc::not_joined,
                              "unknown outbox epoch; send hello", b);
@@ -342,7 +354,11 @@ AckReply ServerCore::apply_changes(const ChangeSet& cs, DeviceRow& dev, Batch& b
             r.version = doc->version;
             return fail(Errc::exists, "the server already holds this document; its copy wins");
         }
-        b.docs[cs.key()] = document_from_registration(cs, 1, now);
+        Document registered = document_from_registration(cs, 1, now);
+        if (encode_document(registered).size() > tuning::kMaxPayloadBytes) {
+            return fail(Errc::too_large, "the registered document is over the size bound");
+        }
+        b.docs[cs.key()] = std::move(registered);
         b.dirty.insert(cs.key());
         b.deleted.erase(cs.key());
         r.ok = true;
@@ -358,8 +374,20 @@ AckReply ServerCore::apply_changes(const ChangeSet& cs, DeviceRow& dev, Batch& b
         b.docs[cs.key()] = std::move(fresh);
         doc = &*b.docs[cs.key()];
     }
+    Document before = *doc;
     MergeOutcome m = apply_ops(*doc, cs.ops, doc->version + 1);
     if (m.changed) {
+        // The merged document must stay within what every device can decode; a change
+        // that would outgrow it is refused whole, and the document stays as it was.
+        std::size_t bytes = encode_document(*doc).size();
+        if (bytes > tuning::kMaxPayloadBytes || doc->entries.size() > tuning::kMaxArrayItems) {
+            *doc = std::move(before);
+            return fail(Errc::too_large, "the document would grow to " + std::to_string(bytes) +
+                                             " bytes and " + std::to_string(doc->entries.size()) +
+                                             "+ entries, over the bound of " +
+                                             std::to_string(tuning::kMaxPayloadBytes) + " bytes");
+        }
+
         doc->version += 1;
         doc->updated_at = now;
         prune_tombstones(*doc, settings_.max_tombstones);

@@ -66,8 +66,10 @@ Result<Value> decode_msgpack(std::string_view bytes, const DecodeLimits& limits)
                                                " bytes exceeds " +
                                                std::to_string(limits.max_bytes));
     }
+    // Extension types get the string bound here so that they reach to_value(), which
+    // refuses them as malformed (a 0 bound would report them as too_large).
     msgpack::unpack_limit limit(limits.max_array, limits.max_map, limits.max_string,
-                                limits.max_string, 0, limits.max_depth);
+                                limits.max_string, limits.max_string, limits.max_depth);
     try {
         std::size_t offset = 0;
         msgpack::object_handle handle =

@@ -11,10 +11,11 @@ bool is_unreserved(unsigned char c) {
            c == '_' || c == '-';
 }
 
+// Upper-case hex only: encode_user_id writes %C3, so %c3 would be a second spelling of
+// the same user id, and with it a second topic tree.
 int hex_value(char c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     return -1;
 }
 

@@ -173,7 +173,11 @@ struct SmbTarget::Impl {
     }
 
     std::string where() const {
-        return parsed.host + (parsed.port ? ":" + std::to_string(parsed.port) : std::string());
+        // Built with append: GCC 12 at -O2 reports a false -Wrestrict for `":" + to_string()`
+        // (GCC bug 105651).
+        std::string out = parsed.host;
+        if (parsed.port) out.append(":").append(std::to_string(parsed.port));
+        return out;
     }
 
     std::string file_url(const std::string& name) const { return base_url + "/" + name; }

@@ -98,8 +98,11 @@ TEST(Convergence, ConcurrentRandomEditsFromThreeDevicesConverge) {
             wait_until([&] { return d->status()["pending"] == 0; }, std::chrono::seconds(30)))
             << d->log();
     }
-    for (auto [name, c] : {std::pair{"addressbook", Category::addressbook},
-                           std::pair{"keychain", Category::keychain}}) {
+    for (auto [name_, c_] : {std::pair{"addressbook", Category::addressbook},
+                             std::pair{"keychain", Category::keychain}}) {
+        // Plain locals: clang-14 cannot capture structured bindings in a lambda.
+        const std::string name = name_;
+        const Category c = c_;
         for (auto& d : devices) {
             bool same = wait_until([&] { return shared_view(*d, name) == server_view(probe, c); });
             EXPECT_TRUE(same) << d->id() << " " << name

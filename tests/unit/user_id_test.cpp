@@ -38,8 +38,9 @@ TEST(UserId, DecodeRefusesNonCanonicalSpellings) {
     EXPECT_EQ(decode_user_id("%41").code(), Errc::bad_user_id);  // 'A' needs no escape
     EXPECT_EQ(decode_user_id("%2").code(), Errc::bad_user_id);   // truncated
     EXPECT_EQ(decode_user_id("%zz").code(), Errc::bad_user_id);
-    EXPECT_EQ(decode_user_id("a b").code(), Errc::bad_user_id);  // unescaped space
-    EXPECT_EQ(decode_user_id("%C3").code(), Errc::bad_user_id);  // decodes to invalid UTF-8
+    EXPECT_EQ(decode_user_id("a b").code(), Errc::bad_user_id);        // unescaped space
+    EXPECT_EQ(decode_user_id("%C3").code(), Errc::bad_user_id);        // decodes to invalid UTF-8
+    EXPECT_EQ(decode_user_id("j%c3%b6rg").code(), Errc::bad_user_id);  // only %C3 spells it
 }
 
 TEST(DeviceId, AllowsOnlyTopicSafeCharacters) {
