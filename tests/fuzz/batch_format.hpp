@@ -87,10 +87,10 @@ inline Input parse(const uint8_t* data, std::size_t size) {
         auto which = static_cast<uint8_t>((sel & 0x3F) % kTopicCount);
         if (which == kRawTopic) {
             std::size_t start = payload.empty() ? 0 : 1;
-            std::size_t tlen = payload.empty()
-                                   ? 0
-                                   : std::min<std::size_t>(static_cast<uint8_t>(payload[0]),
-                                                           payload.size() - 1);
+            std::size_t tlen =
+                payload.empty()
+                    ? 0
+                    : std::min<std::size_t>(static_cast<uint8_t>(payload[0]), payload.size() - 1);
             m.topic = payload.substr(start, tlen);
             m.payload = payload.substr(start + tlen);
         } else {

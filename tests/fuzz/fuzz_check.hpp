@@ -20,7 +20,7 @@ namespace pdsync::fuzz {
 
 // PDS_FUZZ_CHECK(cond, detail): `detail` (a std::string expression) is only evaluated on
 // failure.
-#define PDS_FUZZ_CHECK(cond, detail)                                          \
-    do {                                                                      \
+#define PDS_FUZZ_CHECK(cond, detail)                                            \
+    do {                                                                        \
         if (!(cond)) ::pdsync::fuzz::fail(#cond, (detail), __FILE__, __LINE__); \
     } while (0)

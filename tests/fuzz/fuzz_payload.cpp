@@ -92,8 +92,8 @@ Result<Value> check_codec(std::string_view bytes) {
     auto v = decode_msgpack(bytes);
     if (!v) {
         check_error(v.error(), bytes);
-        PDS_FUZZ_CHECK(!small, "tight limits accepted what default limits refused: " +
-                                   hex_prefix(bytes));
+        PDS_FUZZ_CHECK(!small,
+                       "tight limits accepted what default limits refused: " + hex_prefix(bytes));
         return v;
     }
     check_bounds(*v, DecodeLimits{}, 0);

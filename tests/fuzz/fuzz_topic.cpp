@@ -50,15 +50,15 @@ void check(const Topics& topics, std::string_view topic) {
     auto p = topics.parse(topic);
     if (!p) {
         Errc c = p.code();
-        PDS_FUZZ_CHECK(c == Errc::unknown_topic || c == Errc::bad_user_id ||
-                           c == Errc::bad_device_id || c == Errc::unknown_category,
-                       "parse failed with " + std::string(errc_name(c)) + " for '" +
-                           printable(topic) + "'");
+        PDS_FUZZ_CHECK(
+            c == Errc::unknown_topic || c == Errc::bad_user_id || c == Errc::bad_device_id ||
+                c == Errc::unknown_category,
+            "parse failed with " + std::string(errc_name(c)) + " for '" + printable(topic) + "'");
         return;
     }
-    PDS_FUZZ_CHECK(rebuild(topics, *p) == topic,
-                   "'" + printable(topic) + "' parses, but the builders spell it '" +
-                       printable(rebuild(topics, *p)) + "'");
+    PDS_FUZZ_CHECK(rebuild(topics, *p) == topic, "'" + printable(topic) +
+                                                     "' parses, but the builders spell it '" +
+                                                     printable(rebuild(topics, *p)) + "'");
     switch (p->kind) {
         case TopicKind::user_doc:
             PDS_FUZZ_CHECK(validate_user_id(p->user).ok(), "invalid user id parsed");
@@ -88,10 +88,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // A user id from arbitrary bytes: decode never accepts what encode would not produce.
     auto user = decode_user_id(topic);
     if (user) {
-        PDS_FUZZ_CHECK(encode_user_id(*user) == topic,
-                       "decode_user_id accepts '" + printable(topic) +
-                           "', which encode_user_id spells '" + printable(encode_user_id(*user)) +
-                           "'");
+        PDS_FUZZ_CHECK(encode_user_id(*user) == topic, "decode_user_id accepts '" +
+                                                           printable(topic) +
+                                                           "', which encode_user_id spells '" +
+                                                           printable(encode_user_id(*user)) + "'");
     }
     if (validate_user_id(topic)) {
         auto back = decode_user_id(encode_user_id(topic));

@@ -137,8 +137,8 @@ void payload_corpus(Writer& w) {
     // Valid messages.
     w.put("doc-valid", sel(kDocument, doc_bytes));
     w.put("doc-shared", sel(kDocument, encode_document(shared)));
-    w.put("doc-empty", sel(kDocument, encode_document(Document{"bob", Category::home, 1, 0, {},
-                                                               Value::object()})));
+    w.put("doc-empty", sel(kDocument, encode_document(Document{
+                                          "bob", Category::home, 1, 0, {}, Value::object()})));
     w.put("changes-valid", sel(kChangeSet, cs_bytes));
     w.put("changes-register", sel(kChangeSet, mp(change_set_to_value(reg))));
     w.put("hello-valid", sel(kHello, hello_bytes));
@@ -167,10 +167,13 @@ void payload_corpus(Writer& w) {
     w.put("codec-deep-arrays", sel(kCodec, nested_arrays(40)));
     w.put("codec-depth-at-limit", sel(kCodec, nested_arrays(tuning::kMaxDepth)));
     w.put("codec-depth-over-limit", sel(kCodec, nested_arrays(tuning::kMaxDepth + 1)));
-    w.put("doc-deep-fields",
-          sel(kDocument, "\x83\xA6schema\xA9pds.doc/1\xA8" "category\xAAguest-home\xA7" "entries"
-                         "\x91\x82\xA2id\xA1x\xA6" "fields\x81\xA1k" +
-                             nested_maps(20)));
+    w.put("doc-deep-fields", sel(kDocument,
+                                 "\x83\xA6schema\xA9pds.doc/1\xA8"
+                                 "category\xAAguest-home\xA7"
+                                 "entries"
+                                 "\x91\x82\xA2id\xA1x\xA6"
+                                 "fields\x81\xA1k" +
+                                     nested_maps(20)));
     w.put("codec-str32-huge", sel(kCodec, "\xDB" + be32(0xFFFFFFFF) + "abc"));
     w.put("codec-bin32-huge", sel(kCodec, "\xC6" + be32(0x7FFFFFFF) + "abc"));
     w.put("codec-array32-huge", sel(kCodec, "\xDD" + be32(0xFFFFFFFF) + "\xC0"));
@@ -186,8 +189,9 @@ void payload_corpus(Writer& w) {
     w.put("codec-never-used", sel(kCodec, "\xC1"));
     w.put("codec-empty", sel(kCodec, ""));
     // NaN as float32 and float64, and -0.0 (the literal holds NUL bytes: "..."s).
-    w.put("codec-floats", sel(kCodec, "\x93\xCA\x7F\xC0\x00\x00\xCB\x7F\xF8\x00\x00\x00\x00\x00"
-                                      "\x00\xCB\x80\x00\x00\x00\x00\x00\x00\x00"s));
+    w.put("codec-floats", sel(kCodec,
+                              "\x93\xCA\x7F\xC0\x00\x00\xCB\x7F\xF8\x00\x00\x00\x00\x00"
+                              "\x00\xCB\x80\x00\x00\x00\x00\x00\x00\x00"s));
     w.put("codec-invalid-utf8", sel(kCodec, "\x81\xA2\xFF\xFE\xA3\xC3\x28\xA0"));
 
     // Valid MessagePack, invalid messages.
@@ -197,7 +201,9 @@ void payload_corpus(Writer& w) {
     bad_doc = document_to_value(doc);
     bad_doc["entries"][0]["id"] = std::string(129, 'x');
     w.put("doc-long-id", sel(kDocument, mp(bad_doc)));
-    bad_doc["entries"][0]["id"] = "a\x01" "b";
+    bad_doc["entries"][0]["id"] =
+        "a\x01"
+        "b";
     w.put("doc-control-id", sel(kDocument, mp(bad_doc)));
     bad_doc = document_to_value(doc);
     bad_doc["category"] = "wallpaper";
@@ -228,15 +234,15 @@ void payload_corpus(Writer& w) {
     w.put("hello-future", sel(kHello, mp(bad_hello)));
     bad_hello["cached_users"] = {1, 2};
     w.put("hello-bad-users", sel(kHello, mp(bad_hello)));
-    w.put("reply-unknown-reason",
-          sel(kReply, mp({{"schema", kReplySchema}, {"kind", "join"}, {"accepted", false},
-                          {"reason", "solar_flare"}})));
-    w.put("reply-login-versions",
-          sel(kReply, mp({{"schema", kReplySchema},
-                          {"kind", "login"},
-                          {"user", "alice"},
-                          {"known", true},
-                          {"versions", {{"home", -1}, {"nope", 3}}}})));
+    w.put("reply-unknown-reason", sel(kReply, mp({{"schema", kReplySchema},
+                                                  {"kind", "join"},
+                                                  {"accepted", false},
+                                                  {"reason", "solar_flare"}})));
+    w.put("reply-login-versions", sel(kReply, mp({{"schema", kReplySchema},
+                                                  {"kind", "login"},
+                                                  {"user", "alice"},
+                                                  {"known", true},
+                                                  {"versions", {{"home", -1}, {"nope", 3}}}})));
 }
 
 void topic_corpus(Writer& w) {
@@ -338,8 +344,8 @@ void batch_corpus(Writer& w) {
         batch::append(in, changes1, "\xDB" + be32(0xFFFFFFFF) + "abc");
         batch::append(in, changes1, "\xD4\x01\x00"s);
         batch::append(in, changes1, "\x81\x01\xA1x");
-        Value bad = change_set_to_value(sample_change_set("dev-1", "e1", 1, "alice",
-                                                          Category::addressbook));
+        Value bad = change_set_to_value(
+            sample_change_set("dev-1", "e1", 1, "alice", Category::addressbook));
         bad["category"] = "wallpaper";
         batch::append(in, changes1, mp(bad));
         bad["category"] = "addressbook";
