@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "shared/document.hpp"
+#include "tests/support/documents.hpp"
 #include "tests/support/fleet.hpp"
 #include "tests/support/tcp_proxy.hpp"
 #include "topics/topics.hpp"
@@ -22,21 +23,6 @@ namespace {
 
 Value add(const std::string& id, Value fields = Value::object()) {
     return Value{{"op", "add"}, {"id", id}, {"fields", std::move(fields)}};
-}
-
-std::set<std::string> live_ids(const Value& entries) {
-    std::set<std::string> out;
-    for (const auto& e : entries) {
-        if (e.value("range", "shared") == "shared") out.insert(e["id"].get<std::string>());
-    }
-    return out;
-}
-
-std::optional<Document> retained(MqttProbe& probe, const std::string& user, Category c) {
-    auto raw = probe.last(Topics().user_doc(user, c));
-    if (!raw || raw->empty()) return std::nullopt;
-    auto doc = decode_document(*raw);
-    return doc ? std::optional<Document>(*doc) : std::nullopt;
 }
 
 // Three devices logged in as alice, each adding `per_device` entries without waiting.
@@ -99,8 +85,7 @@ TEST(Fault, ServerKilledDuringChangeStreamLosesNothing) {
         return d && d->live_count() == want.size();
     })) << retained(probe, "alice", Category::addressbook)->live_count();
     for (auto& d : fleet.devices) {
-        EXPECT_TRUE(wait_until([&] { return live_ids(d->show("addressbook")) == want; }))
-            << d->id();
+        EXPECT_TRUE(wait_until([&] { return id_set(d->show("addressbook")) == want; })) << d->id();
     }
 }
 
@@ -123,8 +108,8 @@ TEST_P(BrokerKill, BrokerKilledWithOrWithoutPersistenceLosesNothing) {
     Device fresh(dir, {broker.uri()}, "dev-fresh");
     ASSERT_TRUE(fresh.wait_joined());
     ASSERT_TRUE(fresh.login("alice").value("ok", false));
-    EXPECT_TRUE(wait_until([&] { return live_ids(fresh.show("addressbook")) == want; }))
-        << live_ids(fresh.show("addressbook")).size();
+    EXPECT_TRUE(wait_until([&] { return id_set(fresh.show("addressbook")) == want; }))
+        << id_set(fresh.show("addressbook")).size();
 }
 
 INSTANTIATE_TEST_SUITE_P(Persistence, BrokerKill, ::testing::Values(false, true),
@@ -211,7 +196,7 @@ TEST(Fault, FullDiskRefusesChangesWithReasonAndResumesWhenSpaceReturns) {
     std::filesystem::remove(disk / "filler");
     ASSERT_TRUE(wait_until([&] { return a.status()["pending"] == 0; }, std::chrono::seconds(30)))
         << a.log();
-    EXPECT_EQ(live_ids(a.show("addressbook")).size(), 41u);
+    EXPECT_EQ(id_set(a.show("addressbook")).size(), 41u);
     server.stop();
     SQLite::Database db((disk / "server.db").string(), SQLite::OPEN_READONLY);
     EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");

@@ -8,6 +8,7 @@
 
 #include "shared/document.hpp"
 #include "smb_server.hpp"
+#include "tests/support/documents.hpp"
 #include "tests/support/fleet.hpp"
 #include "topics/topics.hpp"
 
@@ -30,14 +31,6 @@ Value cli_json(const std::vector<std::string>& args) {
     } catch (...) {
         return Value::object();
     }
-}
-
-std::vector<std::string> ids(const Value& entries) {
-    std::vector<std::string> out;
-    for (const auto& e : entries) {
-        if (e.value("range", "shared") == "shared") out.push_back(e["id"].get<std::string>());
-    }
-    return out;
 }
 
 }  // namespace

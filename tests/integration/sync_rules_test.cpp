@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "shared/document.hpp"
+#include "tests/support/documents.hpp"
 #include "tests/support/fleet.hpp"
 #include "tests/support/tcp_proxy.hpp"
 #include "topics/topics.hpp"
@@ -13,14 +14,6 @@ using namespace pdsync;
 using namespace pdsync::test;
 
 namespace {
-
-std::vector<std::string> ids(const Value& entries, const std::string& range = "shared") {
-    std::vector<std::string> out;
-    for (const auto& e : entries) {
-        if (e.value("range", "shared") == range) out.push_back(e["id"].get<std::string>());
-    }
-    return out;
-}
 
 Value add(const std::string& id, Value fields, std::optional<std::string> after = std::nullopt) {
     Value op = {{"op", "add"}, {"id", id}, {"fields", std::move(fields)}};
