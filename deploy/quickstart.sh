@@ -22,14 +22,6 @@ cleanup() {
 trap cleanup EXIT
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat >"$RUN/mosquitto.conf" <<CONF
-# Loopback-only demo broker; deploy/fleet-init.sh makes the authenticated fleet config.
-user root
-listener $port 127.0.0.1
-allow_anonymous true
-set_tcp_nodelay true
-persistence false
-CONF
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 wait_for() {  # wait_for DESCRIPTION COMMAND...: polls until COMMAND succeeds (15 s deadline)
   local what=$1; shift
@@ -37,19 +29,30 @@ wait_for() {  # wait_for DESCRIPTION COMMAND...: polls until COMMAND succeeds (1
   echo "timed out waiting for $what" >&2; return 1
 }
 
-step "starting mosquitto on 127.0.0.1:$port"
-mosquitto -c "$RUN/mosquitto.conf" >"$RUN/mosquitto.log" 2>&1 & PIDS+=($!)
+# The same scripts an administrator runs (docs/deploying.md), on loopback only: no TLS
+# listener, the broker runs as root inside this run's own directory.
+FLEET=$RUN/fleet
+step "fleet-init.sh: accounts, ACL, broker and server config, fleet key (in $FLEET)"
+bash deploy/fleet-init.sh "$FLEET" --port "$port" --no-tls --run-user root --data-dir "$RUN/data" \
+  --bindir "$BIN" --server-device-id srv-mfp >"$RUN/fleet-init.log" 2>&1
+for dev in dev-a dev-b; do
+  bash deploy/enroll-device.sh "$FLEET" "$dev" >>"$RUN/fleet-init.log" 2>&1
+done
+echo "enrolled dev-a and dev-b (each with its own broker password)"
+
+step "starting mosquitto on 127.0.0.1:$port (no anonymous clients, per-device ACL)"
+mosquitto -c "$FLEET/mosquitto.conf" >"$RUN/mosquitto.log" 2>&1 & PIDS+=($!)
 wait_for "the broker" bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
 
-step "starting pdsync-server (store $RUN/server.db)"
-"$BIN/server-node/pdsync-server" --broker "mqtt://127.0.0.1:$port" --store "$RUN/server.db" \
-  --log-file "$RUN/server.log" --log-level warn 2>/dev/null & PIDS+=($!)
+step "starting pdsync-server"
+"$BIN/server-node/pdsync-server" --config "$FLEET/pdsync-server.conf" --admin-socket "$RUN/server.sock" \
+  --backup-dir "$RUN/backups" --log-file "$RUN/server.log" --log-level warn 2>/dev/null & PIDS+=($!)
 
 for dev in dev-a dev-b; do
   step "starting device $dev"
-  "$BIN/client-node/pdsync-client" --broker "mqtt://127.0.0.1:$port" --device-id "$dev" \
-    --store "$RUN/$dev.db" --socket "$RUN/$dev.sock" --location "floor 2" \
-    --log-file "$RUN/$dev.log" --log-level warn 2>/dev/null & PIDS+=($!)
+  "$BIN/client-node/pdsync-client" --config "$FLEET/devices/$dev/pdsync-client.conf" \
+    --store "$RUN/$dev.db" --socket "$RUN/$dev.sock" --fleet-key-file "$FLEET/devices/$dev/fleet.key" \
+    --location "floor 2" --log-file "$RUN/$dev.log" --log-level warn 2>/dev/null & PIDS+=($!)
 done
 pdsync() { "$BIN/client-node/pdsync" "$@"; }
 A=(device --socket "$RUN/dev-a.sock")
@@ -65,17 +68,24 @@ step "alice adds two address-book entries, a personal button and a device-only e
 pdsync "${A[@]}" edit addressbook --id bob --add '{"name":"Bob Smith","email":"bob@example.com"}'
 pdsync "${A[@]}" edit addressbook --id carol --add '{"name":"Carol Jones","fax":"+1 555 0100"}'
 pdsync "${A[@]}" edit buttons --id scan-to-me --add '{"label":"Scan to my mail","function":"scan","dest":"bob"}'
+pdsync "${A[@]}" edit keychain --id nas --add '{"host":"nas.corp","share":"scans","smb_password":"s3cret"}'
 pdsync "${A[@]}" edit addressbook --id front-desk --range device --add '{"name":"Front desk (this machine only)"}'
-pdsync "${A[@]}" show
+pdsync "${A[@]}" show --category addressbook
 pdsync "${A[@]}" logout
 
 step "alice walks to device B and logs in: her settings are there"
 pdsync "${B[@]}" login alice
-pdsync "${B[@]}" show
+pdsync "${B[@]}" show --category addressbook
+pdsync "${B[@]}" show --category buttons
+echo "(her keychain password was sealed with the fleet key on A and opened on B:)"
+pdsync "${B[@]}" show --category keychain
 step "on B she moves carol to the top; A sees the same order at her next login"
 pdsync "${B[@]}" edit addressbook --move carol --after ""
 pdsync "${B[@]}" logout
 pdsync "${A[@]}" login alice
 pdsync "${A[@]}" show --category addressbook
+
+step "the administrator's view on the server machine"
+pdsync status --server-socket "$RUN/server.sock"
 echo
 echo "Done: the device-only entry stayed on A; everything else followed alice."
