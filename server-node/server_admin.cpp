@@ -42,7 +42,11 @@ ServerCore::AdminResult ServerCore::admin(const Value& request) {
                              {"last_used_at", u.last_used_at},
                              {"documents", versions_value(store_.document_versions(u.user))}});
         }
-        return {{{"ok", true}, {"users", users}, {"count", users.size()}, {"limit", settings_.user_limit}}, {}};
+        return {{{"ok", true},
+                 {"users", users},
+                 {"count", users.size()},
+                 {"limit", settings_.user_limit}},
+                {}};
     }
     if (cmd == "users-show") {
         auto row = store_.find_user(user);
@@ -88,9 +92,11 @@ ServerCore::AdminResult ServerCore::admin(const Value& request) {
     return {fail(Errc::invalid_argument, "unknown command '" + cmd + "'"), {}};
 }
 
-ServerCore::AdminResult ServerCore::delete_user_data(const std::string& user, std::optional<Category> category) {
+ServerCore::AdminResult ServerCore::delete_user_data(const std::string& user,
+                                                     std::optional<Category> category) {
     if (auto st = validate_user_id(user); !st) return {fail(st.code(), st.error().message), {}};
-    if (!store_.find_user(user)) return {fail(Errc::not_found, "no user '" + user + "' on the server"), {}};
+    if (!store_.find_user(user))
+        return {fail(Errc::not_found, "no user '" + user + "' on the server"), {}};
     Batch b;
     std::size_t removed = 0;
     auto out = transact(b, [&] {
@@ -132,11 +138,15 @@ ServerCore::AdminResult ServerCore::remove_machine(const std::string& device_id)
 }
 
 ServerCore::AdminResult ServerCore::import_documents(const Value& documents) {
-    if (!documents.is_array()) return {fail(Errc::invalid_argument, "'documents' must be an array"), {}};
+    if (!documents.is_array())
+        return {fail(Errc::invalid_argument, "'documents' must be an array"), {}};
     std::vector<Document> docs;
     for (const auto& v : documents) {
         auto d = document_from_value(v);
-        if (!d) return {fail(d.code(), "document " + std::to_string(docs.size() + 1) + ": " + d.error().message), {}};
+        if (!d)
+            return {fail(d.code(),
+                         "document " + std::to_string(docs.size() + 1) + ": " + d.error().message),
+                    {}};
         docs.push_back(std::move(d).value());
     }
     Batch b;
@@ -144,7 +154,8 @@ ServerCore::AdminResult ServerCore::import_documents(const Value& documents) {
         for (auto& d : docs) {
             if (!settings_.categories.contains(d.category)) continue;
             if (!d.user.empty() && !store_.find_user(d.user)) {
-                if (auto st = register_user(d.user, b); !st) throw std::runtime_error(st.error().message);
+                if (auto st = register_user(d.user, b); !st)
+                    throw std::runtime_error(st.error().message);
             }
             Document* current = document(d.key(), b);
             // The imported content replaces the server's; versions only move forward so

@@ -19,7 +19,8 @@ Value fail(const std::string& code, const std::string& message) {
 
 }  // namespace
 
-std::unique_ptr<backup::BackupTarget> make_backup_target(const BackupSettings& s, std::string& error) {
+std::unique_ptr<backup::BackupTarget> make_backup_target(const BackupSettings& s,
+                                                         std::string& error) {
     if (!s.smb_url.empty()) {
         std::string password = s.smb_password;
         if (!s.smb_password_file.empty()) {
@@ -30,7 +31,8 @@ std::unique_ptr<backup::BackupTarget> make_backup_target(const BackupSettings& s
             }
             std::getline(in, password);
         }
-        return std::make_unique<backup::SmbTarget>(s.smb_url, s.smb_user, password, s.smb_workgroup);
+        return std::make_unique<backup::SmbTarget>(s.smb_url, s.smb_user, password,
+                                                   s.smb_workgroup);
     }
     if (!s.dir.empty()) return std::make_unique<backup::LocalDirTarget>(s.dir);
     error = "no backup target configured (backup-dir or backup-smb-url)";
@@ -39,9 +41,13 @@ std::unique_ptr<backup::BackupTarget> make_backup_target(const BackupSettings& s
 
 ServerBackups::ServerBackups(std::string store_path, BackupSettings settings,
                              std::function<void(const Value&)> on_result)
-    : store_path_(std::move(store_path)), settings_(std::move(settings)), on_result_(std::move(on_result)) {}
+    : store_path_(std::move(store_path)),
+      settings_(std::move(settings)),
+      on_result_(std::move(on_result)) {}
 
-ServerBackups::~ServerBackups() { stop(); }
+ServerBackups::~ServerBackups() {
+    stop();
+}
 
 void ServerBackups::start_schedule() {
     if (settings_.interval_s <= 0 || !settings_.configured()) return;
@@ -59,10 +65,12 @@ void ServerBackups::stop() {
 
 void ServerBackups::schedule_loop() {
     std::unique_lock lock(mu_);
-    while (!cv_.wait_for(lock, std::chrono::seconds(settings_.interval_s), [&] { return stopping_; })) {
+    while (!cv_.wait_for(lock, std::chrono::seconds(settings_.interval_s),
+                         [&] { return stopping_; })) {
         lock.unlock();
         Value r = run_now("scheduled", {});
-        if (!r.value("ok", false)) spdlog::error("scheduled backup failed: {}", r.value("message", ""));
+        if (!r.value("ok", false))
+            spdlog::error("scheduled backup failed: {}", r.value("message", ""));
         lock.lock();
     }
 }
@@ -72,7 +80,7 @@ Value ServerBackups::run_now(const std::string& label, const Progress& progress)
     std::string error;
     auto target = make_backup_target(settings_, error);
     if (!target) return fail("invalid_argument", error);
-        backup::BackupManager::Options options;
+    backup::BackupManager::Options options;
     options.progress = progress;
     backup::BackupManager manager(std::move(options));
 
@@ -82,7 +90,8 @@ Value ServerBackups::run_now(const std::string& label, const Progress& progress)
     if (!id) {
         summary["error"] = id.error().code;
         summary["message"] = id.error().message;
-        spdlog::error("backup to {} failed: {} ({})", target->describe(), id.error().code, id.error().message);
+        spdlog::error("backup to {} failed: {} ({})", target->describe(), id.error().code,
+                      id.error().message);
         if (on_result_) on_result_(summary);
         return fail(id.error().code, id.error().message);
     }
@@ -113,7 +122,10 @@ Value ServerBackups::list() {
     if (!all) return fail(all.error().code, all.error().message);
     Value out = Value::array();
     for (const auto& m : *all) {
-        out.push_back({{"id", m.id}, {"created_at", m.created_at}, {"size", m.size}, {"sha256", m.sha256},
+        out.push_back({{"id", m.id},
+                       {"created_at", m.created_at},
+                       {"size", m.size},
+                       {"sha256", m.sha256},
                        {"label", m.label}});
     }
     return {{"ok", true}, {"target", target->describe()}, {"backups", out}};

@@ -20,25 +20,27 @@
 namespace pdsync::server {
 
 struct BackupSettings {
-    std::string dir;            // local directory target, or
-    std::string smb_url;        // smb://host[:port]/share/path
+    std::string dir;      // local directory target, or
+    std::string smb_url;  // smb://host[:port]/share/path
     std::string smb_user;
     std::string smb_password;
     std::string smb_password_file;
     std::string smb_workgroup = "WORKGROUP";
-    int interval_s = 0;         // 0: no scheduled backups
-    int keep = 7;               // backups kept by retention
+    int interval_s = 0;  // 0: no scheduled backups
+    int keep = 7;        // backups kept by retention
     bool configured() const { return !dir.empty() || !smb_url.empty(); }
 };
 
 // Builds the configured target; nullptr with `error` set when none is configured.
-std::unique_ptr<backup::BackupTarget> make_backup_target(const BackupSettings& s, std::string& error);
+std::unique_ptr<backup::BackupTarget> make_backup_target(const BackupSettings& s,
+                                                         std::string& error);
 
 class ServerBackups {
-public:
+  public:
     using Progress = std::function<void(uint64_t done, uint64_t total)>;
     // `on_result` receives each backup's summary (for the server status).
-    ServerBackups(std::string store_path, BackupSettings settings, std::function<void(const Value&)> on_result);
+    ServerBackups(std::string store_path, BackupSettings settings,
+                  std::function<void(const Value&)> on_result);
     ~ServerBackups();
 
     void start_schedule();
@@ -47,7 +49,7 @@ public:
     Value run_now(const std::string& label, const Progress& progress);
     Value list();
 
-private:
+  private:
     void schedule_loop();
 
     std::string store_path_;

@@ -19,7 +19,7 @@ struct ServerCore::Batch {
     std::map<std::string, DeviceRow> devices;        // device rows changed in this batch
     std::vector<Outbound> replies;
     std::vector<Outbound> early;                                // replies from committed state only
-        std::vector<std::pair<std::string, uint64_t>> change_sets;  // (device, seq) seen
+    std::vector<std::pair<std::string, uint64_t>> change_sets;  // (device, seq) seen
     std::set<std::string> users;                                // users saved or deleted
     bool status_changed = false;
     std::string failed;  // set when the transaction rolled back

@@ -16,16 +16,20 @@ ServerNode::ServerNode(std::unique_ptr<ServerStore> store, Topics topics, Server
                        net::MqttSettings mqtt, ServerNodeOptions options)
     : store_(std::move(store)),
       topics_(topics),
-      core_(*store_, topics, std::move(settings)),
+      settings_(std::move(settings)),
       options_(std::move(options)) {
     // A retained "offline" status if the server dies, so devices and the CLI can tell.
-    Value offline = {{"schema", "pds.status/1"},
-                     {"server_id", core_.settings().server_id},
-                     {"server_online", false}};
+    Value offline = {
+        {"schema", "pds.status/1"}, {"server_id", settings_.server_id}, {"server_online", false}};
     mqtt.will =
         net::MqttSettings::Will{topics_.server_status(), encode_msgpack_unchecked(offline), true};
     net::MqttLink::Handlers h;
     h.on_message = [this](net::Received m) {
+        // A standby's request or report is the replication publisher's, never the core's.
+        if (publisher_ && publisher_->handles(m.topic)) {
+            publisher_->on_message(m.topic, m.payload);
+            return;
+        }
         {
             std::lock_guard lock(mu_);
             queue_.push_back(Inbound{std::move(m.topic), std::move(m.payload), m.retained});
@@ -46,6 +50,58 @@ ServerNode::ServerNode(std::unique_ptr<ServerStore> store, Topics topics, Server
                       topics_.all_devices_filter(TopicKind::device_changes),
                       topics_.all_devices_filter(TopicKind::device_events),
                       topics_.all_devices_filter(TopicKind::device_presence)});
+    link_->subscribe(replication::ReplicationPublisher::filters(topics_));
+    if (options_.standby) {
+        // The link to this server's own broker stays idle until promote().
+        standby_mode_ = true;
+        standby_ = std::make_unique<replication::Standby>(*store_, topics_, *options_.standby);
+    } else {
+        become_primary();
+    }
+}
+
+void ServerNode::become_primary() {
+    core_ = std::make_unique<ServerCore>(*store_, topics_, settings_);
+    publisher_ = std::make_unique<replication::ReplicationPublisher>(
+        *store_, topics_,
+        replication::PublisherSettings{settings_.server_id, options_.replica_ack_wait},
+        [this](const Outbound& o) { publish_all({o}); }, [this] { wake_worker(); });
+    core_->set_commit_observer([this](const CommitRecord& r) { publisher_->on_commit(r); });
+    core_->set_status_extra("role", "primary");
+    core_->set_status_extra("replica", publisher_->status());
+    for (auto it = status_extras_.begin(); it != status_extras_.end(); ++it)
+        core_->set_status_extra(it.key(), it.value());
+    standby_mode_ = false;
+}
+
+void ServerNode::wake_worker() {
+    {
+        std::lock_guard lock(mu_);
+        replication_wake_ = true;
+    }
+    cv_.notify_one();
+}
+
+Value ServerNode::promote() {
+    if (!standby_ || core_) {
+        return {{"ok", false},
+                {"error", "invalid_argument"},
+                {"message", "this server is already the primary"}};
+    }
+    standby_->stop();  // a commit half received is rolled back; the store is ours again
+    Value was = standby_->status();
+    become_primary();
+    link_->start();  // reconcile on connect: every document and the status, with a new boot id
+    spdlog::warn("promoted to primary at commit {} of {} (last state: {}); serving devices now",
+                 was.value("applied_seq", uint64_t{0}), was.value("primary", ""),
+                 was.value("state", ""));
+    return {{"ok", true},
+            {"role", "primary"},
+            {"server_id", settings_.server_id},
+            {"boot_id", core_->status_value().value("boot_id", "")},
+            {"applied_seq", was["applied_seq"]},
+            {"in_sync", was.value("in_sync", false)},
+            {"standby", std::move(was)}};
 }
 
 ServerNode::~ServerNode() {
@@ -53,23 +109,29 @@ ServerNode::~ServerNode() {
 }
 
 Status ServerNode::start() {
-    backups_ = std::make_unique<ServerBackups>(options_.store_path, options_.backup, [this](const Value& summary) {
-        run_on_worker({{"cmd", "_status-extra"}, {"key", "last_backup"}, {"value", summary}});
-    });
+    backups_ = std::make_unique<ServerBackups>(
+        options_.store_path, options_.backup, [this](const Value& summary) {
+            run_on_worker({{"cmd", "_status-extra"}, {"key", "last_backup"}, {"value", summary}});
+        });
     if (!options_.admin_socket.empty()) {
         admin_socket_ = std::make_unique<net::ControlServer>(
             options_.admin_socket,
-            [this](const Value& req, const net::ControlServer::Progress& progress) { return admin(req, progress); });
-                // Synchronizing matters more than administration: without the socket the server
+            [this](const Value& req, const net::ControlServer::Progress& progress) {
+                return admin(req, progress);
+            });
+        // Synchronizing matters more than administration: without the socket the server
         // still runs, and says why `pdsync` cannot reach it.
         if (auto st = admin_socket_->start(); !st) {
             spdlog::error("admin socket unavailable: {}", st.error().message);
             admin_socket_.reset();
         }
-
     }
     worker_ = std::thread([this] { worker_loop(); });
-    link_->start();
+    if (standby_) {
+        standby_->start();
+    } else {
+        link_->start();
+    }
     backups_->start_schedule();
     return Ok{};
 }
@@ -78,11 +140,17 @@ Value ServerNode::admin(const Value& request, const net::ControlServer::Progress
     std::string cmd = request.is_object() ? request.value("cmd", "") : "";
     if (cmd == "backup-now") {
         // Beside the worker, on the backup's own connection: changes keep streaming in.
-        return backups_->run_now(request.value("label", "on demand"), [&](uint64_t done, uint64_t total) {
-            if (progress) progress({{"done", done}, {"total", total}, {"unit", "pages"}});
-        });
+        return backups_->run_now(
+            request.value("label", "on demand"), [&](uint64_t done, uint64_t total) {
+                if (progress) progress({{"done", done}, {"total", total}, {"unit", "pages"}});
+            });
     }
     if (cmd == "backup-list") return backups_->list();
+    if (cmd == "status" && standby_mode_) {
+        Value v = standby_->status();
+        v["ok"] = true;
+        return v;
+    }
     if (cmd == "stop") {
         spdlog::info("stop requested through the admin socket");
         ::kill(::getpid(), SIGTERM);  // main() waits for it and stops cleanly
@@ -97,12 +165,14 @@ Value ServerNode::run_on_worker(const Value& request) {
     auto answer = job->reply.get_future();
     {
         std::lock_guard lock(mu_);
-        if (stopping_) return {{"ok", false}, {"error", "busy"}, {"message", "the server is stopping"}};
+        if (stopping_)
+            return {{"ok", false}, {"error", "busy"}, {"message", "the server is stopping"}};
         admin_jobs_.push_back(job);
     }
     cv_.notify_one();
     if (answer.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
-        return {{"ok", false}, {"error", "timeout"}, {"message", "the server did not answer in time"}};
+        return {
+            {"ok", false}, {"error", "timeout"}, {"message", "the server did not answer in time"}};
     }
     return answer.get();
 }
@@ -115,11 +185,13 @@ void ServerNode::stop() {
     }
     cv_.notify_all();
     if (admin_socket_) admin_socket_->stop();
+    if (standby_) standby_->stop();
     if (backups_) backups_->stop();
     if (worker_.joinable()) worker_.join();
     link_->stop();
     for (auto& job : admin_jobs_) {
-        job->reply.set_value({{"ok", false}, {"error", "busy"}, {"message", "the server is stopping"}});
+        job->reply.set_value(
+            {{"ok", false}, {"error", "busy"}, {"message", "the server is stopping"}});
     }
 }
 
@@ -141,8 +213,18 @@ void ServerNode::worker_loop() {
         std::deque<std::shared_ptr<AdminJob>> jobs;
         {
             std::unique_lock lock(mu_);
-            cv_.wait(lock, [&] { return stopping_ || reconcile_ || !queue_.empty() || !admin_jobs_.empty(); });
+            auto ready = [&] {
+                return stopping_ || reconcile_ || replication_wake_ || !queue_.empty() ||
+                       !admin_jobs_.empty();
+            };
+            if (publisher_) {
+                auto cap = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+                cv_.wait_until(lock, std::min(publisher_->next_poll(), cap), ready);
+            } else {
+                cv_.wait(lock, ready);
+            }
             if (stopping_) break;
+            replication_wake_ = false;
             jobs.swap(admin_jobs_);
             reconcile = reconcile_;
             reconcile_ = false;
@@ -151,40 +233,70 @@ void ServerNode::worker_loop() {
                 queue_.pop_front();
             }
         }
-        if (reconcile) {
-            core_.reset_presence();
+        if (publisher_) {
+            // Standbys' reports and snapshot requests, heartbeats, acks the standby confirmed.
+            publish_all(publisher_->poll());
+            if (publisher_->take_status_changed()) {
+                core_->set_status_extra("replica", publisher_->status());
+                publish_all({core_->status_message()});
+            }
+        }
+        if (reconcile && core_) {
+            core_->reset_presence();
 
-            auto docs = core_.all_documents();
+            auto docs = core_->all_documents();
             spdlog::info("reconcile: republishing {} documents from the store", docs.size());
             publish_all(docs);
-            publish_all({core_.status_message()});
+            publish_all({core_->status_message()});
         }
         for (auto& job : jobs) {
-            if (job->request.value("cmd", "") == "_status-extra") {
-                core_.set_status_extra(job->request["key"].get<std::string>(), job->request["value"]);
-                publish_all({core_.status_message()});
+            const Value& req = job->request;
+            const std::string cmd = req.is_object() && req.contains("cmd") && req["cmd"].is_string()
+                                        ? req["cmd"].get<std::string>()
+                                        : "";
+            if (cmd == "_status-extra") {
+                status_extras_[req["key"].get<std::string>()] = req["value"];
+                if (core_) {
+                    core_->set_status_extra(req["key"].get<std::string>(), req["value"]);
+                    publish_all({core_->status_message()});
+                }
                 job->reply.set_value({{"ok", true}});
                 continue;
             }
+            if (cmd == "promote") {
+                job->reply.set_value(promote());
+                continue;
+            }
+            if (!core_) {
+                job->reply.set_value({{"ok", false},
+                                      {"error", "busy"},
+                                      {"message",
+                                       "this server is a standby; promote it first "
+                                       "(pdsync server promote)"}});
+                continue;
+            }
             try {
-                auto result = core_.admin(job->request);
-                publish_all(result.publish);
+                if (publisher_) core_->set_status_extra("replica", publisher_->status());
+                auto result = core_->admin(job->request);
+                publish_all(publisher_ ? publisher_->gate(std::move(result.publish))
+                                       : result.publish);
                 job->reply.set_value(std::move(result.answer));
             } catch (const std::exception& e) {
                 spdlog::error("admin {} failed: {}", job->request.value("cmd", "?"), e.what());
                 job->reply.set_value({{"ok", false}, {"error", "storage"}, {"message", e.what()}});
             }
         }
-        if (!batch.empty()) {
-            auto out = core_.handle_batch(
+        if (!batch.empty() && core_) {
+            auto out = core_->handle_batch(
                 batch, [this](std::vector<Outbound>&& early) { publish_all(early); });
-            if (fault_exit_after_commits_ > 0 && core_.last_batch_had_changes() &&
+            if (fault_exit_after_commits_ > 0 && core_->last_batch_had_changes() &&
                 --fault_exit_after_commits_ == 0) {
                 spdlog::critical("fault injection: exiting after a commit, before its acks");
                 spdlog::default_logger()->flush();
                 ::_exit(9);
             }
-            publish_all(out);
+            // Documents now; acks once an attached standby holds their commit.
+            publish_all(publisher_ ? publisher_->gate(std::move(out)) : out);
 
             batch.clear();
         }

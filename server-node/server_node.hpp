@@ -6,17 +6,28 @@
 // requests from the admin socket run on the same worker, between batches; backups run
 // beside it on their own SQLite connection.
 //
+// Replication (server-node/replication/): a primary publishes every commit to its standbys
+// and holds its acks until an attached standby confirms them. Started with `standby`, the
+// node is a standby instead: it only copies the primary's store, does not connect to its
+// own broker, and answers "status" and "promote"; promote() makes it a primary on its own
+// broker, with a new boot id, so devices join it again.
+//
 // Ownership and threads: owned by main(); start()/stop() from the owning thread;
 // admin() from any thread but Paho's.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
+#include "server-node/replication/publisher.hpp"
+#include "server-node/replication/standby.hpp"
 #include "server-node/server_backups.hpp"
 #include "server-node/server_core.hpp"
 #include "shared/net/control_socket.hpp"
@@ -28,10 +39,14 @@ struct ServerNodeOptions {
     std::string store_path;
     std::string admin_socket;  // empty: no admin socket
     BackupSettings backup;
+    // Set: start as a standby of the primary reached with these settings.
+    std::optional<replication::StandbySettings> standby;
+    // How long an ack waits for an attached standby (0: replication is asynchronous).
+    std::chrono::milliseconds replica_ack_wait = replication::tuning::kDefaultAckWait;
 };
 
 class ServerNode {
-public:
+  public:
     ServerNode(std::unique_ptr<ServerStore> store, Topics topics, ServerSettings settings,
                net::MqttSettings mqtt, ServerNodeOptions options);
     ~ServerNode();
@@ -42,7 +57,7 @@ public:
     // One administration request ({"cmd": ...}); see docs/architecture.md.
     Value admin(const Value& request, const net::ControlServer::Progress& progress);
 
-private:
+  private:
     struct AdminJob {
         Value request;
         std::promise<Value> reply;
@@ -50,11 +65,19 @@ private:
     void worker_loop();
     void publish_all(const std::vector<Outbound>& out);
     Value run_on_worker(const Value& request);
+    void become_primary();  // builds the core from the store as it is now
+    Value promote();        // worker thread
+    void wake_worker();
 
     std::unique_ptr<ServerStore> store_;
     Topics topics_;
-    ServerCore core_;
+    ServerSettings settings_;
+    std::unique_ptr<ServerCore> core_;  // null while a standby
     ServerNodeOptions options_;
+    std::unique_ptr<replication::ReplicationPublisher> publisher_;  // a primary's
+    std::unique_ptr<replication::Standby> standby_;                 // a standby's
+    std::atomic<bool> standby_mode_{false};
+    Value status_extras_ = Value::object();  // kept for the core a standby builds on promotion
     std::unique_ptr<net::MqttLink> link_;
     std::unique_ptr<net::ControlServer> admin_socket_;
     std::unique_ptr<ServerBackups> backups_;
@@ -64,6 +87,7 @@ private:
     std::deque<Inbound> queue_;
     std::deque<std::shared_ptr<AdminJob>> admin_jobs_;
     bool reconcile_ = false;
+    bool replication_wake_ = false;
     bool stopping_ = false;
     // Fault injection for the tests (PDSYNC_FAULT_EXIT_AFTER_COMMITS=N): exit right after
     // the Nth commit that holds a change set, before its acks go out, as a crash would.

@@ -117,7 +117,7 @@ class SqliteServerStore final : public ServerStore {
           save_user_(
               *db_,
               "INSERT INTO users(user,created_at,last_used_at) VALUES(?,?,?) ON CONFLICT(user) DO "
-              "UPDATE SET last_used_at=excluded.last_used_at"),
+              "UPDATE SET created_at=excluded.created_at, last_used_at=excluded.last_used_at"),
           find_applied_(*db_,
                         "SELECT ok,reason,message,version,conflicts FROM applied WHERE device_id=? "
                         "AND epoch=? "
@@ -299,6 +299,33 @@ class SqliteServerStore final : public ServerStore {
             prune_applied_.bind(2, static_cast<int64_t>(seq - tuning::kAppliedOpsKeptPerDevice));
             prune_applied_.exec();
         }
+    }
+
+    std::vector<std::pair<uint64_t, AppliedRow>> list_applied(const std::string& device_id,
+                                                              const std::string& epoch,
+                                                              uint64_t from_seq) override {
+        SQLite::Statement q(*db_,
+                            "SELECT seq,ok,reason,message,version,conflicts FROM applied WHERE "
+                            "device_id=? AND epoch=? AND seq>=? ORDER BY seq");
+        q.bind(1, device_id);
+        q.bind(2, epoch);
+        q.bind(3, static_cast<int64_t>(from_seq));
+        std::vector<std::pair<uint64_t, AppliedRow>> out;
+        while (q.executeStep()) {
+            AppliedRow r;
+            r.ok = q.getColumn(1).getInt() != 0;
+            r.reason = errc_from_name(q.getColumn(2).getString());
+            r.message = q.getColumn(3).getString();
+            r.version = static_cast<uint64_t>(q.getColumn(4).getInt64());
+            r.conflicts = split(q.getColumn(5).getString(), '\n');
+            out.emplace_back(static_cast<uint64_t>(q.getColumn(0).getInt64()), std::move(r));
+        }
+        return out;
+    }
+
+    void clear_all() override {
+        db_->exec(
+            "DELETE FROM documents; DELETE FROM users; DELETE FROM devices; DELETE FROM applied;");
     }
 
     std::optional<std::string> meta(const std::string& key) override {

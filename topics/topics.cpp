@@ -68,6 +68,18 @@ std::string Topics::server_status() const {
     return root_ + "/server/status";
 }
 
+std::string Topics::replication() const {
+    return root_ + "/server/replication";
+}
+
+std::string Topics::replication_request() const {
+    return root_ + "/server/replication/request";
+}
+
+std::string Topics::replication_ack() const {
+    return root_ + "/server/replication/ack";
+}
+
 std::string Topics::all_user_docs_filter() const {
     return root_ + "/users/+/+";
 }

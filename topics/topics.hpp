@@ -43,6 +43,12 @@ class Topics {
     std::string shared_doc(Category c) const;
     std::string device(std::string_view device_id, TopicKind kind) const;
     std::string server_status() const;
+    // Replication between the primary server and its standby (server accounts only; not
+    // part of the device contract, so parse() answers unknown_topic for them).
+    std::string replication() const;  // {root}/server/replication          primary -> standby
+    std::string replication_request()
+        const;                            // {root}/server/replication/request  standby -> primary
+    std::string replication_ack() const;  // {root}/server/replication/ack      standby -> primary
 
     // Subscription filters the nodes use.
     std::string all_user_docs_filter() const;                      // {root}/users/+/+

@@ -158,8 +158,8 @@ Result<Value> control_call(const std::string& path, const Value& request,
         ~Closer() { ::close(fd); }
     } closer{fd};
     if (::connect(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof(sockaddr_un)) != 0) {
-        return make_error(Errc::io, "the daemon is not running (" + path + ": " +
-                                        std::strerror(errno) + ")");
+        return make_error(Errc::io,
+                          "the daemon is not running (" + path + ": " + std::strerror(errno) + ")");
     }
     if (!write_all(fd, request.dump() + "\n"))
         return make_error(Errc::io, "cannot send the request");

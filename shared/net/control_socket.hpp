@@ -26,7 +26,7 @@ namespace pdsync::net {
 
 class ControlServer {
   public:
-        // Sends an intermediate progress line to the caller; safe to call from the handler.
+    // Sends an intermediate progress line to the caller; safe to call from the handler.
     using Progress = std::function<void(const Value&)>;
     using Handler = std::function<Value(const Value&, const Progress&)>;
     ControlServer(std::string path, Handler handler);
@@ -53,6 +53,5 @@ class ControlServer {
 [[nodiscard]] Result<Value> control_call(const std::string& path, const Value& request,
                                          std::chrono::milliseconds timeout,
                                          const std::function<void(const Value&)>& on_progress = {});
-
 
 }  // namespace pdsync::net

@@ -169,8 +169,14 @@ void MqttLink::connector_loop() {
             }
             lock.lock();
         }
-        auto wait = connected_ ? std::chrono::milliseconds(1000) : backoff_;
-        cv_.wait_for(lock, wait, [&] { return stopping_; });
+        const bool was_connected = connected_;
+        auto wait = was_connected ? std::chrono::milliseconds(1000) : backoff_;
+        // A lost connection ends the wait at once: reconnecting (to the next broker of the
+        // list, if this one is gone) then waits only the shortest back-off, not the rest
+        // of the poll interval.
+        cv_.wait_for(lock, wait, [&] { return stopping_ || (was_connected && !connected_); });
+        if (was_connected && !connected_)
+            cv_.wait_for(lock, tuning::kReconnectMin, [&] { return stopping_; });
         if (!connected_ && !connecting_)
             backoff_ = std::min(backoff_ * 2, std::chrono::milliseconds(tuning::kReconnectMax));
     }
