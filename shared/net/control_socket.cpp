@@ -98,9 +98,10 @@ void ControlServer::stop() {
         std::lock_guard lock(mu_);
         for (int fd : open_fds_) ::shutdown(fd, SHUT_RDWR);
     }
-    for (auto& t : connections_) {
-        if (t.joinable()) t.join();
+    for (auto& c : connections_) {
+        if (c.thread.joinable()) c.thread.join();
     }
+    connections_.clear();
     ::unlink(path_.c_str());
 }
 
@@ -108,12 +109,22 @@ void ControlServer::accept_loop() {
     while (!stopping_) {
         pollfd p{listen_fd_, POLLIN, 0};
         int pr = ::poll(&p, 1, 200);
+        std::erase_if(connections_, [](Connection& c) {
+            if (!c.done->load()) return false;
+            c.thread.join();
+            return true;
+        });
         if (pr <= 0) continue;
         int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
         if (fd < 0) continue;
         std::lock_guard lock(mu_);
         open_fds_.push_back(fd);
-        connections_.emplace_back([this, fd] { serve(fd); });
+        auto done = std::make_shared<std::atomic<bool>>(false);
+        connections_.push_back({std::thread([this, fd, done] {
+                                    serve(fd);
+                                    done->store(true);
+                                }),
+                                done});
     }
 }
 

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <functional>
 #include <list>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -44,7 +45,13 @@ class ControlServer {
     std::atomic<bool> stopping_{false};
     std::thread acceptor_;
     std::mutex mu_;
-    std::list<std::thread> connections_;
+    // One thread per connection; finished ones are joined by the accept loop, so a
+    // long-running daemon does not accumulate them.
+    struct Connection {
+        std::thread thread;
+        std::shared_ptr<std::atomic<bool>> done;
+    };
+    std::list<Connection> connections_;
     std::list<int> open_fds_;
 };
 
