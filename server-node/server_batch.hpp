@@ -20,7 +20,11 @@ struct ServerCore::Batch {
     std::vector<Outbound> replies;
     std::vector<Outbound> early;                                // replies from committed state only
     std::vector<std::pair<std::string, uint64_t>> change_sets;  // (device, seq) seen
-    std::set<std::string> users;                                // users saved or deleted
+    std::set<std::string> users;
+    // Upper bound of each touched document's encoded size, kept as change sets apply, so
+    // the size bound is checked without encoding the document for every change set.
+    std::map<DocKey, std::size_t> size_bound;
+    // users saved or deleted
     bool status_changed = false;
     std::string failed;  // set when the transaction rolled back
 };

@@ -355,9 +355,12 @@ AckReply ServerCore::apply_changes(const ChangeSet& cs, DeviceRow& dev, Batch& b
             return fail(Errc::exists, "the server already holds this document; its copy wins");
         }
         Document registered = document_from_registration(cs, 1, now);
-        if (encode_document(registered).size() > tuning::kMaxPayloadBytes) {
+        std::size_t registered_bytes = encode_document(registered).size();
+        if (registered_bytes > tuning::kMaxPayloadBytes) {
             return fail(Errc::too_large, "the registered document is over the size bound");
         }
+        b.size_bound[cs.key()] = registered_bytes;
+
         b.docs[cs.key()] = std::move(registered);
         b.dirty.insert(cs.key());
         b.deleted.erase(cs.key());
@@ -374,18 +377,36 @@ AckReply ServerCore::apply_changes(const ChangeSet& cs, DeviceRow& dev, Batch& b
         b.docs[cs.key()] = std::move(fresh);
         doc = &*b.docs[cs.key()];
     }
-    Document before = *doc;
+    // The merged document must stay within what every device can decode; a change that
+    // would outgrow it is refused whole and the document stays as it was. An upper bound
+    // (stored size + what the ops can add) settles almost every change set; only one that
+    // could cross the limit pays for a copy and an exact encode.
+    auto bound = b.size_bound.find(cs.key());
+    if (bound == b.size_bound.end())
+        bound = b.size_bound.emplace(cs.key(), store_.document_bytes(cs.key())).first;
+    std::size_t growth = 0;
+    for (const auto& op : cs.ops)
+        growth += op.id.size() + encode_msgpack_unchecked(op.fields).size() + 32;
+    std::optional<Document> before;
+    if (bound->second + growth > tuning::kMaxPayloadBytes ||
+        doc->entries.size() + cs.ops.size() > tuning::kMaxArrayItems) {
+        before = *doc;
+    }
     MergeOutcome m = apply_ops(*doc, cs.ops, doc->version + 1);
     if (m.changed) {
-        // The merged document must stay within what every device can decode; a change
-        // that would outgrow it is refused whole, and the document stays as it was.
-        std::size_t bytes = encode_document(*doc).size();
-        if (bytes > tuning::kMaxPayloadBytes || doc->entries.size() > tuning::kMaxArrayItems) {
-            *doc = std::move(before);
-            return fail(Errc::too_large, "the document would grow to " + std::to_string(bytes) +
-                                             " bytes and " + std::to_string(doc->entries.size()) +
-                                             "+ entries, over the bound of " +
-                                             std::to_string(tuning::kMaxPayloadBytes) + " bytes");
+        if (before) {
+            std::size_t bytes = encode_document(*doc).size();
+            if (bytes > tuning::kMaxPayloadBytes || doc->entries.size() > tuning::kMaxArrayItems) {
+                *doc = std::move(*before);
+                return fail(Errc::too_large,
+                            "the document would grow to " + std::to_string(bytes) + " bytes and " +
+                                std::to_string(doc->entries.size()) +
+                                "+ entries, over the bound of " +
+                                std::to_string(tuning::kMaxPayloadBytes) + " bytes");
+            }
+            bound->second = bytes;
+        } else {
+            bound->second += growth;
         }
 
         doc->version += 1;

@@ -72,6 +72,8 @@ class ServerStore {
     virtual std::map<Category, uint64_t> document_versions(const std::string& user) = 0;
     virtual void for_each_document(const std::function<void(const Document&)>& fn) = 0;
     virtual std::size_t count_documents() = 0;
+    // Encoded size of a stored document (0 if none), without loading it.
+    virtual std::size_t document_bytes(const DocKey& key) = 0;
 
     virtual std::optional<UserRow> find_user(const std::string& user) = 0;
     virtual void save_user(const UserRow& row) = 0;

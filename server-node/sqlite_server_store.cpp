@@ -177,6 +177,13 @@ class SqliteServerStore final : public ServerStore {
         }
     }
 
+    std::size_t document_bytes(const DocKey& key) override {
+        SQLite::Statement q(*db_, "SELECT length(body) FROM documents WHERE user=? AND category=?");
+        q.bind(1, key.user);
+        q.bind(2, std::string(category_name(key.category)));
+        return q.executeStep() ? static_cast<std::size_t>(q.getColumn(0).getInt64()) : 0;
+    }
+
     std::size_t count_documents() override {
         return static_cast<std::size_t>(
             db_->execAndGet("SELECT count(*) FROM documents").getInt64());
