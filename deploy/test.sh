@@ -19,6 +19,8 @@ cmake --build "$BUILD" -j"$JOBS" >/dev/null  # fails the script if the build fai
 # Sanitizer findings fail the process that has them; leaks in a daemon show in its log.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp}
+
 
 echo "== tests"
 status=0
