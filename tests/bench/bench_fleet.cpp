@@ -4,6 +4,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -11,7 +12,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "client-node/control_socket.hpp"
+#include "shared/net/control_socket.hpp"
 
 namespace pdsync::bench {
 namespace {
@@ -52,6 +53,29 @@ std::string first_line_with(const std::string& file, const std::string& prefix) 
     return "";
 }
 
+// The program's full path (Process uses execv, which does not search PATH).
+std::string on_path(const std::string& program) {
+    std::istringstream dirs(std::getenv("PATH") ? std::getenv("PATH") : "/usr/bin");
+    for (std::string dir; std::getline(dirs, dir, ':');) {
+        std::string candidate = dir + "/" + program;
+        if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    }
+    return program;
+}
+
+// A profiler to run a daemon under, from the environment: PDSYNC_BENCH_WRAP_SERVER or
+// PDSYNC_BENCH_WRAP_CLIENT, e.g. "valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p".
+std::vector<std::string> wrapped(const char* variable, std::vector<std::string> argv) {
+    const char* wrapper = std::getenv(variable);
+    if (!wrapper || !*wrapper) return argv;
+    std::vector<std::string> out;
+    std::istringstream words(wrapper);
+    for (std::string w; words >> w;) out.push_back(w);
+    if (!out.empty() && out[0].find('/') == std::string::npos) out[0] = on_path(out[0]);
+    out.insert(out.end(), argv.begin(), argv.end());
+    return out;
+}
+
 }  // namespace
 
 BenchBroker::BenchBroker(const test::TempDir& dir, const std::string& name)
@@ -62,20 +86,26 @@ BenchBroker::BenchBroker(const test::TempDir& dir, const std::string& name)
         throw std::runtime_error("mosquitto did not start: " + process_.log());
 }
 
-BenchServer::BenchServer(const test::TempDir& dir, const std::string& broker_uri,
-                         ServerOptions o) {
+BenchServer::BenchServer(const test::TempDir& dir, const std::string& broker_uri, ServerOptions o) {
     std::string id = "pdsync-server-" + std::to_string(test::free_port());
     std::vector<std::string> argv = {PDSYNC_SERVER_BIN,
-                                     "--broker",        broker_uri,
-                                     "--store",         o.store,
-                                     "--server-id",     id,
-                                     "--root",          o.root,
-                                     "--log-level",     o.log_level,
-                                     "--machine-limit", std::to_string(o.machine_limit),
-                                     "--user-limit",    std::to_string(o.user_limit)};
+                                     "--broker",
+                                     broker_uri,
+                                     "--store",
+                                     o.store,
+                                     "--server-id",
+                                     id,
+                                     "--root",
+                                     o.root,
+                                     "--log-level",
+                                     o.log_level,
+                                     "--machine-limit",
+                                     std::to_string(o.machine_limit),
+                                     "--user-limit",
+                                     std::to_string(o.user_limit)};
     started_wall_ = std::chrono::system_clock::now();
     started_at_ = std::chrono::steady_clock::now();
-    process_ = test::Process(argv, dir.file(id + ".log"));
+    process_ = test::Process(wrapped("PDSYNC_BENCH_WRAP_SERVER", argv), dir.file(id + ".log"));
 }
 
 BenchDaemon::BenchDaemon(const test::TempDir& dir, const std::string& broker_uri,
@@ -83,14 +113,13 @@ BenchDaemon::BenchDaemon(const test::TempDir& dir, const std::string& broker_uri
     : id_(std::move(device_id)),
       socket_(dir.file(id_ + ".sock")),
       store_(store.empty() ? dir.file(id_ + ".db") : store) {
-    std::vector<std::string> argv = {PDSYNC_CLIENT_BIN, "--broker", broker_uri, "--device-id", id_,
-                                     "--store",         store_,     "--socket", socket_,
-                                     "--root",          root,       "--log-level", "info"};
-    process_ = test::Process(argv, dir.file(id_ + ".log"));
+    std::vector<std::string> argv = {
+        PDSYNC_CLIENT_BIN, "--broker", broker_uri, "--device-id", id_,           "--store", store_,
+        "--socket",        socket_,    "--root",   root,          "--log-level", "info"};
+    process_ = test::Process(wrapped("PDSYNC_BENCH_WRAP_CLIENT", argv), dir.file(id_ + ".log"));
     bool up = test::wait_until(
         [&] {
-            return client::control_call(socket_, {{"cmd", "status"}},
-                                        std::chrono::milliseconds(500))
+            return net::control_call(socket_, {{"cmd", "status"}}, std::chrono::milliseconds(500))
                 .ok();
         },
         std::chrono::seconds(20));
@@ -98,18 +127,22 @@ BenchDaemon::BenchDaemon(const test::TempDir& dir, const std::string& broker_uri
 }
 
 Value BenchDaemon::call(const Value& request, std::chrono::milliseconds timeout) {
-    auto r = client::control_call(socket_, request, timeout);
+    auto r = net::control_call(socket_, request, timeout);
     if (!r) throw std::runtime_error("control call to " + id_ + " failed: " + r.error().message);
     return *r;
 }
 
 bool BenchDaemon::wait_joined(std::chrono::milliseconds timeout) {
-    return test::wait_until([&] { return call({{"cmd", "status"}}).value("joined", false); },
-                            timeout);
+    return test::wait_until(
+        [&] {
+            return call({{"cmd", "status"}}).value("joined", false);
+        },
+        timeout);
 }
 
 IdleClient::IdleClient(const test::TempDir& dir, const std::string& broker_uri) {
-    process_ = test::Process({PDSYNC_BENCH_IDLE_CLIENT_BIN, broker_uri}, dir.file("idle-client.log"));
+    process_ =
+        test::Process({PDSYNC_BENCH_IDLE_CLIENT_BIN, broker_uri}, dir.file("idle-client.log"));
 }
 
 long rss_kib(pid_t pid) {
@@ -118,6 +151,17 @@ long rss_kib(pid_t pid) {
 
 long peak_rss_kib(pid_t pid) {
     return proc_status_kib(pid, "VmHWM");
+}
+
+long anon_rss_kib(pid_t pid) {
+    return proc_status_kib(pid, "RssAnon");
+}
+
+std::string load_average() {
+    std::ifstream in("/proc/loadavg");
+    std::string a, b, c;
+    in >> a >> b >> c;
+    return a + " " + b + " " + c;
 }
 
 uint64_t store_bytes(const std::string& path) {

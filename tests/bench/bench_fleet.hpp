@@ -8,6 +8,9 @@
 //   BenchDaemon device(dir, broker.uri(), "mfp-a", "info");
 //   device.call({{"cmd", "login"}, {"user", "u000001@corp.example"}});
 //
+// To profile a daemon while the bench drives it, set PDSYNC_BENCH_WRAP_SERVER or
+// PDSYNC_BENCH_WRAP_CLIENT to a command prefix ("valgrind --tool=callgrind ...").
+//
 // Ownership and threads: each object owns its child process; use from one thread.
 #pragma once
 
@@ -88,15 +91,19 @@ class IdleClient {
     test::Process process_;
 };
 
-// VmRSS / VmHWM of a process in KiB (0 if unreadable).
+// VmRSS / VmHWM / RssAnon (private memory, without mapped files) of a process in KiB (0 if
+// unreadable).
 long rss_kib(pid_t pid);
 long peak_rss_kib(pid_t pid);
+long anon_rss_kib(pid_t pid);
 
 // Size of a SQLite store with its -wal and -shm files, in bytes.
 uint64_t store_bytes(const std::string& path);
 
 // "2 × Intel(R) Xeon(R) Processor, 23.5 GiB RAM, Linux 6.1 ..."
 std::string machine_description();
+// /proc/loadavg's first three fields: other work on the machine skews every figure.
+std::string load_average();
 
 // Seconds since the epoch of the first server log line containing `needle` (the log's
 // local-time stamp "YYYY-MM-DDTHH:MM:SS.mmm"); negative when absent.

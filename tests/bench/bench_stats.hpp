@@ -32,7 +32,8 @@ class Samples {
         if (values_.empty()) return std::nan("");
         std::vector<double> sorted = values_;
         std::sort(sorted.begin(), sorted.end());
-        auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
+        auto rank =
+            static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
         return sorted[std::clamp<std::size_t>(rank, 1, sorted.size()) - 1];
     }
     double p50() const { return percentile(50); }

@@ -10,6 +10,9 @@
 //   pdsync_bench --phases office --logins 300 --plot-data /tmp/login.tsv
 #include <sys/resource.h>
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdlib>
@@ -20,6 +23,7 @@
 #include <mutex>
 
 #include "tests/bench/bench_fleet.hpp"
+#include "tests/bench/fleet_setup.hpp"
 #include "tests/bench/phases.hpp"
 
 namespace pdsync::bench {
@@ -74,6 +78,20 @@ void add_options(CLI::App& app, BenchOptions& o, bool& quick, std::string& store
     app.add_option("--plot-data", o.plot_data, "write the plot's data (TSV) here");
 }
 
+// The helper mode MachineHolders starts: hold simulated machines until SIGTERM.
+struct HoldOptions {
+    std::size_t machines = 0;
+    std::string prefix = "held";
+    std::string broker;
+};
+
+void add_hold_options(CLI::App& app, HoldOptions& h) {
+    const char* group = "Internal (machine-holder helper processes)";
+    app.add_option("--hold-machines", h.machines, "hold this many joined machines")->group(group);
+    app.add_option("--hold-prefix", h.prefix, "their device-id prefix")->group(group);
+    app.add_option("--hold-broker", h.broker, "broker URI")->group(group);
+}
+
 // Room for one socket per simulated machine on both ends, but no more: the MQTT link
 // sets TCP_NODELAY by walking every descriptor number up to this limit on each connect.
 void raise_descriptor_limit(std::size_t machines) {
@@ -90,6 +108,7 @@ void print_header(int argc, char** argv) {
               << "\nmachine:  " << machine_description();
     if (const char* rev = std::getenv("PDSYNC_BENCH_REVISION")) std::cout << "\nrevision: " << rev;
     if (const char* cmd = std::getenv("PDSYNC_BENCH_COMMAND")) std::cout << "\ncommand:  " << cmd;
+    std::cout << "\nload:     " << load_average() << " (1, 5, 15 min) at the start";
     std::cout << "\nbench:   ";
     for (int i = 0; i < argc; ++i) std::cout << " " << argv[i];
     std::cout << "\n\n" << std::flush;
@@ -100,8 +119,7 @@ void write_plot_data(const std::string& path, const std::vector<PlotPoint>& plot
     out << "# users\tdaemon_p50\tdaemon_p99\tsim_p50\tsim_p99\traw_p50\traw_p99 (ms)\n";
     for (const auto& p : plot) {
         out << p.users << "\t" << p.daemon.p50() << "\t" << p.daemon.p99() << "\t" << p.sim.p50()
-            << "\t" << p.sim.p99() << "\t" << p.baseline.p50() << "\t" << p.baseline.p99()
-            << "\n";
+            << "\t" << p.sim.p99() << "\t" << p.baseline.p50() << "\t" << p.baseline.p99() << "\n";
     }
 }
 
@@ -134,19 +152,26 @@ int main(int argc, char** argv) {
     BenchOptions o;
     bool quick = false;
     std::string store_dir;
+    HoldOptions hold;
     add_options(app, o, quick, store_dir);
+    add_hold_options(app, hold);
     CLI11_PARSE(app, argc, argv);
     if (quick) apply_quick(app, o);
     if (!store_dir.empty()) setenv("TMPDIR", store_dir.c_str(), 1);  // test::TempDir honours it
     std::signal(SIGPIPE, SIG_IGN);
+    // The MQTT links log through spdlog: keep stdout for the table, and only problems.
+    spdlog::set_default_logger(spdlog::stderr_color_mt("bench"));
+    spdlog::set_level(spdlog::level::warn);
     raise_descriptor_limit(o.scale_machines);
 
+    if (hold.machines > 0) hold_machines(hold.broker, hold.prefix, hold.machines);
     print_header(argc, argv);
     Report report;
     std::vector<PlotPoint> plot;
     run_phase("office", o, report, [&] { run_office(o, report, plot); });
     run_phase("merge", o, report, [&] { run_merge(o, report); });
     run_phase("scale", o, report, [&] { run_scale(o, report, plot); });
+    report.note("load average at the end: " + load_average());
     report.print(std::cout);
     if (!o.plot_data.empty()) write_plot_data(o.plot_data, plot);
     return 0;

@@ -2,6 +2,7 @@
 #include "tests/bench/profiles.hpp"
 
 #include <array>
+#include <cctype>
 #include <cstdio>
 #include <functional>
 
@@ -46,23 +47,25 @@ class Rng {
     uint64_t state_;
 };
 
-constexpr std::array<const char*, 12> kSurnames = {
-    "Yamada", "Suzuki", "Tanaka",  "Watanabe", "Schneider", "Martin",
-    "Garcia", "Rossi",  "Nakamura", "Kobayashi", "Okafor",   "Lindqvist"};
-constexpr std::array<const char*, 10> kGiven = {"Taro",  "Hanako", "Kenji", "Yuki",   "Anna",
+constexpr std::array<const char*, 12> kSurnames = {"Yamada",    "Suzuki",    "Tanaka", "Watanabe",
+                                                   "Schneider", "Martin",    "Garcia", "Rossi",
+                                                   "Nakamura",  "Kobayashi", "Okafor", "Lindqvist"};
+constexpr std::array<const char*, 10> kGiven = {"Taro",  "Hanako", "Kenji", "Yuki",  "Anna",
                                                 "Lukas", "Chloe",  "Marco", "Amara", "Erik"};
 constexpr std::array<const char*, 8> kReadings = {
-    "ヤマダ タロウ", "スズキ ハナコ", "タナカ ケンジ", "ワタナベ ユキ",
+    "ヤマダ タロウ",   "スズキ ハナコ",   "タナカ ケンジ",     "ワタナベ ユキ",
     "ナカムラ アンナ", "コバヤシ エリク", "オカフォー アマラ", "リンドクヴィスト"};
-constexpr std::array<const char*, 6> kCompanies = {
-    "Example Trading Co., Ltd. Osaka Branch", "Northwind Logistics GmbH",
-    "Contoso Engineering K.K.",               "Fabrikam Medical Supplies",
-    "Tailspin Architects & Partners LLP",     "Wide World Importers (Asia Pacific)"};
+constexpr std::array<const char*, 6> kCompanies = {"Example Trading Co., Ltd. Osaka Branch",
+                                                   "Northwind Logistics GmbH",
+                                                   "Contoso Engineering K.K.",
+                                                   "Fabrikam Medical Supplies",
+                                                   "Tailspin Architects & Partners LLP",
+                                                   "Wide World Importers (Asia Pacific)"};
 constexpr std::array<const char*, 6> kDepartments = {
     "Procurement Section 3", "Accounts Payable", "Design Office East",
     "Quality Assurance",     "General Affairs",  "Legal and Compliance"};
-constexpr std::array<const char*, 8> kWords = {
-    "invoices",  "please", "scan", "monthly", "contract", "originals", "reception", "weekday"};
+constexpr std::array<const char*, 8> kWords = {"invoices", "please",    "scan",      "monthly",
+                                               "contract", "originals", "reception", "weekday"};
 
 std::string sized_note(Rng& rng, std::size_t bytes) {
     std::string s;
@@ -133,13 +136,11 @@ Value tile_fields(std::size_t i) {
 }
 
 constexpr std::array<const char*, 25> kPrefNames = {
-    "language",         "keyboard_layout", "default_function", "copy.color",
-    "copy.duplex",      "copy.n_up",       "scan.resolution",  "scan.format",
-    "scan.color",       "fax.resolution",  "fax.ecm",          "print.hold",
-    "display.contrast", "display.timeout", "sound.keys",       "sound.done",
-    "units",            "date_format",     "time_format",      "home.page",
-    "recent.max",       "notify.email",    "accessibility",    "quick_menu",
-    "energy_saver"};
+    "language",   "keyboard_layout", "default_function", "copy.color",      "copy.duplex",
+    "copy.n_up",  "scan.resolution", "scan.format",      "scan.color",      "fax.resolution",
+    "fax.ecm",    "print.hold",      "display.contrast", "display.timeout", "sound.keys",
+    "sound.done", "units",           "date_format",      "time_format",     "home.page",
+    "recent.max", "notify.email",    "accessibility",    "quick_menu",      "energy_saver"};
 
 using FieldsFn = std::function<Value(Rng&, std::size_t)>;
 
@@ -255,8 +256,8 @@ ChangeOp edit_op(Category category, std::size_t entry, uint64_t variant) {
     return op;
 }
 
-ChangeSet registration(const Document& doc, const std::string& device_id,
-                       const std::string& epoch, uint64_t seq) {
+ChangeSet registration(const Document& doc, const std::string& device_id, const std::string& epoch,
+                       uint64_t seq) {
     ChangeSet cs;
     cs.device_id = device_id;
     cs.epoch = epoch;

@@ -1,8 +1,6 @@
 // Simulated device over a real MQTT connection (see sim_device.hpp).
 #include "tests/bench/sim_device.hpp"
 
-#include <msgpack.hpp>
-
 #include <string_view>
 
 #include "shared/clock.hpp"
@@ -14,22 +12,143 @@ namespace {
 
 constexpr std::size_t kAcksKept = 4096;  // acks remembered for wait_ack()
 
+// A forward-only MessagePack reader that skips values without building them: a simulated
+// device needs only a document's `version`, and decoding 200 KiB on Paho's shared thread
+// would delay every other device's messages (and so the figures).
+class Skipper {
+  public:
+    explicit Skipper(std::string_view bytes)
+        : p_(reinterpret_cast<const uint8_t*>(bytes.data())), end_(p_ + bytes.size()) {}
+
+    bool map_header(uint32_t& n) {
+        if (!need(1)) return false;
+        uint8_t b = *p_++;
+        if ((b & 0xF0) == 0x80) return (n = b & 0x0F), true;
+        if (b == 0xDE) return big(2, n);
+        if (b == 0xDF) return big(4, n);
+        return false;
+    }
+    bool str(std::string_view& out) {
+        if (!need(1)) return false;
+        uint8_t b = *p_++;
+        uint32_t len = 0;
+        if ((b & 0xE0) == 0xA0) {
+            len = b & 0x1F;
+        } else if (b < 0xD9 || b > 0xDB || !big(1u << (b - 0xD9), len)) {
+            return false;
+        }
+        if (!need(len)) return false;
+        out = std::string_view(reinterpret_cast<const char*>(p_), len);
+        p_ += len;
+        return true;
+    }
+    bool uint(uint64_t& out) {
+        if (!need(1)) return false;
+        uint8_t b = *p_++;
+        if (b <= 0x7F) return (out = b), true;
+        if (b >= 0xCC && b <= 0xCF) return big(1u << (b - 0xCC), out);
+        return false;
+    }
+    // Skips one value of any type.
+    bool skip() {
+        if (!need(1)) return false;
+        uint8_t b = *p_++;
+        if (b <= 0x7F || b >= 0xE0 || b == 0xC0 || b == 0xC2 || b == 0xC3) return true;
+        if ((b & 0xF0) == 0x80) return skip_items(2ull * (b & 0x0F));
+        if ((b & 0xF0) == 0x90) return skip_items(b & 0x0F);
+        if ((b & 0xE0) == 0xA0) return advance(b & 0x1F);
+        uint32_t n = 0;
+        switch (b) {
+            case 0xC4:
+            case 0xD9:
+                return big(1, n) && advance(n);
+            case 0xC5:
+            case 0xDA:
+                return big(2, n) && advance(n);
+            case 0xC6:
+            case 0xDB:
+                return big(4, n) && advance(n);
+            case 0xC7:
+                return big(1, n) && advance(n + 1ull);
+            case 0xC8:
+                return big(2, n) && advance(n + 1ull);
+            case 0xC9:
+                return big(4, n) && advance(n + 1ull);
+            case 0xCA:
+            case 0xCE:
+            case 0xD2:
+                return advance(4);
+            case 0xCB:
+            case 0xCF:
+            case 0xD3:
+                return advance(8);
+            case 0xCC:
+            case 0xD0:
+                return advance(1);
+            case 0xCD:
+            case 0xD1:
+                return advance(2);
+            case 0xD4:
+                return advance(2);
+            case 0xD5:
+                return advance(3);
+            case 0xD6:
+                return advance(5);
+            case 0xD7:
+                return advance(9);
+            case 0xD8:
+                return advance(17);
+            case 0xDC:
+                return big(2, n) && skip_items(n);
+            case 0xDD:
+                return big(4, n) && skip_items(n);
+            case 0xDE:
+                return big(2, n) && skip_items(2ull * n);
+            case 0xDF:
+                return big(4, n) && skip_items(2ull * n);
+            default:
+                return false;
+        }
+    }
+
+  private:
+    bool need(uint64_t n) const { return static_cast<uint64_t>(end_ - p_) >= n; }
+    bool advance(uint64_t n) {
+        if (!need(n)) return false;
+        p_ += n;
+        return true;
+    }
+    bool skip_items(uint64_t n) {
+        for (uint64_t i = 0; i < n; ++i) {
+            if (!skip()) return false;
+        }
+        return true;
+    }
+    template <typename T>
+    bool big(unsigned bytes, T& out) {
+        if (!need(bytes)) return false;
+        uint64_t v = 0;
+        for (unsigned i = 0; i < bytes; ++i) v = (v << 8) | *p_++;
+        out = static_cast<T>(v);
+        return true;
+    }
+
+    const uint8_t* p_;
+    const uint8_t* end_;
+};
+
 }  // namespace
 
 uint64_t peek_version(const std::string& payload) {
-    if (payload.empty()) return 0;
-    try {
-        msgpack::object_handle handle = msgpack::unpack(payload.data(), payload.size());
-        const msgpack::object& o = handle.get();
-        if (o.type != msgpack::type::MAP) return 0;
-        for (uint32_t i = 0; i < o.via.map.size; ++i) {
-            const auto& kv = o.via.map.ptr[i];
-            if (kv.key.type == msgpack::type::STR &&
-                std::string_view(kv.key.via.str.ptr, kv.key.via.str.size) == "version" &&
-                kv.val.type == msgpack::type::POSITIVE_INTEGER)
-                return kv.val.via.u64;
-        }
-    } catch (const std::exception&) {
+    Skipper in(payload);
+    uint32_t n = 0;
+    if (!in.map_header(n)) return 0;
+    for (uint32_t i = 0; i < n; ++i) {
+        std::string_view key;
+        if (!in.str(key)) return 0;
+        uint64_t version = 0;
+        if (key == "version") return in.uint(version) ? version : 0;
+        if (!in.skip()) return 0;
     }
     return 0;
 }
@@ -39,9 +158,9 @@ SimDevice::SimDevice(const std::string& broker_uri, Topics topics, std::string d
     net::MqttSettings s;
     s.servers = {broker_uri};
     s.client_id = id_;
-    s.will = net::MqttSettings::Will{
-        topics_.device(id_, TopicKind::device_presence),
-        encode_msgpack_unchecked(presence_to_value({id_, false, 0})), true};
+    s.will =
+        net::MqttSettings::Will{topics_.device(id_, TopicKind::device_presence),
+                                encode_msgpack_unchecked(presence_to_value({id_, false, 0})), true};
     net::MqttLink::Handlers h;
     h.on_message = [this](net::Received m) { on_message(m); };
     link_ = std::make_unique<net::MqttLink>(std::move(s), std::move(h));

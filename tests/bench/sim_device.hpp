@@ -48,7 +48,8 @@ class SimDevice {
     bool join(Clock::time_point deadline);
     std::string refusal();
 
-    // Subscribes to the user's documents and sends the login event; returns the time until
+    // Subscribes to the user's documents (one users/{uid}/+ filter; the daemon subscribes per
+    // category, in the same single SUBSCRIBE) and sends the login event; returns the time until
     // the manifest and every listed document at its version had arrived (ms), or nullopt
     // at the deadline.
     std::optional<double> login(const std::string& user, std::chrono::milliseconds timeout);

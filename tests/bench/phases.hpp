@@ -1,0 +1,69 @@
+// The benchmark's phases and the options that size them. Each phase builds its own fleet
+// (fresh broker, fresh store, real server), measures its figures and their raw baselines
+// on that same broker, adds rows to the report, and tears everything down by PID.
+//
+//   office: a) login, b) edit A → B, c) change throughput, e) memory, at `users` users
+//   merge:  d) a fresh device with `merge_users` local users joining
+//   scale:  f) `scale_machines` machines and `scale_users` users; the login-vs-users plot
+//
+// Ownership and threads: called from main(), one phase at a time.
+#pragma once
+
+#include <chrono>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tests/bench/bench_stats.hpp"
+#include "tests/bench/report.hpp"
+
+namespace pdsync::bench {
+
+struct BenchOptions {
+    // a, b, c, e: the reference fleet.
+    std::size_t users = 1000;   // users stored, all with realistic documents
+    std::size_t machines = 10;  // connected during a and b: 2 daemons + simulated devices
+    std::size_t logins = 1000;  // a) logins on the daemon, one user after another
+    std::size_t rss_logins = 100;
+    std::size_t login_gap_ms = 20;   // pause after each login or edit
+    std::size_t edits = 200;         // b) simulated devices
+    std::size_t daemon_edits = 100;  // b) real daemons
+    std::size_t throughput_devices = 10;
+    std::size_t throughput_ms = 10000;
+    std::size_t window = 16;  // change sets in flight per device (tuning::kClientOutboxWindow)
+    // d
+    std::size_t merge_users = 1000;
+    std::size_t merge_timeout_s = 120;
+    // f and the plot
+    std::size_t scale_users = 100000;
+    std::size_t scale_machines = 1000;
+    std::size_t scale_logins = 1000;
+    std::size_t scale_realistic = 1000;  // users of the scale stores with realistic documents
+    std::vector<std::size_t> plot_users = {1000, 10000, 100000};
+    std::size_t plot_logins = 300;
+    std::string plot_data;  // where to write the plot's data (gnuplot); empty: nowhere
+    std::set<std::string> phases = {"office", "merge", "scale"};
+
+    std::chrono::milliseconds login_gap() const { return std::chrono::milliseconds(login_gap_ms); }
+    std::chrono::milliseconds throughput_time() const {
+        return std::chrono::milliseconds(throughput_ms);
+    }
+    std::chrono::seconds merge_timeout() const { return std::chrono::seconds(merge_timeout_s); }
+};
+
+// One point of the login-latency plot.
+struct PlotPoint {
+    std::size_t users = 0;
+    Samples daemon;    // real pdsync-client, realistic users
+    Samples sim;       // simulated device, same users
+    Samples baseline;  // SUBSCRIBE → retained documents, same users
+};
+
+void run_office(const BenchOptions& o, Report& report, std::vector<PlotPoint>& plot);
+void run_merge(const BenchOptions& o, Report& report);
+void run_scale(const BenchOptions& o, Report& report, std::vector<PlotPoint>& plot);
+
+// Progress lines on stderr, so stdout holds only the header and the table.
+void progress(const std::string& line);
+
+}  // namespace pdsync::bench
