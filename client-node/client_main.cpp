@@ -41,17 +41,14 @@ int main(int argc, char** argv) {
         spdlog::critical("{}", st.error().message);
         return 2;
     }
-    if (!categories.empty()) {
-        settings.supported = CategorySet{};
-        for (const auto& name : categories) {
-            auto c = category_from_name(name);
-            if (!c) {
-                spdlog::critical("unknown category '{}' in --categories", name);
-                return 2;
-            }
-            settings.supported.insert(*c);
-        }
+    std::string unknown;
+    auto supported = categories_from_names(categories, unknown);
+    if (!supported) {
+        spdlog::critical("unknown category '{}' in --categories", unknown);
+        return 2;
     }
+    settings.supported = *supported;
+
     settings.auth_digest = node.auth.digest();
     if (!fleet_key_file.empty()) {
         auto key = load_fleet_key(fleet_key_file);

@@ -72,17 +72,14 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
 
     net::setup_logging("server", node);
-    if (!categories.empty()) {
-        settings.categories = CategorySet{};
-        for (const auto& name : categories) {
-            auto c = category_from_name(name);
-            if (!c) {
-                spdlog::critical("unknown category '{}' in --categories", name);
-                return 2;
-            }
-            settings.categories.insert(*c);
-        }
+    std::string unknown;
+    auto synced = categories_from_names(categories, unknown);
+    if (!synced) {
+        spdlog::critical("unknown category '{}' in --categories", unknown);
+        return 2;
     }
+    settings.categories = *synced;
+
     settings.auth_digest = node.auth.digest();
     auto mqtt = node.mqtt_settings(settings.server_id);
     if (!mqtt) {

@@ -57,3 +57,22 @@ std::vector<std::string> CategorySet::names() const {
 }
 
 }  // namespace pdsync
+
+namespace pdsync {
+
+std::optional<CategorySet> categories_from_names(const std::vector<std::string>& names,
+                                                 std::string& unknown) {
+    if (names.empty()) return CategorySet::all();
+    CategorySet set;
+    for (const auto& name : names) {
+        auto c = category_from_name(name);
+        if (!c) {
+            unknown = name;
+            return std::nullopt;
+        }
+        set.insert(*c);
+    }
+    return set;
+}
+
+}  // namespace pdsync

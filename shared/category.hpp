@@ -67,4 +67,9 @@ class CategorySet {
     uint16_t bits_ = 0;
 };
 
+// Parses category names (from a config file or command line). An empty list means every
+// category; an unknown name is returned in `unknown` and yields nullopt.
+std::optional<CategorySet> categories_from_names(const std::vector<std::string>& names,
+                                                 std::string& unknown);
+
 }  // namespace pdsync

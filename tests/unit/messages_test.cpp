@@ -79,3 +79,14 @@ TEST(Messages, RepliesRoundTrip) {
     ASSERT_TRUE(ab.ok());
     EXPECT_EQ(std::get<AckReply>(*ab).expected_seq, 7u);
 }
+
+TEST(CategoryNames, ParseToASetAndUnknownNamesAreReported) {
+    std::string unknown;
+    auto some = categories_from_names({"keychain", "guest-home"}, unknown);
+    ASSERT_TRUE(some.has_value());
+    EXPECT_TRUE(some->contains(Category::keychain));
+    EXPECT_FALSE(some->contains(Category::home));
+    EXPECT_EQ(categories_from_names({}, unknown), CategorySet::all());
+    EXPECT_FALSE(categories_from_names({"home", "telepathy"}, unknown).has_value());
+    EXPECT_EQ(unknown, "telepathy");
+}
