@@ -118,6 +118,13 @@ Status ServerNode::start() {
             options_.admin_socket,
             [this](const Value& req, const net::ControlServer::Progress& progress) {
                 return admin(req, progress);
+            },
+            [](const Value& req, const Value& answer) {
+                // Only now: stopping shuts the socket, which would cut the answer off.
+                if (req.is_object() && req.value("cmd", "") == "stop" &&
+                    answer.value("ok", false)) {
+                    ::kill(::getpid(), SIGTERM);  // main() waits for it and stops cleanly
+                }
             });
         // Synchronizing matters more than administration: without the socket the server
         // still runs, and says why `pdsync` cannot reach it.
@@ -153,7 +160,6 @@ Value ServerNode::admin(const Value& request, const net::ControlServer::Progress
     }
     if (cmd == "stop") {
         spdlog::info("stop requested through the admin socket");
-        ::kill(::getpid(), SIGTERM);  // main() waits for it and stops cleanly
         return {{"ok", true}, {"message", "the server is stopping"}};
     }
     return run_on_worker(request);

@@ -64,8 +64,10 @@ ReadResult read_line(int fd, std::string& buffer, std::string& line, int timeout
 
 }  // namespace
 
-ControlServer::ControlServer(std::string path, Handler handler)
-    : path_(std::move(path)), handler_(std::move(handler)) {}
+ControlServer::ControlServer(std::string path, Handler handler, AfterAnswer after_answer)
+    : path_(std::move(path)),
+      handler_(std::move(handler)),
+      after_answer_(std::move(after_answer)) {}
 
 ControlServer::~ControlServer() {
     stop();
@@ -136,6 +138,7 @@ void ControlServer::serve(int fd) {
         auto r = read_line(fd, buffer, line, 200);
         if (r == ReadResult::closed) break;
         if (r == ReadResult::idle) continue;
+        Value request;
         Value answer;
         try {
             Progress progress = [fd](const Value& p) {
@@ -143,7 +146,8 @@ void ControlServer::serve(int fd) {
                                                                 Value::error_handler_t::replace) +
                                         "\n");
             };
-            answer = handler_(Value::parse(line), progress);
+            request = Value::parse(line);
+            answer = handler_(request, progress);
         } catch (const std::exception& e) {
             answer = {{"ok", false},
                       {"error", "invalid_argument"},
@@ -151,6 +155,7 @@ void ControlServer::serve(int fd) {
         }
         if (!write_all(fd, answer.dump(-1, ' ', false, Value::error_handler_t::replace) + "\n"))
             break;
+        if (after_answer_) after_answer_(request, answer);
     }
     std::lock_guard lock(mu_);
     open_fds_.remove(fd);

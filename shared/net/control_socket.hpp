@@ -30,7 +30,10 @@ class ControlServer {
     // Sends an intermediate progress line to the caller; safe to call from the handler.
     using Progress = std::function<void(const Value&)>;
     using Handler = std::function<Value(const Value&, const Progress&)>;
-    ControlServer(std::string path, Handler handler);
+    // Called once an answer has been written, with its request: the place for actions
+    // that would cut the answer off if the handler took them itself, like stopping.
+    using AfterAnswer = std::function<void(const Value& request, const Value& answer)>;
+    ControlServer(std::string path, Handler handler, AfterAnswer after_answer = {});
     ~ControlServer();
     [[nodiscard]] Status start();
     void stop();
@@ -41,6 +44,7 @@ class ControlServer {
 
     std::string path_;
     Handler handler_;
+    AfterAnswer after_answer_;
     int listen_fd_ = -1;
     std::atomic<bool> stopping_{false};
     std::thread acceptor_;
