@@ -202,14 +202,7 @@ void ClientNode::send_hello() {
     h.categories = settings_.supported;
     h.auth_digest = settings_.auth_digest;
     h.epoch = epoch_;
-    auto rows = store_->outbox();
-    h.next_seq = std::stoull(store_->setting("next_seq").value_or("1"));
-    for (const auto& row : rows) {
-        if (!row.acked) {
-            h.next_seq = row.seq;
-            break;
-        }
-    }
+    h.next_seq = store_->first_unacked_seq();
     h.cached_users = store_->cached_users();
     // Exponential back-off: a refused device asks again, but never in a tight loop.
     next_hello_ = Clock::now() + hello_backoff_;
@@ -250,10 +243,8 @@ void ClientNode::on_join(const JoinReply& r) {
             ever_joined_ = true;
             store_->set_setting("ever_joined", "1");
         }
-        for (const auto& row : store_->outbox()) {
-            // Applied by the server, but the ack was lost: its document will arrive.
-            if (!row.acked && row.seq <= r.last_seq) store_->drop_outbox(row.seq);
-        }
+        // Applied by the server, but the acks were lost: their documents will arrive.
+        store_->drop_unacked_upto(r.last_seq);
         txn->commit();
     }
     forget_users(r.gone_users, "no longer on the server");
@@ -274,22 +265,25 @@ void ClientNode::on_join(const JoinReply& r) {
 // first one it receives; if it already has the document, it answers `exists` and this
 // device takes the server's copy.
 void ClientNode::register_local_documents() {
-    auto local = store_->documents(Origin::local);
-    if (local.empty()) return;
+    auto keys = store_->document_keys(Origin::local);
+    if (keys.empty()) return;
     auto txn = store_->begin();
     std::size_t n = 0;
-    for (auto& sd : local) {
-        if (!syncs_.contains(sd.doc.category)) continue;
+    // One document in memory at a time: a device may hold hundreds of MiB of them.
+    for (const auto& key : keys) {
+        if (!syncs_.contains(key.category)) continue;
+        auto sd = store_->load(key);
+        if (!sd) continue;
         OutboxRow row;
-        row.user = sd.doc.user;
-        row.category = sd.doc.category;
+        row.user = sd->doc.user;
+        row.category = sd->doc.category;
         row.registers = true;
         row.created_at = now_ms();
-        for (const auto* e : sd.doc.live_entries()) {
+        for (const auto* e : sd->doc.live_entries()) {
             row.ops.push_back(ChangeOp{OpKind::put, e->id, e->fields, 0, std::nullopt});
         }
         store_->append_outbox(std::move(row));
-        store_->remove(sd.doc.key());
+        store_->remove(key);
         ++n;
     }
     txn->commit();
@@ -302,10 +296,10 @@ void ClientNode::register_local_documents() {
 
 void ClientNode::send_outbox() {
     if (!connected_ || !joined_) return;
-    if (static_cast<int>(inflight_.size()) >= tuning::kClientOutboxWindow) return;
-    for (const auto& row : store_->outbox()) {
-        if (row.acked || row.seq < next_send_seq_ || inflight_.count(row.seq)) continue;
-        if (static_cast<int>(inflight_.size()) >= tuning::kClientOutboxWindow) break;
+    const auto window = static_cast<std::size_t>(tuning::kClientOutboxWindow);
+    if (inflight_.size() >= window) return;
+    for (const auto& row : store_->unacked_from(next_send_seq_, window - inflight_.size())) {
+        if (inflight_.count(row.seq)) continue;
         ChangeSet cs;
         cs.device_id = settings_.device_id;
         cs.epoch = epoch_;

@@ -62,11 +62,20 @@ class ClientStore {
     virtual void remove(const DocKey& key) = 0;
     virtual void remove_user(const std::string& user) = 0;  // documents, outbox rows, device items
     virtual std::vector<StoredDoc> documents(std::optional<Origin> origin = std::nullopt) = 0;
+    // Keys only, so a caller can walk many large documents one at a time.
+    virtual std::vector<DocKey> document_keys(Origin origin) = 0;
     virtual std::vector<std::string> cached_users() = 0;
 
     // Appends a change set to the outbox, assigning the next sequence number.
     virtual uint64_t append_outbox(OutboxRow row) = 0;
     virtual std::vector<OutboxRow> outbox() = 0;  // in sequence order
+    // At most `limit` rows not yet acked, from `from_seq` on, in sequence order: what the
+    // sender needs, without reading a large outbox (first merge) on every ack.
+    virtual std::vector<OutboxRow> unacked_from(uint64_t from_seq, std::size_t limit) = 0;
+    // The first sequence number not yet acked (the next one to be assigned if none).
+    virtual uint64_t first_unacked_seq() = 0;
+    // Drops rows not yet acked up to `seq`: the server applied them but the acks were lost.
+    virtual void drop_unacked_upto(uint64_t seq) = 0;
     virtual std::vector<OutboxRow> outbox_for(const DocKey& key) = 0;
     virtual void mark_acked(uint64_t seq, uint64_t version) = 0;
     virtual void drop_outbox(uint64_t seq) = 0;

@@ -120,6 +120,19 @@ class SqliteClientStore final : public ClientStore {
         return out;
     }
 
+    std::vector<DocKey> document_keys(Origin origin) override {
+        SQLite::Statement q(*db_,
+                            "SELECT user, category FROM documents WHERE origin=? "
+                            "ORDER BY user, category");
+        q.bind(1, origin == Origin::server ? "server" : "local");
+        std::vector<DocKey> out;
+        while (q.executeStep()) {
+            if (auto c = category_from_name(q.getColumn(1).getString()))
+                out.push_back(DocKey{q.getColumn(0).getString(), *c});
+        }
+        return out;
+    }
+
     std::vector<std::string> cached_users() override {
         SQLite::Statement q(
             *db_,
@@ -149,6 +162,25 @@ class SqliteClientStore final : public ClientStore {
     }
 
     std::vector<OutboxRow> outbox() override { return outbox_query("", {}); }
+
+    std::vector<OutboxRow> unacked_from(uint64_t from_seq, std::size_t limit) override {
+        // The text argument takes the seq column's integer affinity in the comparison.
+        return outbox_query(" WHERE acked=0 AND seq>=?", {std::to_string(from_seq)},
+                            " LIMIT " + std::to_string(limit));
+    }
+
+    uint64_t first_unacked_seq() override {
+        SQLite::Statement q(*db_, "SELECT min(seq) FROM outbox WHERE acked=0");
+        if (q.executeStep() && !q.getColumn(0).isNull())
+            return static_cast<uint64_t>(q.getColumn(0).getInt64());
+        return std::stoull(setting("next_seq").value_or("1"));
+    }
+
+    void drop_unacked_upto(uint64_t seq) override {
+        SQLite::Statement q(*db_, "DELETE FROM outbox WHERE acked=0 AND seq<=?");
+        q.bind(1, static_cast<int64_t>(seq));
+        q.exec();
+    }
 
     std::vector<OutboxRow> outbox_for(const DocKey& key) override {
         return outbox_query(" WHERE user=? AND category=?", {key.user, cat(key.category)});
@@ -280,11 +312,12 @@ class SqliteClientStore final : public ClientStore {
     }
 
     std::vector<OutboxRow> outbox_query(const std::string& where,
-                                        const std::vector<std::string>& args) {
+                                        const std::vector<std::string>& args,
+                                        const std::string& limit = "") {
         SQLite::Statement q(
             *db_,
             "SELECT seq,user,category,registers,ops,created_at,acked,acked_version FROM outbox" +
-                where + " ORDER BY seq");
+                where + " ORDER BY seq" + limit);
         for (std::size_t i = 0; i < args.size(); ++i) q.bind(static_cast<int>(i + 1), args[i]);
         std::vector<OutboxRow> out;
         while (q.executeStep()) {
