@@ -460,16 +460,16 @@ void ClientNode::on_document(const ParsedTopic& t, const std::string& payload) {
         return;
     }
     if (login_ && !login_->ready && key.user == login_->user) {
-        login_->buffered[key.category] = std::move(doc).value();
+        login_->buffered[key.category] = {doc->version, payload};
         check_login_ready();
         return;
     }
     if (!key.user.empty() && (!login_ || key.user != login_->user)) return;  // not ours any more
-    auto current = store_->load(key);
-    if (current && current->origin == Origin::server && current->doc.version > doc->version)
+    auto current = store_->version_of(key);
+    if (current && current->second == Origin::server && current->first > doc->version)
         return;  // stale
-    auto txn = store_->begin();
-    store_->save(*doc, Origin::server);
+    auto txn = store_->begin(Durability::cache);
+    store_->save_encoded(key, doc->version, Origin::server, payload);
     store_->drop_acked_upto(key, doc->version);
     txn->commit();
 }
@@ -505,32 +505,38 @@ void ClientNode::check_login_ready() {
         if (!synced(c)) continue;
         auto b = login_->buffered.find(c);
         if (b != login_->buffered.end() && b->second.version >= version) continue;
-        auto stored = store_->load(DocKey{login_->user, c});
-        if (stored && stored->origin == Origin::server && stored->doc.version >= version) continue;
+        auto stored = store_->version_of(DocKey{login_->user, c});
+        if (stored && stored->second == Origin::server && stored->first >= version) continue;
         return;  // still waiting for this document
     }
     finish_login("server");
 }
 
 void ClientNode::finish_login(const std::string& source) {
-    // Everything the server sent for this login, applied in one transaction.
-    auto txn = store_->begin();
+    // Everything the server sent for this login, applied in one transaction. Its commit
+    // need not reach the disk before the user sees the documents: they are the server's
+    // copies, which the next login fetches again if a power cut takes them.
+    auto txn = store_->begin(Durability::cache);
     if (source == "server") {
         // The manifest lists every document the server holds for this user: a cached one
         // it does not list was deleted meanwhile (by an administrator, say).
         for (auto c : syncs_.intersect(CategorySet::personal()).list()) {
             if (login_->versions.count(c)) continue;
-            auto cached = store_->load(DocKey{login_->user, c});
-            if (cached && cached->origin == Origin::server) store_->remove(cached->doc.key());
+            DocKey key{login_->user, c};
+            auto cached = store_->version_of(key);
+            if (cached && cached->second == Origin::server) store_->remove(key);
         }
     }
-    for (auto& [c, doc] : login_->buffered) {
-        auto current = store_->load(doc.key());
-        if (current && current->origin == Origin::server && current->doc.version > doc.version)
+    for (auto& [c, received] : login_->buffered) {
+        DocKey key{login_->user, c};
+        auto current = store_->version_of(key);
+        if (current && current->second == Origin::server && current->first > received.version)
             continue;
-        store_->save(doc, Origin::server);
-        store_->drop_acked_upto(doc.key(), doc.version);
+        store_->save_encoded(key, received.version, Origin::server, received.payload);
+        store_->drop_acked_upto(key, received.version);
     }
+    // Restored if the daemon restarts; written here, off the path to the server.
+    store_->set_setting("current_user", login_->user);
     txn->commit();
     login_->buffered.clear();
     login_->ready = true;
@@ -661,7 +667,6 @@ Value ClientNode::cmd_login(Request& r, bool& deferred) {
         ls.started = Clock::now();
         ls.deadline = ls.started + tuning::kLoginServerWait;
         login_ = std::move(ls);
-        store_->set_setting("current_user", user);
         subscribe_user(user);
         bool server_reachable =
             connected_ && (joined_ || server_status_.value("server_online", false));

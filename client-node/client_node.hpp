@@ -66,7 +66,13 @@ class ClientNode {
         std::string user;
         bool manifest = false;
         std::map<Category, uint64_t> versions;
-        std::map<Category, Document> buffered;
+        // Documents received for this login, checked and kept as the bytes that came, so
+        // they are stored without being encoded again.
+        struct Received {
+            uint64_t version = 0;
+            std::string payload;
+        };
+        std::map<Category, Received> buffered;
         bool ready = false;
         std::string source;  // "server" | "cache"
         Clock::time_point started;

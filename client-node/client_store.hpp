@@ -41,6 +41,12 @@ struct OutboxRow {
     DocKey key() const { return DocKey{user, category}; }
 };
 
+// What a transaction's commit promises. `full` syncs to disk (the outbox, device items,
+// settings: what the user typed). `cache` only for copies of server documents, which the
+// server sends again: a power cut may roll such a commit back, never tear it, and a later
+// `full` commit syncs it along with its own.
+enum class Durability : uint8_t { full, cache };
+
 struct DeviceItem {
     std::string id;
     Value fields = Value::object();
@@ -55,10 +61,16 @@ class ClientStore {
         virtual ~Transaction() = default;
         virtual void commit() = 0;
     };
-    virtual std::unique_ptr<Transaction> begin() = 0;
+    virtual std::unique_ptr<Transaction> begin(Durability durability = Durability::full) = 0;
 
     virtual std::optional<StoredDoc> load(const DocKey& key) = 0;
+    // The stored document's version and origin, without decoding it.
+    virtual std::optional<std::pair<uint64_t, Origin>> version_of(const DocKey& key) = 0;
     virtual void save(const Document& doc, Origin origin) = 0;
+    // Saves a document already encoded (`body` decodes to a document of `key` at
+    // `version`): the bytes the server sent, stored as they came.
+    virtual void save_encoded(const DocKey& key, uint64_t version, Origin origin,
+                              std::string_view body) = 0;
     virtual void remove(const DocKey& key) = 0;
     virtual void remove_user(const std::string& user) = 0;  // documents, outbox rows, device items
     virtual std::vector<StoredDoc> documents(std::optional<Origin> origin = std::nullopt) = 0;

@@ -2,6 +2,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "client-node/client_store.hpp"
 #include "shared/store/sqlite_db.hpp"
@@ -62,11 +63,26 @@ std::vector<ChangeOp> ops_from_blob(const std::string& blob, const std::string& 
 
 class SqliteTxn final : public ClientStore::Transaction {
   public:
-    explicit SqliteTxn(SQLite::Database& db) : txn_(db) {}
-    void commit() override { txn_.commit(); }
+    SqliteTxn(SQLite::Database& db, Durability durability)
+        : db_(db), relaxed_(durability == Durability::cache) {
+        // The pragma cannot change inside a transaction, so it is set before BEGIN.
+        if (relaxed_) db_.exec("PRAGMA synchronous=NORMAL");  // WAL: no fsync at commit
+        txn_.emplace(db_);
+    }
+    ~SqliteTxn() override {
+        txn_.reset();  // rolls back unless committed
+        if (!relaxed_) return;
+        try {
+            db_.exec("PRAGMA synchronous=FULL");
+        } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch): the next open sets it
+        }
+    }
+    void commit() override { txn_->commit(); }
 
   private:
-    SQLite::Transaction txn_;
+    SQLite::Database& db_;
+    bool relaxed_;
+    std::optional<SQLite::Transaction> txn_;
 };
 
 class SqliteClientStore final : public ClientStore {
@@ -74,7 +90,9 @@ class SqliteClientStore final : public ClientStore {
     explicit SqliteClientStore(const std::string& path)
         : db_(store::open_database(path, kMigrations)) {}
 
-    std::unique_ptr<Transaction> begin() override { return std::make_unique<SqliteTxn>(*db_); }
+    std::unique_ptr<Transaction> begin(Durability durability) override {
+        return std::make_unique<SqliteTxn>(*db_, durability);
+    }
 
     std::optional<StoredDoc> load(const DocKey& key) override {
         SQLite::Statement q(*db_, "SELECT body, origin FROM documents WHERE user=? AND category=?");
@@ -84,14 +102,28 @@ class SqliteClientStore final : public ClientStore {
         return stored(q);
     }
 
+    std::optional<std::pair<uint64_t, Origin>> version_of(const DocKey& key) override {
+        SQLite::Statement q(*db_,
+                            "SELECT version, origin FROM documents WHERE user=? AND category=?");
+        q.bind(1, key.user);
+        q.bind(2, cat(key.category));
+        if (!q.executeStep()) return std::nullopt;
+        return std::pair{static_cast<uint64_t>(q.getColumn(0).getInt64()),
+                         q.getColumn(1).getString() == "local" ? Origin::local : Origin::server};
+    }
+
     void save(const Document& doc, Origin origin) override {
+        save_encoded(doc.key(), doc.version, origin, encode_document(doc));
+    }
+
+    void save_encoded(const DocKey& key, uint64_t version, Origin origin,
+                      std::string_view body) override {
         SQLite::Statement q(*db_, "INSERT OR REPLACE INTO documents VALUES(?,?,?,?,?)");
-        std::string body = encode_document(doc);
-        q.bind(1, doc.user);
-        q.bind(2, cat(doc.category));
-        q.bind(3, static_cast<int64_t>(doc.version));
+        q.bind(1, key.user);
+        q.bind(2, cat(key.category));
+        q.bind(3, static_cast<int64_t>(version));
         q.bind(4, origin == Origin::server ? "server" : "local");
-        q.bind(5, body.data(), static_cast<int>(body.size()));
+        q.bindNoCopy(5, body.data(), static_cast<int>(body.size()));
         q.exec();
     }
 

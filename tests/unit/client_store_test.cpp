@@ -60,3 +60,25 @@ TEST(ClientStore, DocumentKeysListsOneOrigin) {
     EXPECT_EQ(local[0].category, Category::keychain);
     EXPECT_EQ(store->document_keys(Origin::server).at(0).user, "bob");
 }
+
+TEST(ClientStore, CacheTransactionsCommitOrRollBackLikeFullOnes) {
+    auto store = open_sqlite_client_store(":memory:");
+    {
+        auto txn = store->begin(Durability::cache);
+        store->save_encoded({"bob", Category::home}, 4, Origin::server, "not decoded here");
+    }  // no commit
+    EXPECT_FALSE(store->version_of({"bob", Category::home}).has_value());
+    {
+        auto txn = store->begin(Durability::cache);
+        store->save_encoded({"bob", Category::home}, 4, Origin::server, "not decoded here");
+        txn->commit();
+    }
+    auto v = store->version_of({"bob", Category::home});
+    ASSERT_TRUE(v.has_value());
+    EXPECT_EQ(v->first, 4u);
+    EXPECT_EQ(v->second, Origin::server);
+    auto txn = store->begin();  // a full one after a relaxed one still works
+    store->append_outbox(row("bob"));
+    txn->commit();
+    EXPECT_EQ(store->first_unacked_seq(), 1u);
+}
