@@ -24,6 +24,10 @@ struct ServerCore::Batch {
     // Upper bound of each touched document's encoded size, kept as change sets apply, so
     // the size bound is checked without encoding the document for every change set.
     std::map<DocKey, std::size_t> size_bound;
+    // Encodings made in this batch that still match the document (a registration's).
+    std::map<DocKey, std::string> encoded;
+    // Documents taken from the cache, with their encoded size: put back after the commit.
+    std::map<DocKey, std::size_t> from_cache;
     // users saved or deleted
     bool status_changed = false;
     std::string failed;  // set when the transaction rolled back

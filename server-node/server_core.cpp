@@ -16,6 +16,7 @@ namespace pdsync::server {
 
 ServerCore::ServerCore(ServerStore& store, Topics topics, ServerSettings settings)
     : store_(store),
+      cache_(tuning::kServerDocumentCacheBytes),
       topics_(std::move(topics)),
       settings_(std::move(settings)),
       started_at_(now_ms()),
@@ -39,13 +40,19 @@ std::vector<Outbound> ServerCore::handle_batch(const std::vector<Inbound>& batch
     });
 }
 
-std::vector<Outbound> ServerCore::transact(Batch& b, const std::function<void()>& body) {
+std::vector<Outbound> ServerCore::transact(Batch& b, const std::function<void()>& work) {
     try {
         auto txn = store_.begin();
-        body();
+        work();
         for (const auto& key : b.deleted) store_.delete_document(key);
         for (const auto& key : b.dirty) {
-            if (auto& doc = b.docs[key]) store_.save_document(*doc);
+            auto& doc = b.docs[key];
+            if (!doc) continue;
+            // One encoding per changed document and batch: the store and the broker get
+            // the same bytes.
+            auto& body = b.encoded[key];
+            if (body.empty()) body = encode_document(*doc);
+            store_.save_encoded_document(*doc, body);
         }
         for (const auto& [id, row] : b.devices) store_.save_device(row);
         txn->commit();
@@ -78,14 +85,23 @@ std::vector<Outbound> ServerCore::transact(Batch& b, const std::function<void()>
         out.push_back({doc_topic(key), "", true});
         add_inspect(out, doc_topic(key), nullptr);
     }
+    for (const auto& key : b.deleted) cache_.erase(key);
     for (const auto& key : b.dirty) {
-        const auto& doc = b.docs[key];
+        auto& doc = b.docs[key];
         if (!doc) continue;
-        out.push_back({doc_topic(key), encode_document(*doc), true});
+        std::string& body = b.encoded[key];
+        std::size_t bytes = body.size();
+        out.push_back({doc_topic(key), std::move(body), true});
         if (settings_.inspect_view) {
             Value v = document_to_value(*doc);
             add_inspect(out, doc_topic(key), &v);
         }
+        cache_.put(std::move(*doc), bytes);
+    }
+    for (const auto& [key, bytes] : b.from_cache) {
+        // Read but unchanged: back in as it was.
+        if (b.dirty.count(key) || b.deleted.count(key)) continue;
+        if (auto& doc = b.docs[key]) cache_.put(std::move(*doc), bytes);
     }
     for (auto& r : b.replies) out.push_back(std::move(r));
     if (b.status_changed) {
@@ -355,11 +371,12 @@ AckReply ServerCore::apply_changes(const ChangeSet& cs, DeviceRow& dev, Batch& b
             return fail(Errc::exists, "the server already holds this document; its copy wins");
         }
         Document registered = document_from_registration(cs, 1, now);
-        std::size_t registered_bytes = encode_document(registered).size();
-        if (registered_bytes > tuning::kMaxPayloadBytes) {
+        std::string body = encode_document(registered);
+        if (body.size() > tuning::kMaxPayloadBytes) {
             return fail(Errc::too_large, "the registered document is over the size bound");
         }
-        b.size_bound[cs.key()] = registered_bytes;
+        b.size_bound[cs.key()] = body.size();
+        b.encoded[cs.key()] = std::move(body);
 
         b.docs[cs.key()] = std::move(registered);
         b.dirty.insert(cs.key());
@@ -412,6 +429,7 @@ AckReply ServerCore::apply_changes(const ChangeSet& cs, DeviceRow& dev, Batch& b
         doc->version += 1;
         doc->updated_at = now;
         prune_tombstones(*doc, settings_.max_tombstones);
+        b.encoded.erase(cs.key());
         b.dirty.insert(cs.key());
         b.deleted.erase(cs.key());
     }
@@ -465,7 +483,14 @@ void ServerCore::evict_user(const std::string& user, Batch& b) {
 
 Document* ServerCore::document(const DocKey& key, Batch& b) {
     auto it = b.docs.find(key);
-    if (it == b.docs.end()) it = b.docs.emplace(key, store_.load_document(key)).first;
+    if (it == b.docs.end()) {
+        if (auto taken = cache_.take(key)) {
+            b.from_cache[key] = taken->bytes;
+            it = b.docs.emplace(key, std::move(taken->doc)).first;
+        } else {
+            it = b.docs.emplace(key, store_.load_document(key)).first;
+        }
+    }
     return it->second ? &*it->second : nullptr;
 }
 
@@ -522,16 +547,24 @@ void ServerCore::refuse_change(const std::string& device_id, uint64_t seq, Errc 
     reply(device_id, r, b);
 }
 
-std::vector<Outbound> ServerCore::all_documents() {
-    std::vector<Outbound> out;
-    store_.for_each_document([&](const Document& doc) {
-        if (!settings_.categories.contains(doc.category)) return;
-        out.push_back({doc_topic(doc.key()), encode_document(doc), true});
-        if (settings_.inspect_view) {
-            Value v = document_to_value(doc);
-            add_inspect(out, doc_topic(doc.key()), &v);
+void ServerCore::for_each_document_message(const std::function<void(Outbound&&)>& sink) {
+    store_.for_each_encoded_document([&](const DocKey& key, std::string_view body) {
+        if (!settings_.categories.contains(key.category)) return;
+        // The stored bytes are the published bytes: no decode, no encode.
+        sink({doc_topic(key), std::string(body), true});
+        if (!settings_.inspect_view) return;
+        if (auto doc = decode_document(body)) {
+            std::vector<Outbound> inspect;
+            Value v = document_to_value(*doc);
+            add_inspect(inspect, doc_topic(key), &v);
+            for (auto& o : inspect) sink(std::move(o));
         }
     });
+}
+
+std::vector<Outbound> ServerCore::all_documents() {
+    std::vector<Outbound> out;
+    for_each_document_message([&](Outbound&& o) { out.push_back(std::move(o)); });
     return out;
 }
 

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "server-node/document_cache.hpp"
 #include "server-node/server_store.hpp"
 #include "shared/messages.hpp"
 #include "topics/topics.hpp"
@@ -73,9 +74,11 @@ class ServerCore {
     std::vector<Outbound> handle_batch(const std::vector<Inbound>& batch,
                                        const EarlyPublish& before_commit = {});
 
-    // Every stored document, for the start-up republish that makes the broker's retained
-    // messages match the store.
-    std::vector<Outbound> all_documents();
+    // Every stored document as it is stored, for the start-up republish that makes the
+    // broker's retained messages match the store; handed to `sink` one at a time so a
+    // store of any size republishes in constant memory.
+    void for_each_document_message(const std::function<void(Outbound&&)>& sink);
+    std::vector<Outbound> all_documents();  // the same, collected (tests)
 
     // The retained server/status message.
     Outbound status_message() const;
@@ -101,7 +104,7 @@ class ServerCore {
 
   private:
     struct Batch;
-    std::vector<Outbound> transact(Batch& b, const std::function<void()>& body);
+    std::vector<Outbound> transact(Batch& b, const std::function<void()>& work);
     std::string doc_topic(const DocKey& key) const;
     // Adds the inspection-view twin of a document or status publication, if enabled.
     void add_inspect(std::vector<Outbound>& out, const std::string& topic, const Value* v) const;
@@ -125,6 +128,7 @@ class ServerCore {
     std::size_t joined_count() const;
 
     ServerStore& store_;
+    DocumentCache cache_;
     Topics topics_;
     ServerSettings settings_;
     std::map<std::string, DeviceRow> devices_;    // committed device rows

@@ -250,9 +250,13 @@ void ServerNode::worker_loop() {
         if (reconcile && core_) {
             core_->reset_presence();
 
-            auto docs = core_->all_documents();
-            spdlog::info("reconcile: republishing {} documents from the store", docs.size());
-            publish_all(docs);
+            spdlog::info("reconcile: republishing the store's documents");
+            std::size_t published = 0;
+            core_->for_each_document_message([&](Outbound&& o) {
+                publish_all({std::move(o)});
+                ++published;
+            });
+            spdlog::info("reconcile: republished {} messages", published);
             publish_all({core_->status_message()});
         }
         for (auto& job : jobs) {

@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -67,10 +68,16 @@ class ServerStore {
 
     virtual std::optional<Document> load_document(const DocKey& key) = 0;
     virtual void save_document(const Document& doc) = 0;
+    // Saves `doc` whose encoding is already at hand (`body` == encode_document(doc)): the
+    // server encodes a changed document once, for the store and the broker alike.
+    virtual void save_encoded_document(const Document& doc, std::string_view body) = 0;
     virtual void delete_document(const DocKey& key) = 0;
     // Versions of one user's documents (empty user: the shared documents).
     virtual std::map<Category, uint64_t> document_versions(const std::string& user) = 0;
     virtual void for_each_document(const std::function<void(const Document&)>& fn) = 0;
+    // Every stored document as its stored bytes (the retained payload), not decoded.
+    virtual void for_each_encoded_document(
+        const std::function<void(const DocKey&, std::string_view body)>& fn) = 0;
     virtual std::size_t count_documents() = 0;
     // Encoded size of a stored document (0 if none), without loading it.
     virtual std::size_t document_bytes(const DocKey& key) = 0;

@@ -140,13 +140,16 @@ class SqliteServerStore final : public ServerStore {
     }
 
     void save_document(const Document& doc) override {
+        save_encoded_document(doc, encode_document(doc));
+    }
+
+    void save_encoded_document(const Document& doc, std::string_view body) override {
         StatementUse use(save_doc_);
-        std::string body = encode_document(doc);
         save_doc_.bind(1, doc.user);
         save_doc_.bind(2, std::string(category_name(doc.category)));
         save_doc_.bind(3, static_cast<int64_t>(doc.version));
         save_doc_.bind(4, doc.updated_at);
-        save_doc_.bind(5, body.data(), static_cast<int>(body.size()));
+        save_doc_.bindNoCopy(5, body.data(), static_cast<int>(body.size()));
         save_doc_.exec();
     }
 
@@ -174,6 +177,20 @@ class SqliteServerStore final : public ServerStore {
         while (q.executeStep()) {
             auto doc = decode_document(store::blob(q.getColumn(0)));
             if (doc) fn(*doc);
+        }
+    }
+
+    void for_each_encoded_document(
+        const std::function<void(const DocKey&, std::string_view body)>& fn) override {
+        SQLite::Statement q(*db_,
+                            "SELECT user, category, body FROM documents ORDER BY user, category");
+        while (q.executeStep()) {
+            auto c = category_from_name(q.getColumn(1).getString());
+            if (!c) continue;
+            const auto& body = q.getColumn(2);
+            fn(DocKey{q.getColumn(0).getString(), *c},
+               std::string_view(static_cast<const char*>(body.getBlob()),
+                                static_cast<std::size_t>(body.getBytes())));
         }
     }
 

@@ -31,6 +31,10 @@ inline constexpr std::size_t kMaxDeviceIdBytes = 64;
 inline constexpr std::size_t kMaxEntryIdBytes = 128;
 
 // ---- Limits (defaults from the reference product; config may change them) -------------
+// Encoded bytes of recently changed documents the server keeps decoded (about ten times
+// as much memory): the working set of a busy office, 80 realistic address books.
+inline constexpr std::size_t kServerDocumentCacheBytes = 16 * 1024 * 1024;
+
 inline constexpr int kDefaultMachineLimit = 10;  // server machine included
 inline constexpr int kDefaultUserLimit = 1000;
 
