@@ -48,7 +48,7 @@ class Fleet {
     // Server start → the first live status it publishes, which follows the republish of
     // every stored document (ServerNode::worker_loop) on the same connection.
     double reconcile_ms() const { return reconcile_ms_; }
-    // Server start → its "reconcile: republishing N documents" log line (store read done).
+    // Server start → its "reconcile: republishing" log line (connected, republish begins).
     double reconcile_log_ms() const { return reconcile_log_ms_; }
 
   private:

@@ -57,8 +57,8 @@ void reconcile_rows(const Fleet& fleet, std::size_t users, Report& report) {
                         " documents republished (" + fmt_count(users) + " users)",
                     fleet.reconcile_ms(), scaled);
     report.note(
-        "f) of which server start → \"reconcile: republishing\" log line (store read, "
-        "every document decoded and re-encoded): " +
+        "f) of which server start → \"reconcile: republishing\" log line (store opened, "
+        "connected; the stored bytes are then streamed to the broker as they are): " +
         fmt_ms(fleet.reconcile_log_ms()) + "; baseline = " + fmt_count(messages.size()) +
         " of the same documents (every " + std::to_string(stride) +
         "th) published retained by one raw client, scaled to all");
