@@ -331,6 +331,9 @@ void ClientNode::on_ack(const AckReply& r) {
         return;
     }
     inflight_.erase(r.seq);
+    // An ack's bookkeeping need not wait for the disk: if a power cut rolls it back, the
+    // change set is sent again and the server answers it from its record of applied ones.
+    auto txn = store_->begin(Durability::cache);
     Value answer;
     if (r.ok && !r.user.empty() && (!login_ || login_->user != r.user)) {
         // Nobody here looks at that user's documents: the next login fetches them anyway.
@@ -344,9 +347,9 @@ void ClientNode::on_ack(const AckReply& r) {
         store_->mark_acked(r.seq, r.version);
 
         // The server publishes the document before the ack, so it is usually here already.
-        if (auto sd = store_->load(DocKey{r.user, r.category});
-            sd && sd->doc.version >= r.version) {
-            store_->drop_acked_upto(sd->doc.key(), sd->doc.version);
+        DocKey key{r.user, r.category};
+        if (auto stored = store_->version_of(key); stored && stored->first >= r.version) {
+            store_->drop_acked_upto(key, stored->first);
         }
         answer = {{"ok", true},
                   {"state", "acked"},
@@ -380,6 +383,7 @@ void ClientNode::on_ack(const AckReply& r) {
         answer = error_reply(r.reason, r.message);
         answer["seq"] = r.seq;
     }
+    txn->commit();
     if (auto w = edit_waiters_.find(r.seq); w != edit_waiters_.end()) {
         answer.update(w->second.extra);
         w->second.reply->set_value(answer);
