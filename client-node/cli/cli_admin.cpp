@@ -214,9 +214,11 @@ void add_admin_commands(CLI::App& app, int& exit_code) {
             exit_code = fail(std::string(errc_name(data.code())), data.error().message, c.json);
             return;
         }
-        if (auto r = call(
-                c, {{"cmd", "import"}, {"documents", data->value("documents", Value::array())}},
-                exit_code)) {
+        auto request = [](Value chunk, bool) {
+            return Value{{"cmd", "import"}, {"documents", std::move(chunk)}};
+        };
+        if (auto r =
+                import_in_chunks(c, data->value("documents", Value::array()), request, exit_code)) {
             print(*r, [](const Value& v) {
                 std::cout << "imported " << v["documents_imported"] << " documents\n";
             });
@@ -309,7 +311,9 @@ void add_admin_commands(CLI::App& app, int& exit_code) {
         backup::ProgressBar::Options po;
         po.json = c.json;
         backup::ProgressBar bar("restore", po);
-        backup::BackupManager manager;
+        backup::BackupManager::Options mo;
+        mo.progress = bar.callback();  // bytes downloaded, then verified
+        backup::BackupManager manager(mo);
         auto st = manager.restore(*t, backup_id, store);
         bar.finish();
         if (!st) {

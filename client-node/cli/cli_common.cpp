@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -57,6 +58,51 @@ std::optional<Value> call(const Common& c, const Value& request, int& exit_code,
     }
     exit_code = 0;
     return *r;
+}
+
+std::optional<Value> import_in_chunks(
+    const Common& c, const Value& documents,
+    const std::function<Value(Value chunk, bool last)>& request_for, int& exit_code) {
+    constexpr std::size_t kChunk = 200;  // a few MiB of realistic documents per request
+    const std::size_t total = documents.is_array() ? documents.size() : 0;
+    backup::ProgressBar::Options o;
+    o.json = c.json;
+    backup::ProgressBar bar("import", o);
+    Value sum = {{"ok", true}};
+    std::size_t done = 0;
+    do {
+        std::size_t n = std::min(kChunk, total - done);
+        Value chunk = Value::array();
+        for (std::size_t i = done; i < done + n; ++i) chunk.push_back(documents[i]);
+        const bool last = done + n == total;
+        auto r = net::control_call(c.socket, request_for(std::move(chunk), last),
+                                   std::chrono::milliseconds(c.timeout_ms));
+        std::string code, message;
+        if (!r) {
+            code = errc_name(r.code());
+            message = r.error().message + " at " + c.socket;
+        } else if (!r->value("ok", false)) {
+            code = r->value("error", "error");
+            message = r->value("message", "failed");
+        }
+        if (!code.empty()) {
+            bar.finish();
+            if (done > 0)
+                message += " (after " + std::to_string(done) + " of " + std::to_string(total) +
+                           " documents went in; importing the file again is safe)";
+            exit_code = fail(code, message, c.json);
+            return std::nullopt;
+        }
+        for (auto it = r->begin(); it != r->end(); ++it) {
+            if (it->is_number_unsigned())
+                sum[it.key()] = sum.value(it.key(), uint64_t{0}) + it->get<uint64_t>();
+        }
+        done += n;
+        bar.update(done, total);
+    } while (done < total);
+    bar.finish();
+    exit_code = 0;
+    return sum;
 }
 
 Result<Value> read_export_file(const std::string& path) {

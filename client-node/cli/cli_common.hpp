@@ -3,6 +3,7 @@
 // export files (JSON or MessagePack, chosen by extension), and progress bars.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -24,6 +25,15 @@ int fail(const std::string& code, const std::string& message, bool json);
 // terminal progress bar labelled `progress_label` (quiet under --json or without a TTY).
 std::optional<Value> call(const Common& c, const Value& request, int& exit_code,
                           const std::string& progress_label = "");
+
+// Imports `documents` in requests of a few hundred documents, each built by
+// `request_for(chunk, last)` and committed by the daemon as one transaction, so a bar
+// with counts and rate follows a large import and the daemon's worker is never held for
+// long. Answers the counts of every chunk's answer summed. A failure names how many
+// documents went in before it; running the import again is safe (imports replace).
+std::optional<Value> import_in_chunks(
+    const Common& c, const Value& documents,
+    const std::function<Value(Value chunk, bool last)>& request_for, int& exit_code);
 
 // Export files: ".json" is JSON for people, anything else (".msgpack", ".mpk") MessagePack.
 [[nodiscard]] Result<Value> read_export_file(const std::string& path);

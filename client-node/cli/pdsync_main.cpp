@@ -257,7 +257,17 @@ int main(int argc, char** argv) {
                 fail(std::string(pdsync::errc_name(data.code())), data.error().message, c.json);
             return;
         }
-        if (auto r = call(c, {{"cmd", "import"}, {"export", *data}}, exit_code, "import")) {
+        // Device items go with the last request: they belong to the documents before them.
+        Value base = *data;
+        base.erase("documents");
+        auto request = [&](Value chunk, bool last) {
+            Value part = base;
+            part["documents"] = std::move(chunk);
+            if (!last) part["device_items"] = Value::array();
+            return Value{{"cmd", "import"}, {"export", std::move(part)}};
+        };
+        if (auto r = pdsync::cli::import_in_chunks(c, data->value("documents", Value::array()),
+                                                   request, exit_code)) {
             std::cout << (c.json ? r->dump() + "\n"
                                  : "imported " +
                                        std::to_string((*r)["documents_imported"].get<uint64_t>()) +

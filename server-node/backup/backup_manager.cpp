@@ -75,7 +75,7 @@ BackupResult<Manifest> fetch_manifest(BackupTarget& target, const std::string& i
                                       const fs::path& dir) {
     detail::TempPath local(dir /
                            (".pdsync-manifest-" + id + "-" + detail::random_hex(6) + ".json"));
-    if (auto st = target.get(id + std::string(kManifestSuffix), local.path()); !st)
+    if (auto st = target.get(id + std::string(kManifestSuffix), local.path(), {}); !st)
         return st.error();
     auto text = read_small_file(local.path());
     if (!text) return text.error();
@@ -288,9 +288,17 @@ BackupStatus BackupManager::restore(BackupTarget& target, const std::string& id,
         return m.error();
     }
     detail::TempPath staged(detail::temp_sibling(dest_db, "restore-" + id));
-    if (auto st = target.get(m->db_name(), staged.path()); !st) return st;
+    // Progress in bytes over both passes: the download, then reading it back to verify.
+    const std::uint64_t total = 2 * m->size;
+    auto report = [&](std::uint64_t base) -> ProgressFn {
+        if (!options_.progress) return {};
+        return [&, base](std::uint64_t done, std::uint64_t) {
+            options_.progress(std::min(base + done, total), total);
+        };
+    };
+    if (auto st = target.get(m->db_name(), staged.path(), report(0)); !st) return st;
 
-    auto digest = digest_file(staged.path());
+    auto digest = digest_file(staged.path(), report(m->size));
     if (!digest) return digest.error();
     if (digest->size != m->size || digest->sha256 != m->sha256) {
         return make_error(errc::kChecksum,

@@ -33,7 +33,8 @@ class BackupManager {
     using Clock = std::function<std::chrono::system_clock::time_point()>;
 
     struct Options {
-        // Snapshot progress in pages (done, total); empty for none.
+        // Progress (done, total): pages for run()'s snapshot, bytes downloaded and then
+        // verified for restore(); empty for none.
         ProgressFn progress;
         // Where run() stages the snapshot and manifest before upload. Empty: the source
         // database's own directory, which sits on the disk sized for the store (a small

@@ -27,8 +27,10 @@ class BackupTarget {
     // (its directory does not exist yet) lists as empty.
     virtual BackupResult<std::vector<std::string>> list() = 0;
     // Downloads `name` to `local_file`, replacing it atomically (write beside, fsync,
-    // rename). Errors: not_found when there is no such file.
-    virtual BackupStatus get(const std::string& name, const std::filesystem::path& local_file) = 0;
+    // rename), reporting bytes received to `progress` (total 0) if set. Errors: not_found
+    // when there is no such file.
+    virtual BackupStatus get(const std::string& name, const std::filesystem::path& local_file,
+                             const ProgressFn& progress) = 0;
     // Deletes `name`. Errors: not_found when there is no such file.
     virtual BackupStatus remove(const std::string& name) = 0;
     // For logs and messages, e.g. "smb://nas/backups/pdsync"; never includes a password.

@@ -109,7 +109,8 @@ BackupStatus write_all(int fd, const void* data, std::size_t size, const fs::pat
     return Done{};
 }
 
-BackupStatus copy_file_durably(const fs::path& from, const fs::path& to) {
+BackupStatus copy_file_durably(const fs::path& from, const fs::path& to,
+                               const ProgressFn& progress) {
     UniqueFd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
     if (!in) return errno_error(errno, "opening " + from.string());
 
@@ -118,6 +119,7 @@ BackupStatus copy_file_durably(const fs::path& from, const fs::path& to) {
     if (!out) return errno_error(errno, "creating " + tmp.path().string());
 
     std::vector<char> buf(tuning::kCopyChunkBytes);
+    std::uint64_t copied = 0;
     for (;;) {
         ssize_t n = ::read(in.get(), buf.data(), buf.size());
         if (n < 0) {
@@ -127,6 +129,8 @@ BackupStatus copy_file_durably(const fs::path& from, const fs::path& to) {
         if (n == 0) break;
         auto st = write_all(out.get(), buf.data(), static_cast<std::size_t>(n), tmp.path());
         if (!st) return st;
+        copied += static_cast<std::uint64_t>(n);
+        if (progress) progress(copied, 0);
     }
     if (::fsync(out.get()) != 0) return errno_error(errno, "fsync " + tmp.path().string());
     if (auto st = out.close(tmp.path()); !st) return st;

@@ -78,7 +78,8 @@ BackupStatus rename_durably(const std::filesystem::path& from, const std::filesy
 
 // Copies `from` to `to` by writing a temp file beside `to`, fsyncing it and renaming it:
 // after a crash `to` holds either its old content or the complete new one.
-BackupStatus copy_file_durably(const std::filesystem::path& from, const std::filesystem::path& to);
+BackupStatus copy_file_durably(const std::filesystem::path& from, const std::filesystem::path& to,
+                               const ProgressFn& progress = {});
 
 // Writes all of `data` to `fd`, retrying short writes and EINTR.
 BackupStatus write_all(int fd, const void* data, std::size_t size,

@@ -38,14 +38,15 @@ BackupResult<std::vector<std::string>> LocalDirTarget::list() {
     return names;
 }
 
-BackupStatus LocalDirTarget::get(const std::string& name, const fs::path& local_file) {
+BackupStatus LocalDirTarget::get(const std::string& name, const fs::path& local_file,
+                                 const ProgressFn& progress) {
     if (auto st = validate_name(name); !st) return st;
     const fs::path from = dir_ / name;
     std::error_code ec;
     if (!fs::is_regular_file(from, ec)) {
         return make_error(errc::kNotFound, "no file " + name + " in " + dir_.string());
     }
-    return detail::copy_file_durably(from, local_file);
+    return detail::copy_file_durably(from, local_file, progress);
 }
 
 BackupStatus LocalDirTarget::remove(const std::string& name) {

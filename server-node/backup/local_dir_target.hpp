@@ -18,7 +18,8 @@ class LocalDirTarget final : public BackupTarget {
 
     BackupStatus put(const std::filesystem::path& local_file, const std::string& name) override;
     BackupResult<std::vector<std::string>> list() override;
-    BackupStatus get(const std::string& name, const std::filesystem::path& local_file) override;
+    BackupStatus get(const std::string& name, const std::filesystem::path& local_file,
+                     const ProgressFn& progress) override;
     BackupStatus remove(const std::string& name) override;
     std::string describe() const override { return dir_.string(); }
 

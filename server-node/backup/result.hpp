@@ -7,11 +7,17 @@
 //   if (!id) { spdlog::error("backup failed: {} ({})", id.error().message, id.error().code); }
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <variant>
 
 namespace pdsync::backup {
+
+// Progress of a long operation: `done` of `total` units (pages for a snapshot, bytes for a
+// copy; total 0 when not known). Called on the thread doing the work; must not throw.
+using ProgressFn = std::function<void(std::uint64_t done, std::uint64_t total)>;
 
 // Error codes. They are what callers compare against and what ends up in status output:
 // append new ones, never rename.

@@ -22,7 +22,8 @@ struct MdCtxDeleter {
 using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
 }  // namespace
 
-BackupResult<FileDigest> digest_file(const std::filesystem::path& file) {
+BackupResult<FileDigest> digest_file(const std::filesystem::path& file,
+                                     const ProgressFn& progress) {
     detail::UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) return detail::errno_error(errno, "opening " + file.string());
 
@@ -43,6 +44,7 @@ BackupResult<FileDigest> digest_file(const std::filesystem::path& file) {
             return make_error(errc::kIo, "OpenSSL SHA-256 update failed");
         }
         out.size += static_cast<std::uint64_t>(n);
+        if (progress) progress(out.size, 0);
     }
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;

@@ -17,6 +17,8 @@ struct FileDigest {
 
 // Reads the whole file once. Thread-safe (no shared state).
 //   auto d = digest_file("/backups/20261125T031500000Z-1a2b3c.db");  // d->sha256 == "9f86..."
-BackupResult<FileDigest> digest_file(const std::filesystem::path& file);
+// `progress` (optional) hears the bytes hashed so far (total 0).
+BackupResult<FileDigest> digest_file(const std::filesystem::path& file,
+                                     const ProgressFn& progress = {});
 
 }  // namespace pdsync::backup

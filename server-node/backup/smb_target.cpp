@@ -371,7 +371,8 @@ BackupResult<std::vector<std::string>> SmbTarget::list() {
     return names;
 }
 
-BackupStatus SmbTarget::get(const std::string& name, const fs::path& local_file) {
+BackupStatus SmbTarget::get(const std::string& name, const fs::path& local_file,
+                            const ProgressFn& progress) {
     if (auto st = validate_name(name); !st) return st;
     auto c = impl_->connect();
     if (!c) return c.error();
@@ -386,6 +387,7 @@ BackupStatus SmbTarget::get(const std::string& name, const fs::path& local_file)
     detail::UniqueFd out(::open(tmp.path().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
     if (!out) return detail::errno_error(errno, "creating " + tmp.path().string());
     std::vector<char> buf(tuning::kCopyChunkBytes);
+    std::uint64_t received = 0;
     for (;;) {
         ssize_t n = smbc_getFunctionRead(*c)(*c, in.get(), buf.data(), buf.size());
         if (n < 0) return smb_error(errno, "reading " + url);
@@ -395,6 +397,8 @@ BackupStatus SmbTarget::get(const std::string& name, const fs::path& local_file)
             !st) {
             return st;
         }
+        received += static_cast<std::uint64_t>(n);
+        if (progress) progress(received, 0);
     }
     (void)in.close();  // read-only: nothing to flush, nothing to report
     if (::fsync(out.get()) != 0) return detail::errno_error(errno, "fsync " + tmp.path().string());

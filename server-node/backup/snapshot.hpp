@@ -14,10 +14,6 @@
 
 namespace pdsync::backup {
 
-// Progress of a long operation in abstract units (pages for a snapshot): `done` of `total`.
-// Called on the thread doing the work; must not throw.
-using ProgressFn = std::function<void(std::uint64_t done, std::uint64_t total)>;
-
 struct SnapshotOptions {
     int pages_per_step = tuning::kSnapshotPagesPerStep;
 };

@@ -139,6 +139,25 @@ TEST_F(BackupManagerTest, RestoreBringsBackTheDataAndDropsStaleWal) {
     EXPECT_TRUE(check_integrity(db_path_).ok());
 }
 
+TEST_F(BackupManagerTest, RestoreReportsBytesDownloadedThenVerified) {
+    auto id = manager_.run(db_path_, target_);
+    ASSERT_TRUE(id.ok());
+    const auto size = fs::file_size(target_.dir() / (*id + ".db"));
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> seen;
+    BackupManager::Options o;
+    o.progress = [&](std::uint64_t done, std::uint64_t total) { seen.emplace_back(done, total); };
+    auto st = BackupManager(o).restore(target_, *id, db_path_);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+    ASSERT_GE(seen.size(), 2u);  // at least one report per pass
+    for (std::size_t i = 0; i < seen.size(); ++i) {
+        EXPECT_EQ(seen[i].second, 2 * size);  // both passes, known from the manifest
+        if (i > 0) {
+            EXPECT_GE(seen[i].first, seen[i - 1].first);
+        }
+    }
+    EXPECT_EQ(seen.back().first, 2 * size);
+}
+
 TEST_F(BackupManagerTest, RestoreIntoAnEmptyDirectoryCreatesTheStore) {
     auto id = manager_.run(db_path_, target_);
     ASSERT_TRUE(id.ok());

@@ -27,8 +27,13 @@ TEST(LocalDirTarget, PutListGetRemoveRoundTrip) {
     ASSERT_TRUE(names.ok());
     EXPECT_EQ(sorted(*names), (std::vector<std::string>{"a.db", "b.db"}));
 
-    ASSERT_TRUE(target.get("b.db", dir / "b.out").ok());
+    std::uint64_t reported = 0;
+    ASSERT_TRUE(
+        target
+            .get("b.db", dir / "b.out", [&](std::uint64_t done, std::uint64_t) { reported = done; })
+            .ok());
     EXPECT_EQ(test::read_file(dir / "b.out"), test::read_file(dir / "b.bin"));
+    EXPECT_EQ(reported, 3u * 1024 * 1024 + 7);
 
     ASSERT_TRUE(target.remove("a.db").ok());
     EXPECT_EQ(*target.list(), std::vector<std::string>{"b.db"});
@@ -50,7 +55,7 @@ TEST(LocalDirTarget, MissingFilesAreNotFound) {
     auto names = target.list();
     ASSERT_TRUE(names.ok());
     EXPECT_TRUE(names->empty());
-    EXPECT_EQ(target.get("x.db", dir / "x").code(), errc::kNotFound);
+    EXPECT_EQ(target.get("x.db", dir / "x", {}).code(), errc::kNotFound);
     EXPECT_EQ(target.remove("x.db").code(), errc::kNotFound);
     EXPECT_EQ(target.put(dir / "no-such-local-file", "x.db").code(), errc::kNotFound);
 }

@@ -48,13 +48,22 @@ TEST_F(SmbTargetTest, PutListGetRemoveRoundTrip) {
     std::sort(names->begin(), names->end());
     EXPECT_EQ(*names, (std::vector<std::string>{"big.db", "small.db"}));
 
-    ASSERT_TRUE(nas.get("big.db", dir_ / "big.out").ok());
+    std::uint64_t reported = 0;
+    int calls = 0;
+    auto progress = [&](std::uint64_t done, std::uint64_t) {
+        EXPECT_GE(done, reported);  // bytes received only grow
+        reported = done;
+        ++calls;
+    };
+    ASSERT_TRUE(nas.get("big.db", dir_ / "big.out", progress).ok());
     EXPECT_EQ(test::read_file(dir_ / "big.out"), test::read_file(dir_ / "big.bin"));
+    EXPECT_EQ(reported, std::filesystem::file_size(dir_ / "big.bin"));
+    EXPECT_GT(calls, 1);  // several chunks, several reports
 
     ASSERT_TRUE(nas.remove("big.db").ok());
     EXPECT_EQ(*nas.list(), std::vector<std::string>{"small.db"});
     EXPECT_EQ(nas.remove("big.db").code(), errc::kNotFound);
-    EXPECT_EQ(nas.get("big.db", dir_ / "x").code(), errc::kNotFound);
+    EXPECT_EQ(nas.get("big.db", dir_ / "x", {}).code(), errc::kNotFound);
 }
 
 TEST_F(SmbTargetTest, BackupListRetentionAndRestoreRoundTrip) {

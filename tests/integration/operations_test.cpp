@@ -332,4 +332,36 @@ TEST(Operations, LongOperationsShowProgressOnATerminalOnly) {
     EXPECT_EQ(rc2, 0) << first;
     EXPECT_NE(first.find("first sync"), std::string::npos) << first;
     EXPECT_EQ(a.status()["pending"], 0);
+
+    // A bulk import goes in chunks, each counted on the bar; every document arrives.
+    Value bulk = {{"schema", "pds.export/1"}, {"documents", Value::array()}};
+    for (int i = 0; i < 450; ++i) {
+        bulk["documents"].push_back(
+            {{"schema", "pds.doc/1"},
+             {"user", "bulk-" + std::to_string(i)},
+             {"category", "prefs"},
+             {"version", 1},
+             {"entries", Value::array({{{"id", "lang"}, {"rev", 1}, {"fields", {{"v", "fr"}}}}})}});
+    }
+    std::string bulk_file = dir.file("bulk.json");
+    std::ofstream(bulk_file) << bulk.dump();
+    auto [rc3, imported] =
+        on_tty("import " + bulk_file + " --server-socket " + server.admin_socket());
+    EXPECT_EQ(rc3, 0) << imported;
+    EXPECT_NE(imported.find("import ["), std::string::npos) << imported;
+    EXPECT_NE(imported.find("450/450"), std::string::npos) << imported;
+    EXPECT_NE(imported.find("imported 450 documents"), std::string::npos) << imported;
+    Value again = cli_json({"import", bulk_file, "--server-socket", server.admin_socket()});
+    EXPECT_EQ(again["documents_imported"], 450);  // importing again is safe
+
+    // A restore counts the bytes it downloads and verifies.
+    Value backup = cli_json({"backup", "now", "--server-socket", server.admin_socket()});
+    ASSERT_TRUE(backup.value("ok", false)) << backup.dump();
+    ASSERT_EQ(run_cli({"server", "stop", "--server-socket", server.admin_socket()}).exit_code, 0);
+    ASSERT_TRUE(wait_until([&] { return !server.running(); }));
+    auto [rc4, restored] =
+        on_tty("backup restore " + backup["id"].get<std::string>() + " --store " + server.store() +
+               " --backup-dir " + dir.file("backups"));
+    EXPECT_EQ(rc4, 0) << restored;
+    EXPECT_NE(restored.find("restore ["), std::string::npos) << restored;
 }
