@@ -39,8 +39,14 @@ int main(int argc, char** argv) {
     app.add_option("--location", settings.location, "Where the device stands");
     app.add_option("--categories", categories, "Categories this firmware supports (default: all)")
         ->delimiter(',');
+    int64_t failover_after_ms = settings.failover_after.count();
+    app.add_option("--failover-after-ms", failover_after_ms,
+                   "With several brokers: leave one whose server stays offline this long")
+        ->capture_default_str()
+        ->check(CLI::Range(int64_t{500}, int64_t{3'600'000}));
     CLI11_PARSE(app, argc, argv);
 
+    settings.failover_after = std::chrono::milliseconds(failover_after_ms);
     net::setup_logging("client:" + settings.device_id, node);
     if (auto st = validate_device_id(settings.device_id); !st) {
         spdlog::critical("{}", st.error().message);

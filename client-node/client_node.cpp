@@ -177,6 +177,8 @@ void ClientNode::handle(Event& e) {
 
 void ClientNode::on_connected() {
     connected_ = true;
+    server_status_ = Value::object();  // this broker's status comes with the subscription
+    server_absent_since_ = Clock::now();
     joined_ = false;
     join_state_ = "joining";
     inflight_.clear();
@@ -189,6 +191,7 @@ void ClientNode::on_connected() {
 
 void ClientNode::on_lost() {
     connected_ = false;
+    server_absent_since_.reset();
     joined_ = false;
     join_state_ = "offline";
     inflight_.clear();
@@ -574,9 +577,25 @@ void ClientNode::forget_users(const std::vector<std::string>& users, const char*
 
 // ---- Timers ---------------------------------------------------------------------------
 
+// Devices follow the primary: a broker whose server stays offline (dead, or a standby's
+// that was never promoted) is left for the next one of the list.
+void ClientNode::follow_primary(Clock::time_point now) {
+    if (!connected_ || link_->server_count() < 2) return;
+    if (server_status_.value("server_online", false)) {
+        server_absent_since_.reset();
+        return;
+    }
+    if (!server_absent_since_) server_absent_since_ = now;
+    if (now - *server_absent_since_ < settings_.failover_after) return;
+    server_absent_since_.reset();
+    link_->move_to_next_server("no server online there for " +
+                               std::to_string(settings_.failover_after.count()) + " ms");
+}
+
 void ClientNode::tick() {
     auto now = Clock::now();
     if (connected_ && !joined_ && now >= next_hello_) send_hello();
+    follow_primary(now);
     if (!inflight_.empty()) {
         auto oldest =
             std::min_element(inflight_.begin(), inflight_.end(),

@@ -22,6 +22,7 @@
 
 #include "client-node/client_store.hpp"
 #include "shared/secrets.hpp"
+#include "shared/tuning.hpp"
 
 #include "shared/net/mqtt_link.hpp"
 #include "topics/topics.hpp"
@@ -36,6 +37,9 @@ struct ClientSettings {
     CategorySet supported = CategorySet::all();  // what this firmware can sync
     std::string auth_digest;
     std::optional<FleetKey> fleet_key;  // seals and opens secret fields (keychain passwords)
+    // With several brokers: how long this device stays on one whose server is not online
+    // before it tries the next (a promoted standby's).
+    std::chrono::milliseconds failover_after = tuning::kFailoverAfter;
 };
 
 class ClientNode {
@@ -97,6 +101,7 @@ class ClientNode {
     void on_login_reply(const LoginReply& r);
     void on_document(const ParsedTopic& t, const std::string& payload);
     void tick();
+    void follow_primary(Clock::time_point now);
 
     void send_hello();
     void register_local_documents();
@@ -150,7 +155,8 @@ class ClientNode {
     std::optional<LoginState> login_;
     std::vector<Waiter> login_waiters_;
     std::map<uint64_t, Waiter> edit_waiters_;
-    Value server_status_ = Value::object();
+    Value server_status_ = Value::object();                 // this broker's retained server/status
+    std::optional<Clock::time_point> server_absent_since_;  // connected, no online server
 };
 
 }  // namespace pdsync::client

@@ -68,6 +68,9 @@ inline constexpr std::chrono::milliseconds kJoinRetryMax{30000};
 inline constexpr std::chrono::milliseconds kLoginServerWait{5000};
 
 // ---- MQTT ----------------------------------------------------------------------------------
+// A device on a broker without an online server moves to the next broker of its list
+// after this long (DESIGN.md 5.11: devices follow the primary).
+inline constexpr std::chrono::milliseconds kFailoverAfter{10000};
 inline constexpr std::chrono::seconds kKeepAlive{10};  // presence goes offline within ~15 s
 inline constexpr std::chrono::milliseconds kReconnectMin{100};
 inline constexpr std::chrono::milliseconds kReconnectMax{5000};

@@ -1,6 +1,8 @@
 // Paho MQTT v5 binding: connection management, resubscription, the publish window.
 #include "shared/net/mqtt_link.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include <mqtt/async_client.h>
@@ -23,7 +25,10 @@ class MqttLink::Listener final : public mqtt::iaction_listener {
         if (kind_ == Kind::publish) {
             link_.release_inflight();
         } else {
-            (void)tok;  // connected_handler does the work
+            // Which broker of the list took the connection; connected_handler does the rest.
+            std::string uri = tok.get_connect_response().get_server_uri();
+            std::lock_guard lock(link_.mu_);
+            if (!uri.empty()) link_.current_server_ = uri;
         }
     }
 
@@ -297,11 +302,37 @@ void MqttLink::unsubscribe(const std::vector<std::string>& filters) {
 }
 
 std::string MqttLink::current_server() const {
+    {
+        std::lock_guard lock(mu_);
+        if (!current_server_.empty()) return current_server_;
+    }
     try {
         return client_->get_server_uri();
     } catch (...) {
         return settings_.servers.empty() ? "" : settings_.servers.front();
     }
+}
+
+void MqttLink::move_to_next_server(const std::string& why) {
+    std::string from;
+    {
+        std::lock_guard lock(mu_);
+        if (!connected_ || settings_.servers.size() < 2) return;
+        from = current_server_.empty() ? settings_.servers.front() : current_server_;
+        auto it = std::find(settings_.servers.begin(), settings_.servers.end(), from);
+        if (it == settings_.servers.end()) it = settings_.servers.begin();
+        // The broker after the current one is tried first; the current one last.
+        std::rotate(settings_.servers.begin(), it + 1, settings_.servers.end());
+    }
+    spdlog::warn("mqtt client={} leaving {}: {}; trying {} next", settings_.client_id, from, why,
+                 settings_.servers.front());
+    try {
+        client_->disconnect()->wait_for(std::chrono::seconds(2));
+    } catch (const std::exception& e) {
+        spdlog::debug("mqtt client={} disconnect: {}", settings_.client_id, e.what());
+    }
+    // A disconnect we asked for raises no connection-lost callback: report it ourselves.
+    on_lost_event("left " + from + ": " + why);
 }
 
 }  // namespace pdsync::net

@@ -87,7 +87,13 @@ class MqttLink {
     void unsubscribe(const std::vector<std::string>& filters);
 
     const std::string& client_id() const { return settings_.client_id; }
+    // The broker of the current (or last) connection.
     std::string current_server() const;
+    std::size_t server_count() const { return settings_.servers.size(); }
+    // Leaves the current broker for the next one of the list (the current one goes last)
+    // and reconnects there: what a device does when its broker has no live server.
+    // Blocks up to 2 s for the disconnect; never call it from a handler.
+    void move_to_next_server(const std::string& why);
 
   private:
     class Listener;
@@ -96,8 +102,9 @@ class MqttLink {
     void on_lost_event(const std::string& cause);
     void release_inflight();
 
-    MqttSettings settings_;
+    MqttSettings settings_;  // servers: the order connect() tries them in
     Handlers handlers_;
+    std::string current_server_;  // guarded by mu_
     std::unique_ptr<mqtt::async_client> client_;
     std::unique_ptr<Listener> publish_listener_;
     std::unique_ptr<Listener> connect_listener_;

@@ -184,6 +184,37 @@ TEST(Replica, FailoverToPromotedStandbyLosesNoAcknowledgedChange) {
     EXPECT_EQ(fresh.show("addressbook").size(), queued.size() + 1);
 }
 
+// Only the primary server dies; its broker stays up. The devices, seeing no online server
+// there, move on to the next broker of their list and find the promoted standby.
+TEST(Replica, DevicesLeaveABrokerWhoseServerIsGoneForThePromotedStandby) {
+    TempDir dir;
+    Broker broker_a(dir, {}, "broker-a");
+    Broker broker_b(dir, {}, "broker-b");
+    Server primary(dir, {broker_a.uri()}, {}, "primary");
+    Device a(dir, {broker_a.uri(), broker_b.uri()}, "dev-a", {"--failover-after-ms", "1000"});
+    ASSERT_TRUE(a.wait_joined()) << a.log();
+    ASSERT_TRUE(a.login("alice").value("ok", false));
+    ASSERT_EQ(a.edit("addressbook", add("before", 0)).value("state", ""), "acked");
+    Server standby(dir, {broker_b.uri()}, {"--standby-of", broker_a.uri()}, "standby");
+    ASSERT_TRUE(wait_until([&] { return caught_up(primary, standby); })) << standby.log();
+    // With the primary alive, an empty broker B is no reason to leave A.
+    EXPECT_EQ(a.status()["server_online"], true);
+
+    primary.kill9();
+    ASSERT_TRUE(standby.admin({{"cmd", "promote"}}).value("ok", false)) << standby.log();
+    // Queued while the device still sits on A, acked once it has moved to B.
+    Value r = a.edit("addressbook", add("after", 1), 0);
+    ASSERT_TRUE(r.value("ok", false)) << r.dump();
+    ASSERT_TRUE(wait_until([&] { return a.status()["pending"] == 0; }, std::chrono::seconds(20)))
+        << a.log();
+    EXPECT_NE(a.log().find("leaving " + broker_a.uri()), std::string::npos) << a.log();
+    MqttProbe probe(broker_b.uri(), {Topics().user_doc("alice", Category::addressbook)});
+    ASSERT_TRUE(wait_until([&] {
+        auto doc = retained(probe, "alice", Category::addressbook);
+        return doc && doc->live_count() == 2;
+    })) << standby.log();
+}
+
 TEST(Replica, StatusShowsStandbyLagAndAcksGoOnWhenStandbyDies) {
     TempDir dir;
     Broker broker_a(dir, {}, "broker-a");
