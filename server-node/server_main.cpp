@@ -56,6 +56,8 @@ int main(int argc, char** argv) {
                    "Users stored before the least recently used is evicted")
         ->capture_default_str()
         ->check(CLI::Range(1, 100000000));
+    app.add_flag("--clear-fence", options.clear_fence,
+                 "Serve as the primary even if a promoted standby fenced this server");
     std::vector<std::string> standby_of;
     app.add_option("--standby-of", standby_of,
                    "Run as a standby: copy the store of the primary server reached over these "
@@ -131,5 +133,5 @@ int main(int argc, char** argv) {
     int sig = net::wait_for_stop_signal();
     spdlog::info("signal {}: stopping", sig);
     server.stop();
-    return 0;
+    return server.fenced() ? 3 : 0;  // 3: do not restart (systemd RestartPreventExitStatus)
 }

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdlib>
 
+#include "shared/clock.hpp"
 #include "shared/tuning.hpp"
 
 namespace pdsync::server {
@@ -25,6 +26,7 @@ ServerNode::ServerNode(std::unique_ptr<ServerStore> store, Topics topics, Server
         net::MqttSettings::Will{topics_.server_status(), encode_msgpack_unchecked(offline), true};
     net::MqttLink::Handlers h;
     h.on_message = [this](net::Received m) {
+        if (m.topic == topics_.server_fence()) return on_fence(m.payload);
         // A standby's request or report is the replication publisher's, never the core's.
         if (publisher_ && publisher_->handles(m.topic)) {
             publisher_->on_message(m.topic, m.payload);
@@ -51,6 +53,9 @@ ServerNode::ServerNode(std::unique_ptr<ServerStore> store, Topics topics, Server
                       topics_.all_devices_filter(TopicKind::device_events),
                       topics_.all_devices_filter(TopicKind::device_presence)});
     link_->subscribe(replication::ReplicationPublisher::filters(topics_));
+    link_->subscribe({topics_.server_fence()});
+    started_at_ms_ = now_ms();
+    clear_own_fence_ = options_.clear_fence;
     if (options_.standby) {
         // The link to this server's own broker stays idle until promote().
         standby_mode_ = true;
@@ -74,6 +79,24 @@ void ServerNode::become_primary() {
     standby_mode_ = false;
 }
 
+void ServerNode::on_fence(const std::string& payload) {
+    if (payload.empty() || standby_mode_) return;  // no fence, or not serving anyway
+    auto fence = replication::decode_fence(payload);
+    if (!fence) {
+        spdlog::warn("fence: ignored a bad fence message: {}", fence.error().message);
+        return;
+    }
+    if (fence->server_id == settings_.server_id) return;
+    if (options_.clear_fence && fence->at <= started_at_ms_) return;  // being cleared
+    if (fenced_.exchange(true)) return;
+    spdlog::critical(
+        "fence: server {} was promoted in place of this one (at {} ms); this server stops "
+        "serving. Start it as a standby of the new primary (--standby-of), or with "
+        "--clear-fence to make it the primary again on purpose",
+        fence->server_id, fence->at);
+    ::kill(::getpid(), SIGTERM);  // main() stops cleanly and exits with status 3
+}
+
 void ServerNode::wake_worker() {
     {
         std::lock_guard lock(mu_);
@@ -90,6 +113,12 @@ Value ServerNode::promote() {
     }
     standby_->stop();  // a commit half received is rolled back; the store is ours again
     Value was = standby_->status();
+    // The old primary must not come back as a second primary: fence it on its broker, and
+    // clear any old fence on ours (this server may once have been fenced itself).
+    fence_ = std::make_unique<replication::FencePublisher>(
+        options_.standby->primary, topics_, replication::Fence{settings_.server_id, now_ms()});
+    fence_->start();
+    clear_own_fence_ = true;
     become_primary();
     link_->start();  // reconcile on connect: every document and the status, with a new boot id
     spdlog::warn("promoted to primary at commit {} of {} (last state: {}); serving devices now",
@@ -250,6 +279,10 @@ void ServerNode::worker_loop() {
         if (reconcile && core_) {
             core_->reset_presence();
 
+            if (clear_own_fence_) {
+                publish_all({{topics_.server_fence(), "", true}});
+                clear_own_fence_ = false;
+            }
             spdlog::info("reconcile: republishing the store's documents");
             std::size_t published = 0;
             core_->for_each_document_message([&](Outbound&& o) {

@@ -26,6 +26,7 @@
 #include <optional>
 #include <thread>
 
+#include "server-node/replication/fence.hpp"
 #include "server-node/replication/publisher.hpp"
 #include "server-node/replication/standby.hpp"
 #include "server-node/server_backups.hpp"
@@ -43,6 +44,9 @@ struct ServerNodeOptions {
     std::optional<replication::StandbySettings> standby;
     // How long an ack waits for an attached standby (0: replication is asynchronous).
     std::chrono::milliseconds replica_ack_wait = replication::tuning::kDefaultAckWait;
+    // Start as the primary even where a fence names another server (--clear-fence): the
+    // administrator brings this server back on purpose, and the fence is removed.
+    bool clear_fence = false;
 };
 
 class ServerNode {
@@ -53,6 +57,8 @@ class ServerNode {
 
     [[nodiscard]] Status start();
     void stop();
+    // A fence on this server's broker named another primary: it stopped serving.
+    bool fenced() const { return fenced_.load(); }
 
     // One administration request ({"cmd": ...}); see docs/architecture.md.
     Value admin(const Value& request, const net::ControlServer::Progress& progress);
@@ -68,6 +74,7 @@ class ServerNode {
     void become_primary();  // builds the core from the store as it is now
     Value promote();        // worker thread
     void wake_worker();
+    void on_fence(const std::string& payload);  // Paho's thread
 
     std::unique_ptr<ServerStore> store_;
     Topics topics_;
@@ -76,6 +83,10 @@ class ServerNode {
     ServerNodeOptions options_;
     std::unique_ptr<replication::ReplicationPublisher> publisher_;  // a primary's
     std::unique_ptr<replication::Standby> standby_;                 // a standby's
+    std::unique_ptr<replication::FencePublisher> fence_;            // a promoted standby's
+    std::atomic<bool> fenced_{false};
+    int64_t started_at_ms_ = 0;
+    bool clear_own_fence_ = false;  // worker: remove any fence here at the next reconcile
     std::atomic<bool> standby_mode_{false};
     Value status_extras_ = Value::object();  // kept for the core a standby builds on promotion
     std::unique_ptr<net::MqttLink> link_;

@@ -49,6 +49,7 @@ class Topics {
     std::string replication_request()
         const;                            // {root}/server/replication/request  standby -> primary
     std::string replication_ack() const;  // {root}/server/replication/ack      standby -> primary
+    std::string server_fence() const;     // {root}/server/fence    promoted server, retained
 
     // Subscription filters the nodes use.
     std::string all_user_docs_filter() const;                      // {root}/users/+/+

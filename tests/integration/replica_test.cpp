@@ -3,6 +3,7 @@
 // `promote` makes the standby the server, the devices (configured with both brokers) follow
 // it, and no change the primary acknowledged is lost or applied twice.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <atomic>
 #include <mutex>
@@ -213,6 +214,28 @@ TEST(Replica, DevicesLeaveABrokerWhoseServerIsGoneForThePromotedStandby) {
         auto doc = retained(probe, "alice", Category::addressbook);
         return doc && doc->live_count() == 2;
     })) << standby.log();
+
+    // The old primary comes back on A (a watchdog, a reboot): the fence the promoted server
+    // left on A stops it, so it never becomes a second primary a device could follow.
+    MqttProbe fence_probe(broker_a.uri(), {Topics().server_fence()});
+    ASSERT_TRUE(wait_until([&] { return fence_probe.last(Topics().server_fence()).has_value(); }))
+        << standby.log();
+    primary.start();
+    ASSERT_TRUE(wait_until([&] { return !primary.running(); })) << primary.log();
+    int status = primary.stop();
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 3)  // systemd does not restart it
+        << status << primary.log();
+    EXPECT_NE(primary.log().find("fence: server standby was promoted"), std::string::npos)
+        << primary.log();
+
+    // Brought back on purpose, it clears the fence and serves again.
+    standby.stop();
+    primary = Server(dir, {broker_a.uri()}, {"--clear-fence"}, "primary");
+    ASSERT_TRUE(wait_until([&] {
+        auto f = fence_probe.last(Topics().server_fence());
+        return f && f->empty();
+    })) << primary.log();
+    EXPECT_TRUE(primary.running()) << primary.log();
 }
 
 TEST(Replica, StatusShowsStandbyLagAndAcksGoOnWhenStandbyDies) {
