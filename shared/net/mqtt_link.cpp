@@ -126,6 +126,7 @@ void MqttLink::stop(std::chrono::milliseconds drain) {
         stopping_ = true;
     }
     cv_.notify_all();
+    state_cv_.notify_all();
     connector_.join();
     if (drain.count() > 0) flush(drain);
     try {
@@ -179,9 +180,9 @@ void MqttLink::connector_loop() {
         // A lost connection ends the wait at once: reconnecting (to the next broker of the
         // list, if this one is gone) then waits only the shortest back-off, not the rest
         // of the poll interval.
-        cv_.wait_for(lock, wait, [&] { return stopping_ || (was_connected && !connected_); });
+        state_cv_.wait_for(lock, wait, [&] { return stopping_ || (was_connected && !connected_); });
         if (was_connected && !connected_)
-            cv_.wait_for(lock, tuning::kReconnectMin, [&] { return stopping_; });
+            state_cv_.wait_for(lock, tuning::kReconnectMin, [&] { return stopping_; });
         if (!connected_ && !connecting_)
             backoff_ = std::min(backoff_ * 2, std::chrono::milliseconds(tuning::kReconnectMax));
     }
@@ -209,6 +210,7 @@ void MqttLink::on_connected_event() {
         }
     }
     cv_.notify_all();
+    state_cv_.notify_all();
     if (handlers_.on_connected) handlers_.on_connected();
 }
 
@@ -224,6 +226,7 @@ void MqttLink::on_lost_event(const std::string& cause) {
     spdlog::warn("mqtt client={} connection lost: {}", settings_.client_id,
                  cause.empty() ? "(no reason)" : cause);
     cv_.notify_all();
+    state_cv_.notify_all();
     if (handlers_.on_lost) handlers_.on_lost(cause);
 }
 

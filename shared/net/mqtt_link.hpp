@@ -110,7 +110,11 @@ class MqttLink {
     std::unique_ptr<Listener> connect_listener_;
 
     mutable std::mutex mu_;
+    // Two condition variables, because a PUBACK arrives for every publish: cv_ wakes
+    // publishers waiting for room or a flush, state_cv_ the connector thread, which must
+    // not be woken thousands of times a second for nothing.
     std::condition_variable cv_;
+    std::condition_variable state_cv_;
     std::set<std::string> subscriptions_;
     int inflight_ = 0;
     uint64_t generation_ = 0;  // bumped on each connection loss; stale acks are ignored
