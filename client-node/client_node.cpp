@@ -124,8 +124,11 @@ void ClientNode::worker_loop() {
         std::deque<Event> batch;
         {
             std::unique_lock lock(mu_);
-            cv_.wait_for(lock, std::chrono::milliseconds(100),
-                         [&] { return stopping_ || !events_.empty(); });
+            // A first merge in progress goes on at once after whatever came in.
+            cv_.wait_for(
+                lock,
+                merging_ && joined_ ? std::chrono::milliseconds(0) : std::chrono::milliseconds(100),
+                [&] { return stopping_ || !events_.empty(); });
             if (stopping_) break;
             batch.swap(events_);
         }
@@ -253,6 +256,7 @@ void ClientNode::on_join(const JoinReply& r) {
         txn->commit();
     }
     forget_users(r.gone_users, "no longer on the server");
+    merging_ = true;
     register_local_documents();
     next_send_seq_ = 0;
     send_outbox();
@@ -268,14 +272,16 @@ void ClientNode::on_join(const JoinReply& r) {
 
 // First merge: data only this device holds becomes a registration. The server keeps the
 // first one it receives; if it already has the document, it answers `exists` and this
-// device takes the server's copy.
+// device takes the server's copy. It goes a chunk of documents per worker pass, each chunk
+// one transaction, so the device keeps answering (and sending) while it moves hundreds of
+// MiB into its outbox.
 void ClientNode::register_local_documents() {
     auto keys = store_->document_keys(Origin::local);
-    if (keys.empty()) return;
     auto txn = store_->begin();
     std::size_t n = 0;
     // One document in memory at a time: a device may hold hundreds of MiB of them.
     for (const auto& key : keys) {
+        if (n == tuning::kFirstMergeChunk) break;
         if (!syncs_.contains(key.category)) continue;
         auto sd = store_->load(key);
         if (!sd) continue;
@@ -292,9 +298,15 @@ void ClientNode::register_local_documents() {
         ++n;
     }
     txn->commit();
-    if (n)
-        spdlog::info("device={} registering {} local documents (first merge)", settings_.device_id,
-                     n);
+    if (n == tuning::kFirstMergeChunk) {
+        merged_ += n;
+        return;  // more in the next pass
+    }
+    merging_ = false;
+    if (merged_ + n > 0)
+        spdlog::info("device={} first merge: {} local documents registered with the server",
+                     settings_.device_id, merged_ + n);
+    merged_ = 0;
 }
 
 // ---- Outbox ---------------------------------------------------------------------------
@@ -595,6 +607,10 @@ void ClientNode::follow_primary(Clock::time_point now) {
 void ClientNode::tick() {
     auto now = Clock::now();
     if (connected_ && !joined_ && now >= next_hello_) send_hello();
+    if (merging_ && joined_) {
+        register_local_documents();
+        send_outbox();
+    }
     follow_primary(now);
     if (!inflight_.empty()) {
         auto oldest =
@@ -661,6 +677,16 @@ Value ClientNode::handle_request(Request& r, bool& deferred) {
     return error_reply(Errc::invalid_argument, "unknown command '" + cmd + "'");
 }
 
+// Unacknowledged change sets, plus the local documents a first merge has yet to register.
+uint64_t ClientNode::pending_changes() {
+    uint64_t n = store_->outbox_size();
+    if (merging_) {
+        for (const auto& key : store_->document_keys(Origin::local))
+            n += syncs_.contains(key.category) ? 1 : 0;
+    }
+    return n;
+}
+
 Value ClientNode::cmd_status() {
     Value v = {{"ok", true},
                {"device_id", settings_.device_id},
@@ -671,7 +697,7 @@ Value ClientNode::cmd_status() {
                {"state", join_state_},
                {"syncs", syncs_.names()},
                {"supported", settings_.supported.names()},
-               {"pending", static_cast<uint64_t>(store_->outbox_size())},
+               {"pending", pending_changes()},
                {"last_error", last_error_},
                {"sync", sync_enabled_},
 

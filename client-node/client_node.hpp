@@ -104,7 +104,8 @@ class ClientNode {
     void follow_primary(Clock::time_point now);
 
     void send_hello();
-    void register_local_documents();
+    void register_local_documents();  // one chunk; clears merging_ when done
+    uint64_t pending_changes();
     void send_outbox();
     void subscribe_user(const std::string& user);
     void unsubscribe_user(const std::string& user);
@@ -157,6 +158,8 @@ class ClientNode {
     std::map<uint64_t, Waiter> edit_waiters_;
     Value server_status_ = Value::object();                 // this broker's retained server/status
     std::optional<Clock::time_point> server_absent_since_;  // connected, no online server
+    bool merging_ = false;    // a first merge has documents left to register
+    std::size_t merged_ = 0;  // registered so far in this first merge
 };
 
 }  // namespace pdsync::client

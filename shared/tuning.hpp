@@ -55,6 +55,9 @@ inline constexpr int kAppliedOpsKeptPerDevice = 1000;
 // Change sets a client keeps in flight before waiting for acks: enough to keep the
 // server's group commit fed, and within the broker's receive maximum.
 inline constexpr int kClientOutboxWindow = 16;
+// Local documents a device moves into its outbox per transaction at first merge: large
+// enough to amortize the commit, small enough that the worker answers in between.
+inline constexpr std::size_t kFirstMergeChunk = 100;
 // Ops folded into one change set when draining a backlog.
 inline constexpr std::size_t kMaxOpsPerChangeSet = 256;
 // Unacked change sets are re-sent after this long (the server may have restarted between

@@ -154,6 +154,42 @@ TEST(Operations, DeviceExportImportRefusedWhileSyncingAndRegisteredAtFirstMerge)
     EXPECT_EQ(ids(d.show("addressbook")), std::vector<std::string>{"e1"});  // registered on server2
 }
 
+// A device holding more than one first-merge chunk (100 documents) of its own data: the
+// import goes in chunks, the merge goes in chunks, and `pending` counts what is not yet
+// registered, so `sync on` waits for all of it.
+TEST(Operations, LargeDeviceImportIsRegisteredInChunksAndCountedAsPending) {
+    TempDir dir;
+    Broker broker(dir);
+    Server server(dir, {broker.uri()});
+    Device c(dir, {broker.uri()}, "dev-c");
+    ASSERT_TRUE(c.wait_joined());
+    ASSERT_EQ(run_cli({"device", "--socket", c.socket(), "sync", "off"}).exit_code, 0);
+    Value bulk = {{"schema", "pds.export/1"}, {"documents", Value::array()}};
+    for (int i = 0; i < 250; ++i) {
+        bulk["documents"].push_back(
+            {{"schema", "pds.doc/1"},
+             {"user", "user-" + std::to_string(i)},
+             {"category", "prefs"},
+             {"version", 1},
+             {"entries", Value::array({{{"id", "lang"}, {"rev", 1}, {"fields", {{"v", i}}}}})}});
+    }
+    std::string file = dir.file("bulk.json");
+    std::ofstream(file) << bulk.dump();
+    auto imported = run_cli({"device", "--socket", c.socket(), "--json", "import", file});
+    ASSERT_EQ(imported.exit_code, 0) << imported.err;
+    EXPECT_EQ(Value::parse(imported.out)["documents_imported"], 250) << imported.out;
+
+    auto on = run_cli({"device", "--socket", c.socket(), "sync", "on"});  // waits for it
+    ASSERT_EQ(on.exit_code, 0) << on.err;
+    EXPECT_EQ(c.status()["pending"], 0);
+    Value users = cli_json({"users", "list", "--server-socket", server.admin_socket()});
+    EXPECT_EQ(users["users"].size(), 250u) << users.dump();
+    Device d(dir, {broker.uri()}, "dev-d");
+    ASSERT_TRUE(d.wait_joined());
+    ASSERT_TRUE(d.login("user-249").value("ok", false));
+    EXPECT_EQ(ids(d.show("prefs")), std::vector<std::string>{"lang"});
+}
+
 TEST(Operations, ServerExportAndImportRoundTrip) {
     TempDir dir;
     Broker broker(dir);
