@@ -456,6 +456,10 @@ void ClientNode::on_message(const net::Received& m) {
 void ClientNode::on_reply(const Reply& r) {
     if (auto* j = std::get_if<JoinReply>(&r)) return on_join(*j);
     if (auto* a = std::get_if<AckReply>(&r)) return on_ack(*a);
+    if (auto* batch = std::get_if<AckBatch>(&r)) {
+        for (const auto& a : batch->acks) on_ack(a);
+        return;
+    }
     if (auto* l = std::get_if<LoginReply>(&r)) return on_login_reply(*l);
     if (auto* e = std::get_if<EvictNotice>(&r))
         return forget_users(e->users, "evicted by the server");

@@ -18,6 +18,9 @@ struct ServerCore::Batch {
     std::set<DocKey> deleted;                        // to delete and clear on the broker
     std::map<std::string, DeviceRow> devices;        // device rows changed in this batch
     std::vector<Outbound> replies;
+    // Acks gather per device and go as one inbox message each (flush_acks): where its
+    // placeholder sits in `replies`, and the acks in sequence order.
+    std::map<std::string, std::pair<std::size_t, std::vector<AckReply>>> acks;
     std::vector<Outbound> early;                                // replies from committed state only
     std::vector<std::pair<std::string, uint64_t>> change_sets;  // (device, seq) seen
     std::set<std::string> users;

@@ -66,6 +66,7 @@ std::vector<Outbound> ServerCore::transact(Batch& b, const std::function<void()>
                           failed);
         }
         last_batch_had_changes_ = false;
+        flush_acks(failed);
         return std::move(failed.replies);
     }
     // Committed: now the world may learn about it.
@@ -103,6 +104,7 @@ std::vector<Outbound> ServerCore::transact(Batch& b, const std::function<void()>
         if (b.dirty.count(key) || b.deleted.count(key)) continue;
         if (auto& doc = b.docs[key]) cache_.put(std::move(*doc), bytes);
     }
+    flush_acks(b);
     for (auto& r : b.replies) out.push_back(std::move(r));
     if (b.status_changed) {
         out.push_back(status_message());
@@ -533,8 +535,29 @@ void ServerCore::on_presence(const std::string& device_id, const Presence& p, Ba
 }
 
 void ServerCore::reply(const std::string& device_id, const Reply& r, Batch& b) {
+    if (const auto* ack = std::get_if<AckReply>(&r)) {
+        // One message per device and batch for all its acks: each publish costs a QoS 1
+        // round trip and thread hand-offs on both ends.
+        auto [it, first] = b.acks.try_emplace(device_id);
+        if (first) {
+            it->second.first = b.replies.size();
+            b.replies.push_back({topics_.device(device_id, TopicKind::device_inbox), "", false});
+        }
+        it->second.second.push_back(*ack);
+        return;
+    }
     b.replies.push_back({topics_.device(device_id, TopicKind::device_inbox),
                          encode_msgpack_unchecked(reply_to_value(r)), false});
+}
+
+void ServerCore::flush_acks(Batch& b) const {
+    for (auto& [device_id, slot] : b.acks) {
+        auto& [index, acks] = slot;
+        Reply r =
+            acks.size() == 1 ? Reply{std::move(acks.front())} : Reply{AckBatch{std::move(acks)}};
+        b.replies[index].payload = encode_msgpack_unchecked(reply_to_value(r));
+    }
+    b.acks.clear();
 }
 
 void ServerCore::refuse_change(const std::string& device_id, uint64_t seq, Errc reason,

@@ -123,6 +123,7 @@ class ServerCore {
     Document* document(const DocKey& key, Batch& b);
     DeviceRow* joined_device(const std::string& device_id, Batch& b);
     void reply(const std::string& device_id, const Reply& r, Batch& b);
+    void flush_acks(Batch& b) const;
     void refuse_change(const std::string& device_id, uint64_t seq, Errc reason,
                        const std::string& message, Batch& b);
     std::size_t joined_count() const;

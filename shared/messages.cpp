@@ -241,6 +241,37 @@ Result<Presence> presence_from_value(const Value& v) {
     return p;
 }
 
+namespace {
+
+void add_ack_fields(Value& v, const AckReply& a) {
+    v["seq"] = a.seq;
+    v["ok"] = a.ok;
+    v["reason"] = std::string(errc_name(a.reason));
+    v["message"] = a.message;
+    if (!a.user.empty()) v["user"] = a.user;
+    v["category"] = std::string(category_name(a.category));
+    v["version"] = a.version;
+    if (!a.conflicts.empty()) v["conflicts"] = a.conflicts;
+    if (a.expected_seq) v["expected_seq"] = a.expected_seq;
+}
+
+Result<AckReply> ack_from_value(const Value& v) {
+    AckReply a;
+    PDS_TRY(a.seq, field::u64(v, "seq"));
+    PDS_TRY(a.ok, field::boolean(v, "ok"));
+    PDS_TRY(std::string reason, field::str_or(v, "reason", "ok"));
+    a.reason = errc_from_name(reason);
+    PDS_TRY(a.message, field::str_or(v, "message", ""));
+    PDS_TRY(a.user, field::str_or(v, "user", ""));
+    PDS_TRY(a.category, category_field(v, "category"));
+    PDS_TRY(a.version, field::u64_or(v, "version", 0));
+    PDS_TRY(a.conflicts, string_list(v, "conflicts"));
+    PDS_TRY(a.expected_seq, field::u64_or(v, "expected_seq", 0));
+    return a;
+}
+
+}  // namespace
+
 Value reply_to_value(const Reply& r) {
     Value v = {{"schema", kReplySchema}};
     if (const auto* j = std::get_if<JoinReply>(&r)) {
@@ -253,15 +284,16 @@ Value reply_to_value(const Reply& r) {
         v["last_seq"] = j->last_seq;
     } else if (const auto* a = std::get_if<AckReply>(&r)) {
         v["kind"] = "ack";
-        v["seq"] = a->seq;
-        v["ok"] = a->ok;
-        v["reason"] = std::string(errc_name(a->reason));
-        v["message"] = a->message;
-        if (!a->user.empty()) v["user"] = a->user;
-        v["category"] = std::string(category_name(a->category));
-        v["version"] = a->version;
-        if (!a->conflicts.empty()) v["conflicts"] = a->conflicts;
-        if (a->expected_seq) v["expected_seq"] = a->expected_seq;
+        add_ack_fields(v, *a);
+    } else if (const auto* batch = std::get_if<AckBatch>(&r)) {
+        v["kind"] = "acks";
+        Value acks = Value::array();
+        for (const auto& one : batch->acks) {
+            Value item = Value::object();
+            add_ack_fields(item, one);
+            acks.push_back(std::move(item));
+        }
+        v["acks"] = std::move(acks);
     } else if (const auto* l = std::get_if<LoginReply>(&r)) {
         v["kind"] = "login";
         v["user"] = l->user;
@@ -291,18 +323,21 @@ Result<Reply> reply_from_value(const Value& v) {
         return Reply{std::move(j)};
     }
     if (kind == "ack") {
-        AckReply a;
-        PDS_TRY(a.seq, field::u64(v, "seq"));
-        PDS_TRY(a.ok, field::boolean(v, "ok"));
-        PDS_TRY(std::string reason, field::str_or(v, "reason", "ok"));
-        a.reason = errc_from_name(reason);
-        PDS_TRY(a.message, field::str_or(v, "message", ""));
-        PDS_TRY(a.user, field::str_or(v, "user", ""));
-        PDS_TRY(a.category, category_field(v, "category"));
-        PDS_TRY(a.version, field::u64_or(v, "version", 0));
-        PDS_TRY(a.conflicts, string_list(v, "conflicts"));
-        PDS_TRY(a.expected_seq, field::u64_or(v, "expected_seq", 0));
+        PDS_TRY(AckReply a, ack_from_value(v));
         return Reply{std::move(a)};
+    }
+    if (kind == "acks") {
+        auto list = v.find("acks");
+        if (list == v.end() || !list->is_array())
+            return make_error(Errc::malformed, "'acks' is not an array");
+        AckBatch batch;
+        batch.acks.reserve(list->size());
+        for (const auto& item : *list) {
+            if (!item.is_object()) return make_error(Errc::malformed, "an ack is not a map");
+            PDS_TRY(AckReply a, ack_from_value(item));
+            batch.acks.push_back(std::move(a));
+        }
+        return Reply{std::move(batch)};
     }
     if (kind == "login") {
         LoginReply l;
@@ -325,6 +360,17 @@ Result<Reply> reply_from_value(const Value& v) {
         return Reply{std::move(e)};
     }
     return make_error(Errc::bad_schema, "unknown reply kind '" + kind + "'");
+}
+
+std::vector<Reply> flatten_reply(Reply r) {
+    std::vector<Reply> out;
+    if (auto* batch = std::get_if<AckBatch>(&r)) {
+        out.reserve(batch->acks.size());
+        for (auto& a : batch->acks) out.emplace_back(std::move(a));
+    } else {
+        out.push_back(std::move(r));
+    }
+    return out;
 }
 
 }  // namespace pdsync

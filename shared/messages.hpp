@@ -139,6 +139,12 @@ struct AckReply {
     uint64_t expected_seq = 0;           // with out_of_order: resend from here
 };
 
+// The acks of several change sets from one device, in sequence order: the server sends a
+// device one inbox message per batch rather than one per change set.
+struct AckBatch {
+    std::vector<AckReply> acks;
+};
+
 // Answer to a login event: the versions the server holds, so the device knows when the
 // retained documents it receives are complete.
 struct LoginReply {
@@ -152,9 +158,11 @@ struct EvictNotice {
     std::vector<std::string> users;
 };
 
-using Reply = std::variant<JoinReply, AckReply, LoginReply, EvictNotice>;
+using Reply = std::variant<JoinReply, AckReply, LoginReply, EvictNotice, AckBatch>;
 
 Value reply_to_value(const Reply& r);
 [[nodiscard]] Result<Reply> reply_from_value(const Value& v);
+// An AckBatch as its acks, one reply each; any other reply as it is.
+std::vector<Reply> flatten_reply(Reply r);
 
 }  // namespace pdsync

@@ -325,7 +325,8 @@ void SimDevice::on_message(const net::Received& m) {
     auto v = decode_msgpack(m.payload);
     if (!v) return;
     auto r = reply_from_value(*v);
-    if (r) on_reply(*r, at);
+    if (!r) return;
+    for (const auto& one : flatten_reply(std::move(r).value())) on_reply(one, at);
 }
 
 void SimDevice::on_reply(const Reply& r, Clock::time_point at) {

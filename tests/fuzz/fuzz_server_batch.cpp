@@ -68,7 +68,9 @@ void check_published(const std::vector<Outbound>& out, const char* when) {
                 auto r = reply_from_value(*v);
                 PDS_FUZZ_CHECK(r.ok(), "an inbox reply devices cannot decode: " +
                                            (r ? std::string() : r.error().message));
-                if (const auto* ack = std::get_if<AckReply>(&*r)) {
+                for (const auto& one : flatten_reply(*r)) {
+                    const auto* ack = std::get_if<AckReply>(&one);
+                    if (!ack) continue;
                     PDS_FUZZ_CHECK(ack->ok || ack->reason != Errc::ok, "a refusal without reason");
                     PDS_FUZZ_CHECK(ack->reason != Errc::storage,
                                    std::string(when) +

@@ -10,6 +10,8 @@
 // decode is answered with the seq it carries (0 if none) and consumes nothing.
 #include <gtest/gtest.h>
 
+#include <deque>
+
 #include <algorithm>
 #include <functional>
 #include <map>
@@ -225,9 +227,16 @@ class HandDevice {
                     auto v = decode_msgpack(log_[next_].payload);
                     if (!v) continue;  // the readiness echo
                     auto r = reply_from_value(*v);
-                    if (r && match(*r)) {
-                        found = std::move(r).value();
-                        ++next_;
+                    if (!r) continue;
+                    for (auto& one : flatten_reply(std::move(r).value()))
+                        unread_.push_back(std::move(one));
+                }
+                // Replies before the match are passed over, as they always were.
+                while (!unread_.empty()) {
+                    Reply front = std::move(unread_.front());
+                    unread_.pop_front();
+                    if (match(front)) {
+                        found = std::move(front);
                         return true;
                     }
                 }
@@ -237,6 +246,7 @@ class HandDevice {
         return found;
     }
 
+    std::deque<Reply> unread_;  // decoded from log_, one ack each
     std::string id_;
     std::string epoch_;
     std::unique_ptr<net::MqttLink> link_;

@@ -80,6 +80,37 @@ TEST(Messages, RepliesRoundTrip) {
     EXPECT_EQ(std::get<AckReply>(*ab).expected_seq, 7u);
 }
 
+TEST(Messages, AckBatchRoundTripsAndFlattensInOrder) {
+    AckBatch batch;
+    for (uint64_t seq = 3; seq <= 5; ++seq) {
+        AckReply a;
+        a.seq = seq;
+        a.ok = seq != 4;
+        a.reason = seq == 4 ? Errc::too_large : Errc::ok;
+        a.user = "alice";
+        a.category = Category::home;
+        a.version = seq * 10;
+        batch.acks.push_back(a);
+    }
+    auto back = reply_from_value(reply_to_value(batch));
+    ASSERT_TRUE(back.ok()) << back.error().message;
+    auto acks = flatten_reply(std::move(back).value());
+    ASSERT_EQ(acks.size(), 3u);
+    for (uint64_t i = 0; i < 3; ++i) {
+        const auto& a = std::get<AckReply>(acks[i]);
+        EXPECT_EQ(a.seq, 3 + i);
+        EXPECT_EQ(a.version, (3 + i) * 10);
+        EXPECT_EQ(a.category, Category::home);
+    }
+    EXPECT_EQ(std::get<AckReply>(acks[1]).reason, Errc::too_large);
+    // Not a list of maps: refused.
+    Value bad = reply_to_value(batch);
+    bad["acks"] = Value::array({1});
+    EXPECT_FALSE(reply_from_value(bad).ok());
+    bad["acks"] = "x";
+    EXPECT_FALSE(reply_from_value(bad).ok());
+}
+
 TEST(CategoryNames, ParseToASetAndUnknownNamesAreReported) {
     std::string unknown;
     auto some = categories_from_names({"keychain", "guest-home"}, unknown);

@@ -26,7 +26,9 @@ class ServerCoreTest : public ::testing::Test {
         std::vector<Reply> r;
         for (const auto& o : out) {
             if (o.topic != topics.device(device, TopicKind::device_inbox)) continue;
-            r.push_back(reply_from_value(decode_msgpack(o.payload).value()).value());
+            for (auto& one :
+                 flatten_reply(reply_from_value(decode_msgpack(o.payload).value()).value()))
+                r.push_back(std::move(one));
         }
         return r;
     }
@@ -128,3 +130,36 @@ TEST_F(ServerCoreTest, UnjoinedDeviceIsRefused) {
     EXPECT_EQ(store->count_documents(), 0u);
 }
 }  // namespace
+
+TEST_F(ServerCoreTest, AcksOfOneBatchGoToEachDeviceAsOneMessageInOrder) {
+    join("mfp-1");
+    join("mfp-2");
+    std::vector<Inbound> batch;
+    for (uint64_t seq = 1; seq <= 3; ++seq) {
+        for (std::string device : {"mfp-1", "mfp-2"}) {
+            ChangeSet cs{device,
+                         "ep-" + device,
+                         seq,
+                         "alice",
+                         Category::prefs,
+                         false,
+                         0,
+                         {put("k" + std::to_string(seq), {{"v", seq}})}};
+            batch.push_back(Inbound{topics.device(device, TopicKind::device_changes),
+                                    encode_msgpack_unchecked(change_set_to_value(cs)), false});
+        }
+    }
+    auto out = core->handle_batch(batch);
+    for (std::string device : {"mfp-1", "mfp-2"}) {
+        std::size_t messages = 0;
+        for (const auto& o : out)
+            messages += o.topic == topics.device(device, TopicKind::device_inbox) ? 1 : 0;
+        EXPECT_EQ(messages, 1u) << device;
+        auto acks = replies_to(out, device);
+        ASSERT_EQ(acks.size(), 3u) << device;
+        for (uint64_t i = 0; i < 3; ++i) {
+            EXPECT_EQ(std::get<AckReply>(acks[i]).seq, i + 1);
+            EXPECT_TRUE(std::get<AckReply>(acks[i]).ok);
+        }
+    }
+}
