@@ -338,73 +338,81 @@ void ClientNode::send_outbox() {
     }
 }
 
-void ClientNode::on_ack(const AckReply& r) {
-    if (r.seq == 0) {
-        set_error(std::string(errc_name(r.reason)) + ": " + r.message);
-        spdlog::warn("device={} server rejected a message: {} ({})", settings_.device_id,
-                     errc_name(r.reason), r.message);
-        return;
-    }
-    inflight_.erase(r.seq);
+// Acks, one or a batch's: their bookkeeping in one transaction, then the edits waiting on
+// them are answered and the outbox goes on.
+void ClientNode::on_acks(const std::vector<AckReply>& acks) {
     // An ack's bookkeeping need not wait for the disk: if a power cut rolls it back, the
     // change set is sent again and the server answers it from its record of applied ones.
     auto txn = store_->begin(Durability::cache);
-    Value answer;
-    if (r.ok && !r.user.empty() && (!login_ || login_->user != r.user)) {
-        // Nobody here looks at that user's documents: the next login fetches them anyway.
-        store_->drop_outbox(r.seq);
-        answer = {{"ok", true},
-                  {"state", "acked"},
-                  {"seq", r.seq},
-                  {"version", r.version},
-                  {"conflicts", r.conflicts}};
-    } else if (r.ok) {
-        store_->mark_acked(r.seq, r.version);
-
-        // The server publishes the document before the ack, so it is usually here already.
-        DocKey key{r.user, r.category};
-        if (auto stored = store_->version_of(key); stored && stored->first >= r.version) {
-            store_->drop_acked_upto(key, stored->first);
-        }
-        answer = {{"ok", true},
-                  {"state", "acked"},
-                  {"seq", r.seq},
-                  {"version", r.version},
-                  {"conflicts", r.conflicts}};
-    } else if (r.reason == Errc::out_of_order) {
-        next_send_seq_ = r.expected_seq;
-        std::erase_if(inflight_, [&](const auto& kv) { return kv.first >= r.expected_seq; });
-        send_outbox();
-        return;
-    } else if (r.reason == Errc::storage || r.reason == Errc::busy || r.reason == Errc::timeout) {
-        // Transient: keep the row; the resend timer sends it again.
-        inflight_[r.seq] = Clock::now();
-        set_error(std::string(errc_name(r.reason)) + ": " + r.message);
-        spdlog::warn("device={} change set {} deferred by the server: {}", settings_.device_id,
-                     r.seq, r.message);
-        return;
-    } else if (r.reason == Errc::not_joined) {
-        joined_ = false;
-        join_state_ = "joining";
-        send_hello();
-        return;
-    } else {
-        // Final: the server will never take this change set.
-        store_->drop_outbox(r.seq);
-        if (r.reason != Errc::exists)
-            set_error(std::string(errc_name(r.reason)) + ": " + r.message);
-        spdlog::warn("device={} user={} change set {} refused: {} ({})", settings_.device_id,
-                     r.user, r.seq, errc_name(r.reason), r.message);
-        answer = error_reply(r.reason, r.message);
-        answer["seq"] = r.seq;
+    std::vector<std::pair<uint64_t, Value>> answers;
+    for (const auto& a : acks) {
+        if (auto answer = apply_ack(a)) answers.emplace_back(a.seq, std::move(*answer));
     }
     txn->commit();
-    if (auto w = edit_waiters_.find(r.seq); w != edit_waiters_.end()) {
+    for (auto& [seq, answer] : answers) {
+        auto w = edit_waiters_.find(seq);
+        if (w == edit_waiters_.end()) continue;
         answer.update(w->second.extra);
         w->second.reply->set_value(answer);
         edit_waiters_.erase(w);
     }
     send_outbox();
+}
+
+// What one ack changes in the store and in the sender. Answers what an edit waiting on it
+// is told, when the ack settles that edit.
+std::optional<Value> ClientNode::apply_ack(const AckReply& r) {
+    if (r.seq == 0) {
+        set_error(std::string(errc_name(r.reason)) + ": " + r.message);
+        spdlog::warn("device={} server rejected a message: {} ({})", settings_.device_id,
+                     errc_name(r.reason), r.message);
+        return std::nullopt;
+    }
+    inflight_.erase(r.seq);
+    if (r.ok) {
+        if (!r.user.empty() && (!login_ || login_->user != r.user)) {
+            // Nobody here looks at that user's documents: the next login fetches them anyway.
+            store_->drop_outbox(r.seq);
+        } else {
+            store_->mark_acked(r.seq, r.version);
+            // The server publishes the document before the ack, so it is usually here already.
+            DocKey key{r.user, r.category};
+            if (auto stored = store_->version_of(key); stored && stored->version >= r.version)
+                store_->drop_acked_upto(key, stored->version);
+        }
+        return Value{{"ok", true},
+                     {"state", "acked"},
+                     {"seq", r.seq},
+                     {"version", r.version},
+                     {"conflicts", r.conflicts}};
+    }
+    if (r.reason == Errc::out_of_order) {
+        next_send_seq_ = r.expected_seq;
+        std::erase_if(inflight_, [&](const auto& kv) { return kv.first >= r.expected_seq; });
+        return std::nullopt;
+    }
+    if (r.reason == Errc::storage || r.reason == Errc::busy || r.reason == Errc::timeout) {
+        // Transient: keep the row; the resend timer sends it again.
+        inflight_[r.seq] = Clock::now();
+        set_error(std::string(errc_name(r.reason)) + ": " + r.message);
+        spdlog::warn("device={} change set {} deferred by the server: {}", settings_.device_id,
+                     r.seq, r.message);
+        return std::nullopt;
+    }
+    if (r.reason == Errc::not_joined) {
+        joined_ = false;
+        join_state_ = "joining";
+        send_hello();
+        return std::nullopt;
+    }
+    // Final: the server will never take this change set.
+    store_->drop_outbox(r.seq);
+    if (r.reason != Errc::exists) set_error(std::string(errc_name(r.reason)) + ": " + r.message);
+    spdlog::warn("device={} user={} change set {} refused: {} ({})", settings_.device_id, r.user,
+                 r.seq, errc_name(r.reason), r.message);
+    Value answer = error_reply(r.reason, r.message);
+    answer["seq"] = r.seq;
+    return answer;
 }
 
 // ---- Inbound --------------------------------------------------------------------------
@@ -455,11 +463,8 @@ void ClientNode::on_message(const net::Received& m) {
 
 void ClientNode::on_reply(const Reply& r) {
     if (auto* j = std::get_if<JoinReply>(&r)) return on_join(*j);
-    if (auto* a = std::get_if<AckReply>(&r)) return on_ack(*a);
-    if (auto* batch = std::get_if<AckBatch>(&r)) {
-        for (const auto& a : batch->acks) on_ack(a);
-        return;
-    }
+    if (auto* a = std::get_if<AckReply>(&r)) return on_acks({*a});
+    if (auto* batch = std::get_if<AckBatch>(&r)) return on_acks(batch->acks);
     if (auto* l = std::get_if<LoginReply>(&r)) return on_login_reply(*l);
     if (auto* e = std::get_if<EvictNotice>(&r))
         return forget_users(e->users, "evicted by the server");
@@ -491,7 +496,7 @@ void ClientNode::on_document(const ParsedTopic& t, const std::string& payload) {
     }
     if (!key.user.empty() && (!login_ || key.user != login_->user)) return;  // not ours any more
     auto current = store_->version_of(key);
-    if (current && current->second == Origin::server && current->first > doc->version)
+    if (current && current->origin == Origin::server && current->version > doc->version)
         return;  // stale
     auto txn = store_->begin(Durability::cache);
     store_->save_encoded(key, doc->version, Origin::server, payload);
@@ -531,7 +536,7 @@ void ClientNode::check_login_ready() {
         auto b = login_->buffered.find(c);
         if (b != login_->buffered.end() && b->second.version >= version) continue;
         auto stored = store_->version_of(DocKey{login_->user, c});
-        if (stored && stored->second == Origin::server && stored->first >= version) continue;
+        if (stored && stored->origin == Origin::server && stored->version >= version) continue;
         return;  // still waiting for this document
     }
     finish_login("server");
@@ -549,13 +554,13 @@ void ClientNode::finish_login(const std::string& source) {
             if (login_->versions.count(c)) continue;
             DocKey key{login_->user, c};
             auto cached = store_->version_of(key);
-            if (cached && cached->second == Origin::server) store_->remove(key);
+            if (cached && cached->origin == Origin::server) store_->remove(key);
         }
     }
     for (auto& [c, received] : login_->buffered) {
         DocKey key{login_->user, c};
         auto current = store_->version_of(key);
-        if (current && current->second == Origin::server && current->first > received.version)
+        if (current && current->origin == Origin::server && current->version > received.version)
             continue;
         store_->save_encoded(key, received.version, Origin::server, received.payload);
         store_->drop_acked_upto(key, received.version);

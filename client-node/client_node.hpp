@@ -97,7 +97,8 @@ class ClientNode {
     void on_message(const net::Received& m);
     void on_reply(const Reply& r);
     void on_join(const JoinReply& r);
-    void on_ack(const AckReply& r);
+    void on_acks(const std::vector<AckReply>& acks);
+    std::optional<Value> apply_ack(const AckReply& r);
     void on_login_reply(const LoginReply& r);
     void on_document(const ParsedTopic& t, const std::string& payload);
     void tick();

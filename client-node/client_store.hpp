@@ -24,6 +24,11 @@ namespace pdsync::client {
 
 enum class Origin : uint8_t { server, local };
 
+struct StoredVersion {
+    uint64_t version = 0;
+    Origin origin = Origin::server;
+};
+
 struct StoredDoc {
     Document doc;
     Origin origin = Origin::server;
@@ -65,7 +70,7 @@ class ClientStore {
 
     virtual std::optional<StoredDoc> load(const DocKey& key) = 0;
     // The stored document's version and origin, without decoding it.
-    virtual std::optional<std::pair<uint64_t, Origin>> version_of(const DocKey& key) = 0;
+    virtual std::optional<StoredVersion> version_of(const DocKey& key) = 0;
     virtual void save(const Document& doc, Origin origin) = 0;
     // Saves a document already encoded (`body` decodes to a document of `key` at
     // `version`): the bytes the server sent, stored as they came.

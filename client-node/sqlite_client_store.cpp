@@ -102,14 +102,15 @@ class SqliteClientStore final : public ClientStore {
         return stored(q);
     }
 
-    std::optional<std::pair<uint64_t, Origin>> version_of(const DocKey& key) override {
+    std::optional<StoredVersion> version_of(const DocKey& key) override {
         SQLite::Statement q(*db_,
                             "SELECT version, origin FROM documents WHERE user=? AND category=?");
         q.bind(1, key.user);
         q.bind(2, cat(key.category));
         if (!q.executeStep()) return std::nullopt;
-        return std::pair{static_cast<uint64_t>(q.getColumn(0).getInt64()),
-                         q.getColumn(1).getString() == "local" ? Origin::local : Origin::server};
+        return StoredVersion{
+            static_cast<uint64_t>(q.getColumn(0).getInt64()),
+            q.getColumn(1).getString() == "local" ? Origin::local : Origin::server};
     }
 
     void save(const Document& doc, Origin origin) override {

@@ -17,6 +17,7 @@ ServerNode::ServerNode(std::unique_ptr<ServerStore> store, Topics topics, Server
                        net::MqttSettings mqtt, ServerNodeOptions options)
     : store_(std::move(store)),
       topics_(topics),
+      fence_topic_(topics_.server_fence()),
       settings_(std::move(settings)),
       options_(std::move(options)) {
     // A retained "offline" status if the server dies, so devices and the CLI can tell.
@@ -26,7 +27,7 @@ ServerNode::ServerNode(std::unique_ptr<ServerStore> store, Topics topics, Server
         net::MqttSettings::Will{topics_.server_status(), encode_msgpack_unchecked(offline), true};
     net::MqttLink::Handlers h;
     h.on_message = [this](net::Received m) {
-        if (m.topic == topics_.server_fence()) return on_fence(m.payload);
+        if (m.topic == fence_topic_) return on_fence(m.payload);
         // A standby's request or report is the replication publisher's, never the core's.
         if (publisher_ && publisher_->handles(m.topic)) {
             publisher_->on_message(m.topic, m.payload);
@@ -53,7 +54,7 @@ ServerNode::ServerNode(std::unique_ptr<ServerStore> store, Topics topics, Server
                       topics_.all_devices_filter(TopicKind::device_events),
                       topics_.all_devices_filter(TopicKind::device_presence)});
     link_->subscribe(replication::ReplicationPublisher::filters(topics_));
-    link_->subscribe({topics_.server_fence()});
+    link_->subscribe({fence_topic_});
     started_at_ms_ = now_ms();
     clear_own_fence_ = options_.clear_fence;
     if (options_.standby) {
@@ -280,7 +281,7 @@ void ServerNode::worker_loop() {
             core_->reset_presence();
 
             if (clear_own_fence_) {
-                publish_all({{topics_.server_fence(), "", true}});
+                publish_all({{fence_topic_, "", true}});
                 clear_own_fence_ = false;
             }
             spdlog::info("reconcile: republishing the store's documents");

@@ -78,6 +78,7 @@ class ServerNode {
 
     std::unique_ptr<ServerStore> store_;
     Topics topics_;
+    const std::string fence_topic_;  // compared with every inbound topic: built once
     ServerSettings settings_;
     std::unique_ptr<ServerCore> core_;  // null while a standby
     ServerNodeOptions options_;

@@ -75,8 +75,8 @@ TEST(ClientStore, CacheTransactionsCommitOrRollBackLikeFullOnes) {
     }
     auto v = store->version_of({"bob", Category::home});
     ASSERT_TRUE(v.has_value());
-    EXPECT_EQ(v->first, 4u);
-    EXPECT_EQ(v->second, Origin::server);
+    EXPECT_EQ(v->version, 4u);
+    EXPECT_EQ(v->origin, Origin::server);
     auto txn = store->begin();  // a full one after a relaxed one still works
     store->append_outbox(row("bob"));
     txn->commit();
