@@ -84,6 +84,18 @@ CategorySet categories_from_text(const std::string& s) {
     return set;
 }
 
+// An applied row from five result columns starting at `first`: ok, reason, message,
+// version, conflicts.
+AppliedRow applied_row(SQLite::Statement& q, int first) {
+    AppliedRow r;
+    r.ok = q.getColumn(first).getInt() != 0;
+    r.reason = errc_from_name(q.getColumn(first + 1).getString());
+    r.message = q.getColumn(first + 2).getString();
+    r.version = static_cast<uint64_t>(q.getColumn(first + 3).getInt64());
+    r.conflicts = split(q.getColumn(first + 4).getString(), '\n');
+    return r;
+}
+
 class SqliteTransaction final : public StoreTransaction {
   public:
     explicit SqliteTransaction(SQLite::Database& db) : txn_(db) {}
@@ -293,13 +305,7 @@ class SqliteServerStore final : public ServerStore {
         find_applied_.bind(2, epoch);
         find_applied_.bind(3, static_cast<int64_t>(seq));
         if (!find_applied_.executeStep()) return std::nullopt;
-        AppliedRow r;
-        r.ok = find_applied_.getColumn(0).getInt() != 0;
-        r.reason = errc_from_name(find_applied_.getColumn(1).getString());
-        r.message = find_applied_.getColumn(2).getString();
-        r.version = static_cast<uint64_t>(find_applied_.getColumn(3).getInt64());
-        r.conflicts = split(find_applied_.getColumn(4).getString(), '\n');
-        return r;
+        return applied_row(find_applied_, 0);
     }
 
     void record_applied(const std::string& device_id, const std::string& epoch, uint64_t seq,
@@ -335,15 +341,8 @@ class SqliteServerStore final : public ServerStore {
         q.bind(2, epoch);
         q.bind(3, static_cast<int64_t>(from_seq));
         std::vector<std::pair<uint64_t, AppliedRow>> out;
-        while (q.executeStep()) {
-            AppliedRow r;
-            r.ok = q.getColumn(1).getInt() != 0;
-            r.reason = errc_from_name(q.getColumn(2).getString());
-            r.message = q.getColumn(3).getString();
-            r.version = static_cast<uint64_t>(q.getColumn(4).getInt64());
-            r.conflicts = split(q.getColumn(5).getString(), '\n');
-            out.emplace_back(static_cast<uint64_t>(q.getColumn(0).getInt64()), std::move(r));
-        }
+        while (q.executeStep())
+            out.emplace_back(static_cast<uint64_t>(q.getColumn(0).getInt64()), applied_row(q, 1));
         return out;
     }
 
