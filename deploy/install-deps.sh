@@ -7,7 +7,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config git
-  mosquitto mosquitto-clients
+  mosquitto mosquitto-clients mosquitto-dev
   libpaho-mqttpp-dev libpaho-mqtt-dev libssl-dev
   libmsgpack-cxx-dev libboost-dev libsqlitecpp-dev libsqlite3-dev sqlite3
   googletest libgtest-dev libgmock-dev
@@ -15,7 +15,13 @@ PACKAGES=(
   samba smbclient libsmbclient-dev
   clang-14 libclang-rt-14-dev clang-format
   gnuplot-nox iproute2 procps openssl
+  libcpp-httplib-dev libraft-dev libuv1-dev
+  chromium chromium-driver python3-selenium
+  lintian dpkg-dev fakeroot file
 )
+# Node and npm run only the AsyncAPI contract check; the machine image may already carry a
+# newer Node with its own npm, which Debian's npm package would conflict with.
+if ! command -v npm >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
