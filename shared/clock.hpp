@@ -3,11 +3,21 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace pdsync {
 
 int64_t now_ms();                           // milliseconds since the Unix epoch
 std::string random_hex(std::size_t bytes);  // from libsodium's CSPRNG
+
+// The wall clock and random source a core uses, passed in so a unit test can fix them
+// (ClientCore, ServerCore). The defaults are the real ones above.
+struct Environment {
+    std::function<int64_t()> wall_ms = [] { return now_ms(); };
+    std::function<std::string(std::size_t bytes)> random_hex = [](std::size_t n) {
+        return pdsync::random_hex(n);
+    };
+};
 
 }  // namespace pdsync

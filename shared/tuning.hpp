@@ -69,6 +69,10 @@ inline constexpr std::chrono::milliseconds kJoinRetryMax{30000};
 // Login waits this long for the server's manifest before it falls back to the cached
 // documents (offline login).
 inline constexpr std::chrono::milliseconds kLoginServerWait{5000};
+// Events held for one panel watching the control socket that has not read them yet: a
+// burst (a first merge's documents, a fleet-wide change) fits; a panel that stopped
+// reading costs at most this many small JSON objects, then is told how many it missed.
+inline constexpr std::size_t kWatchQueueEvents = 1000;
 
 // ---- MQTT ----------------------------------------------------------------------------------
 // A device on a broker without an online server moves to the next broker of its list
