@@ -255,8 +255,7 @@ TEST_F(ClientCoreTest, OutboxKeepsAtMostItsWindowInFlight) {
     EXPECT_EQ(sent.back(), static_cast<uint64_t>(window));
     inbox(AckBatch{{ack(1, 1), ack(2, 2)}});
     EXPECT_EQ(sent_seqs(), (std::vector<uint64_t>{17, 18})) << "two acked, two more sent";
-    EXPECT_EQ(status()["pending"], window + 4)
-        << "acked rows stay in the outbox until their document arrives";
+    EXPECT_EQ(status()["pending"], window + 4 - 2) << "pending counts what is not acked";
 }
 
 TEST_F(ClientCoreTest, OutOfOrderAnswerResendsFromTheSeqTheServerExpects) {
