@@ -170,8 +170,10 @@ void ClientCore::lost() {
     join_state_ = sync_enabled_ ? JoinState::offline : JoinState::sync_off;
     refused_because_.clear();
     inflight_.clear();
-    // Nothing will be acknowledged before the device is back: whoever waits is told now.
+    // Nothing will be acknowledged before the device is back: whoever waits is told now,
+    // and a login waiting for the server is served from the cache.
     answer_edit_waiters("offline: the connection was lost; sent when the device reconnects");
+    if (login_ && !login_->ready) finish_login("cache");
 }
 
 void ClientCore::send_hello() {
@@ -211,6 +213,7 @@ void ClientCore::on_join(const JoinReply& r) {
         // Edits waiting for an ack will not get one from this server.
         answer_edit_waiters("the server refused this device (" + refused_because_ +
                             "): kept on this device");
+        if (login_ && !login_->ready) finish_login("cache");
         return;
     }
     joined_ = true;

@@ -88,8 +88,10 @@ struct Output {
     bool empty() const { return link.empty() && answers.empty() && events.empty(); }
 };
 
-// Where the device stands with its fleet, as status and events name it. Enrollment
-// (a device not yet enabled, or claiming its credentials) adds its states here.
+// Where the device stands with its fleet, as status and events name it. Enrollment (a
+// device not yet enabled, or claiming its credentials) adds its states here; the join
+// rules that would consult them are connected() (claim instead of hello), send_hello()
+// and on_join(), and refusal() (what a login or an edit tells the user meanwhile).
 enum class JoinState : uint8_t { sync_off, connecting, joining, joined, refused, offline };
 const char* join_state_name(JoinState s);
 

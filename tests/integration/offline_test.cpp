@@ -3,6 +3,8 @@
 // between its commit and its ack applies nothing twice.
 #include <gtest/gtest.h>
 
+#include <iostream>
+
 #include "shared/document.hpp"
 #include "tests/support/documents.hpp"
 #include "tests/support/fleet.hpp"
@@ -105,6 +107,8 @@ TEST(Offline, EditWhileOfflineIsAnsweredAtOnceAndSaysWhy) {
     auto cli = run_cli({"device", "--socket", a.socket(), "edit", "addressbook", "--add",
                         R"({"name":"Offline"})"});
     auto took = std::chrono::steady_clock::now() - started;
+    std::cout << "offline edit answered in "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms\n";
     ASSERT_EQ(cli.exit_code, 0) << cli.err;
     EXPECT_LT(took, std::chrono::seconds(2)) << cli.out;
     EXPECT_NE(cli.out.find("saved; waiting to synchronize (offline"), std::string::npos)

@@ -440,6 +440,20 @@ TEST_F(ClientCoreTest, LoginOfTheUserAlreadyLoggedInSendsTheLoginEventAgain) {
     EXPECT_EQ(device_events()[0].at, wall);
 }
 
+TEST_F(ClientCoreTest, LoginWaitingForTheServerIsServedFromTheCacheWhenTheConnectionDrops) {
+    make();
+    connect();
+    server_online();
+    accept();
+    ASSERT_FALSE(request({{"cmd", "login"}, {"user", "alice"}, {"wait_ms", 10000}}));
+    RequestId id = last_id();
+    lose();
+    auto a = answer_to(id);
+    ASSERT_TRUE(a) << "no wait for the login deadline";
+    EXPECT_EQ(a->value("source", ""), "cache");
+    EXPECT_NE(a->value("why", "").find("offline"), std::string::npos) << a->dump();
+}
+
 TEST_F(ClientCoreTest, OfflineLoginIsServedFromTheCacheAtOnceAndAnnouncedAtTheNextJoin) {
     make();
     auto a = request({{"cmd", "login"}, {"user", "alice"}, {"wait_ms", 10000}});
