@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "client-node/client_view.hpp"
+#include "shared/reply.hpp"
 
 namespace pdsync::client {
 
@@ -28,10 +29,6 @@ const char* join_state_name(JoinState s) {
     return "?";
 }
 
-Value control_error(Errc code, const std::string& message) {
-    return {{"ok", false}, {"error", std::string(errc_name(code))}, {"message", message}};
-}
-
 ClientCore::ClientCore(ClientStore& store, Topics topics, ClientSettings settings, CoreEnv env,
                        std::size_t brokers, TimePoint now)
     : store_(store),
@@ -40,7 +37,7 @@ ClientCore::ClientCore(ClientStore& store, Topics topics, ClientSettings setting
       env_(std::move(env)),
       brokers_(brokers),
       now_(now),
-      hello_backoff_(tuning::kJoinRetryMin) {
+      hello_backoff_(tuning::client::kJoinRetryMin) {
     epoch_ = store_.setting("epoch").value_or("");
     if (epoch_.empty()) {
         epoch_ = env_.random_hex(8);
@@ -62,7 +59,7 @@ Output ClientCore::step(TimePoint now, std::optional<RequestId> request, F&& wor
         // A store failure must not kill the device: report it and go on.
         spdlog::error("device={} event failed: {}", settings_.device_id, ex.what());
         set_error(std::string("internal: ") + ex.what());
-        if (request) answer(*request, control_error(Errc::storage, ex.what()));
+        if (request) answer(*request, error_reply(Errc::storage, ex.what()));
     }
     try {
         note_state();
@@ -85,7 +82,7 @@ Output ClientCore::start(TimePoint now) {
             LoginState ls;
             ls.user = *user;
             ls.started = now_;
-            ls.deadline = now_ + tuning::kLoginServerWait;
+            ls.deadline = now_ + tuning::client::kLoginServerWait;
             login_ = std::move(ls);
             subscribe_user(*user);
         }
@@ -110,10 +107,10 @@ Output ClientCore::on_tick(TimePoint now) {
 }
 
 Output ClientCore::on_stop() {
-    for (auto& w : login_waiters_) answer(w.id, control_error(Errc::busy, "the daemon is stopping"));
+    for (auto& w : login_waiters_) answer(w.id, error_reply(Errc::busy, "the daemon is stopping"));
     login_waiters_.clear();
     for (auto& [seq, w] : edit_waiters_)
-        answer(w.id, control_error(Errc::busy, "the daemon is stopping"));
+        answer(w.id, error_reply(Errc::busy, "the daemon is stopping"));
     edit_waiters_.clear();
     return std::exchange(out_, Output{});
 }
@@ -159,7 +156,7 @@ void ClientCore::connected() {
     join_state_ = JoinState::joining;
     inflight_.clear();
     out_.link.emplace_back(presence(true));
-    hello_backoff_ = tuning::kJoinRetryMin;
+    hello_backoff_ = tuning::client::kJoinRetryMin;
     send_hello();
 }
 
@@ -182,7 +179,7 @@ void ClientCore::send_hello() {
     h.product = settings_.product;
     h.firmware = settings_.firmware;
     h.location = settings_.location;
-    h.protocol = tuning::kProtocolVersion;
+    h.protocol = tuning::protocol::kProtocolVersion;
     h.categories = settings_.supported;
     h.auth_digest = settings_.auth_digest;
     h.epoch = epoch_;
@@ -190,7 +187,7 @@ void ClientCore::send_hello() {
     h.cached_users = store_.cached_users();
     // Exponential back-off: a refused device asks again, but never in a tight loop.
     next_hello_ = now_ + hello_backoff_;
-    hello_backoff_ = std::min(hello_backoff_ * 2, std::chrono::milliseconds(tuning::kJoinRetryMax));
+    hello_backoff_ = std::min(hello_backoff_ * 2, std::chrono::milliseconds(tuning::client::kJoinRetryMax));
     ++join_attempts_;
     publish(topics_.device(settings_.device_id, TopicKind::device_hello),
             encode_msgpack_unchecked(hello_to_value(h)));
@@ -219,7 +216,7 @@ void ClientCore::on_join(const JoinReply& r) {
     joined_ = true;
     join_state_ = JoinState::joined;
     refused_because_.clear();
-    hello_backoff_ = tuning::kJoinRetryMin;
+    hello_backoff_ = tuning::client::kJoinRetryMin;
     CategorySet before = syncs_;
 
     syncs_ = r.categories.intersect(settings_.supported);
@@ -261,7 +258,7 @@ void ClientCore::register_local_documents() {
     std::size_t n = 0;
     // One document in memory at a time: a device may hold hundreds of MiB of them.
     for (const auto& key : keys) {
-        if (n == tuning::kFirstMergeChunk) break;
+        if (n == tuning::client::kFirstMergeChunk) break;
         if (!syncs_.contains(key.category)) continue;
         auto sd = store_.load(key);
         if (!sd) continue;
@@ -278,7 +275,7 @@ void ClientCore::register_local_documents() {
         ++n;
     }
     txn->commit();
-    if (n == tuning::kFirstMergeChunk) {
+    if (n == tuning::client::kFirstMergeChunk) {
         merged_ += n;
         return;  // more in the next pass
     }
@@ -296,7 +293,7 @@ void ClientCore::register_local_documents() {
 // follows a lost connection.
 void ClientCore::send_outbox() {
     if (!connected_ || !joined_) return;
-    const auto window = static_cast<std::size_t>(tuning::kClientOutboxWindow);
+    const auto window = static_cast<std::size_t>(tuning::client::kOutboxWindow);
     if (inflight_.size() >= window) return;
     for (const auto& row : store_.unacked_from(next_send_seq_, window - inflight_.size())) {
         if (inflight_.count(row.seq)) continue;
@@ -401,7 +398,7 @@ std::optional<Value> ClientCore::apply_ack(const AckReply& r) {
         spdlog::warn("device={} user={} change set {} refused: {} ({})", settings_.device_id,
                      r.user, r.seq, errc_name(r.reason), r.message);
     }
-    Value body = control_error(r.reason, r.message);
+    Value body = error_reply(r.reason, r.message);
     body["seq"] = r.seq;
     return body;
 }
@@ -441,7 +438,7 @@ void ClientCore::message(const net::Received& m) {
                 // one, so ask again now instead of waiting for the resend timer.
                 spdlog::info("device={} server restarted; re-joining", settings_.device_id);
                 joined_ = false;
-                hello_backoff_ = tuning::kJoinRetryMin;
+                hello_backoff_ = tuning::client::kJoinRetryMin;
                 send_hello();
             }
             return;
@@ -617,7 +614,7 @@ Value ClientCore::login_answer(const std::string& why_cache) const {
         body["documents"] = static_cast<uint64_t>(cached.size());
         body["cached"] = std::move(cached);
         body["why"] = why_cache.empty() ? "the server did not answer in " +
-                                              std::to_string(tuning::kLoginServerWait.count()) +
+                                              std::to_string(tuning::client::kLoginServerWait.count()) +
                                               " ms"
                                         : why_cache;
     }
@@ -663,7 +660,7 @@ void ClientCore::tick() {
         auto oldest =
             std::min_element(inflight_.begin(), inflight_.end(),
                              [](const auto& a, const auto& b) { return a.second < b.second; });
-        if (now_ - oldest->second >= tuning::kResendAfter) {
+        if (now_ - oldest->second >= tuning::client::kResendAfter) {
             // Go back to the oldest unacknowledged change set; the server answers
             // duplicates from its record, so re-sending is safe.
             next_send_seq_ = inflight_.begin()->first;
@@ -691,7 +688,7 @@ void ClientCore::tick() {
     });
     std::erase_if(login_waiters_, [&](Waiter& w) {
         if (now_ < w.deadline) return false;
-        answer(w.id, control_error(Errc::timeout, "the user's documents are not ready yet"));
+        answer(w.id, error_reply(Errc::timeout, "the user's documents are not ready yet"));
         return true;
     });
 }

@@ -29,7 +29,7 @@
 #include "shared/clock.hpp"
 #include "shared/net/mqtt_link.hpp"
 #include "shared/secrets.hpp"
-#include "shared/tuning.hpp"
+#include "shared/base/tuning.hpp"
 #include "topics/topics.hpp"
 
 namespace pdsync::client {
@@ -44,7 +44,7 @@ struct ClientSettings {
     std::optional<FleetKey> fleet_key;  // seals and opens secret fields (keychain passwords)
     // With several brokers: how long this device stays on one whose server is not online
     // before it tries the next (a promoted standby's).
-    std::chrono::milliseconds failover_after = tuning::kFailoverAfter;
+    std::chrono::milliseconds failover_after = tuning::mqtt::kFailoverAfter;
 };
 
 // The wall clock (timestamps for people and the server's least-recently-used order) and
@@ -94,9 +94,6 @@ struct Output {
 // and on_join(), and refusal() (what a login or an edit tells the user meanwhile).
 enum class JoinState : uint8_t { sync_off, connecting, joining, joined, refused, offline };
 const char* join_state_name(JoinState s);
-
-// A control answer that refuses: {"ok": false, "error": reason code, "message": text}.
-Value control_error(Errc code, const std::string& message);
 
 class ClientCore {
   public:

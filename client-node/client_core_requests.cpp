@@ -5,6 +5,7 @@
 
 #include "client-node/client_core.hpp"
 #include "client-node/client_view.hpp"
+#include "shared/reply.hpp"
 #include "shared/user_id.hpp"
 
 namespace pdsync::client {
@@ -12,7 +13,7 @@ namespace pdsync::client {
 void ClientCore::request(RequestId id, const Value& body) {
     std::optional<Value> now;
     if (!body.is_object() || !body.contains("cmd") || !body["cmd"].is_string()) {
-        now = control_error(Errc::invalid_argument, "request needs a string 'cmd'");
+        now = error_reply(Errc::invalid_argument, "request needs a string 'cmd'");
     } else {
         const std::string cmd = body["cmd"].get<std::string>();
         if (cmd == "status") {
@@ -32,7 +33,7 @@ void ClientCore::request(RequestId id, const Value& body) {
         } else if (cmd == "import") {
             now = cmd_import(body);
         } else {
-            now = control_error(Errc::invalid_argument, "unknown command '" + cmd + "'");
+            now = error_reply(Errc::invalid_argument, "unknown command '" + cmd + "'");
         }
     }
     if (now) answer(id, std::move(*now));
@@ -73,7 +74,7 @@ Value ClientCore::cmd_status() {
 
 std::optional<Value> ClientCore::cmd_login(RequestId id, const Value& body) {
     std::string user = body.value("user", "");
-    if (auto st = validate_user_id(user); !st) return control_error(st.code(), st.error().message);
+    if (auto st = validate_user_id(user); !st) return error_reply(st.code(), st.error().message);
     const std::string why_not = refusal();
     if (login_ && login_->user == user) {
         // The user logs in again: that is a use, which moves them in the server's
@@ -91,7 +92,7 @@ std::optional<Value> ClientCore::cmd_login(RequestId id, const Value& body) {
         LoginState ls;
         ls.user = user;
         ls.started = now_;
-        ls.deadline = now_ + tuning::kLoginServerWait;
+        ls.deadline = now_ + tuning::client::kLoginServerWait;
         login_ = std::move(ls);
         subscribe_user(user);
         if (why_not.empty()) {
@@ -118,7 +119,7 @@ Value ClientCore::cmd_logout() {
                     {settings_.device_id, EventKind::logout, user, env_.wall_ms()})));
     }
     unsubscribe_user(user);
-    for (auto& w : login_waiters_) answer(w.id, control_error(Errc::busy, "logged out before ready"));
+    for (auto& w : login_waiters_) answer(w.id, error_reply(Errc::busy, "logged out before ready"));
     login_waiters_.clear();
     login_.reset();
     store_.set_setting("current_user", "");
@@ -140,7 +141,7 @@ Value ClientCore::cmd_show(const Value& body) {
     if (body.contains("category") && body["category"].is_string()) {
         auto c = category_from_name(body["category"].get<std::string>());
         if (!c)
-            return control_error(Errc::unknown_category,
+            return error_reply(Errc::unknown_category,
                                  "unknown category '" + body["category"].get<std::string>() + "'");
         cats.push_back(*c);
     } else {
@@ -163,17 +164,17 @@ Value ClientCore::cmd_show(const Value& body) {
 std::optional<Value> ClientCore::cmd_edit(RequestId request, const Value& body) {
     std::string cat_name = body.value("category", "");
     auto c = category_from_name(cat_name);
-    if (!c) return control_error(Errc::unknown_category, "unknown category '" + cat_name + "'");
+    if (!c) return error_reply(Errc::unknown_category, "unknown category '" + cat_name + "'");
     if (!settings_.supported.contains(*c)) {
-        return control_error(Errc::category_disabled, "this device does not support " + cat_name);
+        return error_reply(Errc::category_disabled, "this device does not support " + cat_name);
     }
     std::string user = is_personal(*c) ? body.value("user", login_ ? login_->user : "") : "";
     if (is_personal(*c)) {
         if (auto st = validate_user_id(user); !st)
-            return control_error(st.code(), "no user: log in first or pass 'user'");
+            return error_reply(st.code(), "no user: log in first or pass 'user'");
     }
     if (!body.contains("ops") || !body["ops"].is_array() || body["ops"].empty()) {
-        return control_error(Errc::invalid_argument, "edit needs a non-empty 'ops' array");
+        return error_reply(Errc::invalid_argument, "edit needs a non-empty 'ops' array");
     }
     DocKey key{user, *c};
     Document view = view_of(key);
@@ -182,13 +183,13 @@ std::optional<Value> ClientCore::cmd_edit(RequestId request, const Value& body) 
     Value ids = Value::array();
     for (const auto& o : body["ops"]) {
         if (!o.is_object())
-            return control_error(Errc::invalid_argument, "each op must be an object");
+            return error_reply(Errc::invalid_argument, "each op must be an object");
         std::string kind = o.value("op", "");
         std::string id = o.value("id", "");
         bool device = o.value("range", "shared") == "device";
         if (kind == "add" && id.empty()) id = env_.random_hex(8);
         if (auto st = validate_entry_id(id); !st)
-            return control_error(st.code(), st.error().message);
+            return error_reply(st.code(), st.error().message);
         ids.push_back(id);
         if (device) {
             Value op = o;
@@ -205,43 +206,43 @@ std::optional<Value> ClientCore::cmd_edit(RequestId request, const Value& body) 
             op.kind = OpKind::put;
             op.fields = o.value("fields", Value::object());
             if (!op.fields.is_object())
-                return control_error(Errc::invalid_argument, "fields must be an object");
+                return error_reply(Errc::invalid_argument, "fields must be an object");
             // Secrets never leave the device in clear: sealed with the fleet key, or refused.
             bool has_secret = false;
             for (auto it = op.fields.begin(); it != op.fields.end(); ++it) {
                 has_secret = has_secret || (is_secret_field(it.key()) && !is_sealed(it.value()));
             }
             if (has_secret && !settings_.fleet_key) {
-                return control_error(Errc::invalid_argument,
+                return error_reply(Errc::invalid_argument,
                                      "this device has no fleet key (--fleet-key-file): it cannot "
                                      "store a password field");
             }
             if (has_secret) op.fields = seal_secrets(op.fields, *settings_.fleet_key);
 
             if (kind == "update" && (!existing || existing->deleted)) {
-                return control_error(Errc::not_found, "no entry '" + id + "' to update");
+                return error_reply(Errc::not_found, "no entry '" + id + "' to update");
             }
         } else if (kind == "delete") {
             op.kind = OpKind::remove;
             if (!existing || existing->deleted)
-                return control_error(Errc::not_found, "no entry '" + id + "' to delete");
+                return error_reply(Errc::not_found, "no entry '" + id + "' to delete");
         } else if (kind == "move") {
             op.kind = OpKind::move;
             if (!op.after)
-                return control_error(Errc::invalid_argument,
+                return error_reply(Errc::invalid_argument,
                                      "move needs 'after' (\"\" for first)");
             if (!existing || existing->deleted)
-                return control_error(Errc::not_found, "no entry '" + id + "' to move");
+                return error_reply(Errc::not_found, "no entry '" + id + "' to move");
         } else {
-            return control_error(Errc::invalid_argument,
+            return error_reply(Errc::invalid_argument,
                                  "unknown op '" + kind + "' (add, update, delete, move)");
         }
         shared_ops.push_back(std::move(op));
     }
-    if (shared_ops.size() > tuning::kMaxOpsPerChangeSet) {
-        return control_error(
+    if (shared_ops.size() > tuning::client::kMaxOpsPerChangeSet) {
+        return error_reply(
             Errc::too_large,
-            "at most " + std::to_string(tuning::kMaxOpsPerChangeSet) + " ops per edit");
+            "at most " + std::to_string(tuning::client::kMaxOpsPerChangeSet) + " ops per edit");
     }
     uint64_t seq = 0;
     std::string state = "local";
@@ -333,7 +334,7 @@ Value ClientCore::cmd_sync(const Value& body) {
 // product): the outbox and the server would otherwise race the file.
 Value ClientCore::cmd_export() {
     if (sync_enabled_) {
-        return control_error(
+        return error_reply(
             Errc::busy,
             "synchronization is active on this device; turn it off first (pdsync device sync off)");
     }
@@ -360,18 +361,18 @@ Value ClientCore::cmd_export() {
 
 Value ClientCore::cmd_import(const Value& body) {
     if (sync_enabled_) {
-        return control_error(
+        return error_reply(
             Errc::busy,
             "synchronization is active on this device; turn it off first (pdsync device sync off)");
     }
     const Value& data = body.value("export", Value::object());
     if (data.value("schema", "") != "pds.export/1")
-        return control_error(Errc::bad_schema, "not a pds.export/1 file");
+        return error_reply(Errc::bad_schema, "not a pds.export/1 file");
     std::vector<Document> docs;
     for (const auto& v : data.value("documents", Value::array())) {
         auto d = document_from_value(v);
         if (!d)
-            return control_error(
+            return error_reply(
                 d.code(), "document " + std::to_string(docs.size() + 1) + ": " + d.error().message);
         if (!settings_.supported.contains(d->category)) continue;
         docs.push_back(std::move(d).value());

@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "shared/reply.hpp"
+
 namespace pdsync::client {
 
 // ---- EventQueue -------------------------------------------------------------------------
@@ -100,7 +102,7 @@ Value ClientNode::request(const Value& req) {
     auto fut = reply->get_future();
     {
         std::lock_guard lock(mu_);
-        if (stopping_) return control_error(Errc::busy, "the daemon is stopping");
+        if (stopping_) return error_reply(Errc::busy, "the daemon is stopping");
     }
     post(Request{req, reply});
     int64_t wait_ms =
@@ -109,13 +111,13 @@ Value ClientNode::request(const Value& req) {
             : 10000;
     if (fut.wait_for(std::chrono::milliseconds(std::max<int64_t>(wait_ms, 0) + 5000)) !=
         std::future_status::ready) {
-        return control_error(Errc::timeout, "the daemon did not answer in time");
+        return error_reply(Errc::timeout, "the daemon did not answer in time");
     }
     return fut.get();
 }
 
 std::shared_ptr<EventQueue> ClientNode::watch() {
-    auto q = std::make_shared<EventQueue>(tuning::kWatchQueueEvents);
+    auto q = std::make_shared<EventQueue>(tuning::control::kWatchQueueEvents);
     std::lock_guard lock(watchers_mu_);
     if (!last_state_.is_null()) q->push(last_state_);
     watchers_.push_back(q);
@@ -149,7 +151,7 @@ void ClientNode::worker_loop() {
     std::lock_guard lock(mu_);
     for (auto& e : events_) {
         if (auto* r = std::get_if<Request>(&e))
-            r->reply->set_value(control_error(Errc::busy, "the daemon is stopping"));
+            r->reply->set_value(error_reply(Errc::busy, "the daemon is stopping"));
     }
 }
 

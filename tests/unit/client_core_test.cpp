@@ -208,8 +208,8 @@ TEST_F(ClientCoreTest, RefusedDeviceRetriesWithDoublingBackOffUpToTheMaximum) {
     tick_at(3500ms);
     EXPECT_EQ(hellos(), 1u);
     EXPECT_EQ(status()["join_attempts"], 4);
-    for (int i = 0; i < 12; ++i) advance(tuning::kJoinRetryMax);
-    EXPECT_EQ(status()["join_retry_ms"].get<int64_t>(), tuning::kJoinRetryMax.count())
+    for (int i = 0; i < 12; ++i) advance(tuning::client::kJoinRetryMax);
+    EXPECT_EQ(status()["join_retry_ms"].get<int64_t>(), tuning::client::kJoinRetryMax.count())
         << "the back-off stops growing at its maximum";
 }
 
@@ -221,7 +221,7 @@ TEST_F(ClientCoreTest, AcceptedJoinStopsHellosAndResetsTheBackOff) {
     accept();
     EXPECT_EQ(status()["state"], "joined");
     EXPECT_EQ(status()["last_error"], "");
-    EXPECT_EQ(status()["join_retry_ms"].get<int64_t>(), tuning::kJoinRetryMin.count());
+    EXPECT_EQ(status()["join_retry_ms"].get<int64_t>(), tuning::client::kJoinRetryMin.count());
     advance(60s);
     EXPECT_EQ(hellos(), 0u);
 }
@@ -242,7 +242,7 @@ TEST_F(ClientCoreTest, ServerRestartAsksToJoinAgainAtOnce) {
 
 TEST_F(ClientCoreTest, OutboxKeepsAtMostItsWindowInFlight) {
     joined_with_alice();
-    const int window = tuning::kClientOutboxWindow;
+    const int window = tuning::client::kOutboxWindow;
     std::vector<uint64_t> sent;
     for (int i = 1; i <= window + 4; ++i) {
         auto a = edit("e" + std::to_string(i));
@@ -274,7 +274,7 @@ TEST_F(ClientCoreTest, UnackedChangeSetsAreSentAgainAfterTheResendDelay) {
     joined_with_alice();
     ASSERT_TRUE(edit("e1"));
     ASSERT_EQ(sent_seqs(), (std::vector<uint64_t>{1}));
-    advance(tuning::kResendAfter - 1ms);
+    advance(tuning::client::kResendAfter - 1ms);
     EXPECT_TRUE(sent_seqs().empty());
     advance(1ms);
     EXPECT_EQ(sent_seqs(), (std::vector<uint64_t>{1}));
@@ -397,7 +397,7 @@ TEST_F(ClientCoreTest, LoginFallsBackToTheCacheWhenNoManifestComesInTime) {
     accept();
     ASSERT_FALSE(request({{"cmd", "login"}, {"user", "alice"}, {"wait_ms", 10000}}));
     RequestId id = last_id();
-    advance(tuning::kLoginServerWait - 1ms);
+    advance(tuning::client::kLoginServerWait - 1ms);
     EXPECT_FALSE(answer_to(id));
     advance(1ms);
     auto a = answer_to(id);
