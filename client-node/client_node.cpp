@@ -8,7 +8,6 @@
 #include "shared/reply.hpp"
 
 namespace pdsync::client {
-constexpr std::size_t kWatchQueueEventsTmp = 1000;  // TEMPORARY: moves to tuning.hpp
 
 // ---- EventQueue -------------------------------------------------------------------------
 
@@ -118,7 +117,7 @@ Value ClientNode::request(const Value& req) {
 }
 
 std::shared_ptr<EventQueue> ClientNode::watch() {
-    auto q = std::make_shared<EventQueue>(kWatchQueueEventsTmp);
+    auto q = std::make_shared<EventQueue>(tuning::control::kWatchQueueEvents);
     std::lock_guard lock(watchers_mu_);
     if (!last_state_.is_null()) q->push(last_state_);
     watchers_.push_back(q);
