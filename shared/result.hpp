@@ -37,6 +37,10 @@ enum class Errc {
     io,  // socket, file or process error outside the store
     invalid_argument,
     user_limit,  // a change for a user the server cannot register
+    // Web admin page (server-node/web/):
+    unauthenticated,  // no valid session, or a wrong password (HTTP 401)
+    forbidden,        // a session without the right CSRF token, or a cross-site request (403)
+    rate_limited,     // too many failed logins from this address: wait and retry (429)
 };
 
 std::string_view errc_name(Errc code);
