@@ -78,6 +78,12 @@ int main(int argc, char** argv) {
     if (web_cl.hash_password) return server::web::run_hash_password();
 
     net::setup_logging("server", node);
+    if (web_cl.options.enabled()) {
+        if (auto st = server::web::check_web_options(web_cl.options); !st) {
+            spdlog::critical("web admin page: {}", st.error().message);
+            return 2;
+        }
+    }
     std::string unknown;
     auto synced = categories_from_names(categories, unknown);
     if (!synced) {

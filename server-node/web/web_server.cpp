@@ -25,7 +25,7 @@ int64_t monotonic_ms() {
 }
 
 // For log lines: the value quoted, control characters and non-ASCII escaped.
-std::string quoted(std::string_view s) {
+std::string log_quoted(std::string_view s) {
     std::string out = "'";
     for (unsigned char c : s.substr(0, 200)) {
         if (c < 0x20 || c >= 0x7f || c == '\'' || c == '\\') {
@@ -84,6 +84,22 @@ Result<ListenAddress> parse_listen_address(const std::string& listen) {
     return ListenAddress{host, port, is_loopback(host)};
 }
 
+Status check_web_options(const WebOptions& o) {
+    PDS_TRY(auto addr, parse_listen_address(o.listen));
+    PDS_TRY(auto hash, read_password_hash_file(o.password_hash_file));
+    (void)hash;
+    bool https = !o.cert_file.empty() || !o.key_file.empty();
+    if (!https && !addr.loopback) {
+        return make_error(Errc::invalid_argument,
+                          "--web-listen " + o.listen +
+                              " is not a loopback address: give --web-cert-file and "
+                              "--web-key-file (plain HTTP only on 127.0.0.1 or ::1)");
+    }
+    if (https && (o.cert_file.empty() || o.key_file.empty()))
+        return make_error(Errc::invalid_argument, "HTTPS needs both --web-cert-file and --web-key-file");
+    return Ok{};
+}
+
 WebServer::WebServer(WebOptions options, AdminCall admin)
     : options_(std::move(options)),
       api_(std::move(admin)),
@@ -99,15 +115,10 @@ WebServer::~WebServer() {
 }
 
 Status WebServer::start() {
+    PDS_CHECK(check_web_options(options_));
     PDS_TRY(auto addr, parse_listen_address(options_.listen));
     PDS_TRY(password_hash_, read_password_hash_file(options_.password_hash_file));
-    https_ = !options_.cert_file.empty() || !options_.key_file.empty();
-    if (!https_ && !addr.loopback) {
-        return make_error(Errc::invalid_argument,
-                          "--web-listen " + options_.listen +
-                              " is not a loopback address: give --web-cert-file and "
-                              "--web-key-file (plain HTTP only on 127.0.0.1 or ::1)");
-    }
+    https_ = !options_.cert_file.empty();
     if (https_) {
         std::string cert = options_.cert_file, key = options_.key_file;
         auto ssl = std::make_unique<httplib::SSLServer>([cert, key](SSL_CTX& ctx) {
@@ -261,12 +272,12 @@ void WebServer::login(const httplib::Request& req, httplib::Response& res) {
     std::fill(password.begin(), password.end(), '\0');
     if (!ok) {
         throttle_.failed(from, monotonic_ms());
-        spdlog::warn("web: failed admin login from {}", quoted(from));
+        spdlog::warn("web: failed admin login from {}", log_quoted(from));
         return send_error(res, 401, Errc::unauthenticated, "wrong password");
     }
     throttle_.succeeded(from);
     Session s = sessions_.open(monotonic_ms());
-    spdlog::info("web: admin logged in from {}", quoted(from));
+    spdlog::info("web: admin logged in from {}", log_quoted(from));
     res.set_header("Set-Cookie", session_cookie(s.token, -1));
     send_json(res, 200, {{"ok", true}, {"csrf", s.csrf}});
 }
@@ -294,7 +305,7 @@ void WebServer::api(const httplib::Request& req, httplib::Response& res) {
         // cannot read; a missing or wrong one is refused before anything runs.
         if (!same_origin(req) || !tokens_equal(req.get_header_value("X-CSRF-Token"), s->csrf)) {
             spdlog::warn("web: {} {} refused: missing or wrong CSRF token (from {})", req.method,
-                         quoted(req.path), quoted(req.remote_addr));
+                         log_quoted(req.path), log_quoted(req.remote_addr));
             return send_error(res, 403, Errc::forbidden, "missing or wrong CSRF token");
         }
         if (!req.body.empty()) {
@@ -302,7 +313,7 @@ void WebServer::api(const httplib::Request& req, httplib::Response& res) {
             if (r.body.is_discarded() || !r.body.is_object())
                 return send_error(res, 400, Errc::malformed, "the body is not a JSON object");
         }
-        spdlog::info("web: {} {}", req.method, quoted(req.path));
+        spdlog::info("web: {} {}", req.method, log_quoted(req.path));
     }
     ApiResponse out = api_.handle(r);
     send_json(res, out.status, out.body);

@@ -44,6 +44,10 @@ struct ListenAddress {
 // Parses "ADDR:PORT"; refuses a missing port or one outside 1..65535.
 Result<ListenAddress> parse_listen_address(const std::string& listen);
 
+// Checks what start() will need before the server starts: the address, plain HTTP only on
+// loopback, the password hash file, a certificate with its key.
+[[nodiscard]] Status check_web_options(const WebOptions& options);
+
 class WebServer {
   public:
     WebServer(WebOptions options, AdminCall admin);

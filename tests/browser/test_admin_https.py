@@ -12,6 +12,7 @@ import ssl
 import subprocess
 import tempfile
 import unittest
+import warnings
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -31,6 +32,7 @@ def spki_sha256(cert_path):
 class AdminPageOverHttps(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
+        warnings.simplefilter("ignore", DeprecationWarning)  # offering TLS 1.1 on purpose
         cls.tmp_dir = tempfile.TemporaryDirectory(prefix="pdsync-https-")
         tmp = cls.tmp = cls.tmp_dir.name
         cls.fleet_dir = os.path.join(tmp, "fleet")
@@ -85,14 +87,22 @@ class AdminPageOverHttps(unittest.TestCase):
                 ctx.wrap_socket(raw, server_hostname="localhost") as tls:
             self.assertIn(tls.version(), ("TLSv1.2", "TLSv1.3"))
             self.assertRegex(tls.cipher()[0], r"GCM|CHACHA20")
-        # TLS 1.1 is refused.
-        old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        old.load_verify_locations(self.ca)
-        old.maximum_version = ssl.TLSVersion.TLSv1_1
-        old.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+        # The server refuses TLS 1.1 and a TLS 1.2 cipher without AEAD, from a client that
+        # offers them (security level 0, so only the server can say no).
+        def offer(max_version, ciphers):
+            c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            c.load_verify_locations(self.ca)
+            c.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+            c.maximum_version = max_version
+            c.set_ciphers(ciphers)
+            with ssl.create_connection(("127.0.0.1", self.port)) as raw, \
+                    c.wrap_socket(raw, server_hostname="localhost") as tls:
+                return tls.version()
+        self.assertEqual(offer(ssl.TLSVersion.TLSv1_2, "ECDHE-ECDSA-AES128-GCM-SHA256:@SECLEVEL=0"), "TLSv1.2")
         with self.assertRaises(ssl.SSLError):
-            with ssl.create_connection(("127.0.0.1", self.port)) as raw:
-                old.wrap_socket(raw, server_hostname="localhost")
+            offer(ssl.TLSVersion.TLSv1_1, "ALL:@SECLEVEL=0")
+        with self.assertRaises(ssl.SSLError):
+            offer(ssl.TLSVersion.TLSv1_2, "ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA384:@SECLEVEL=0")
         set_cookie = w.login(self.password)
         self.assertTrue(set_cookie.startswith("__Host-pdsync_session="), set_cookie)
         for flag in ("Secure", "HttpOnly", "SameSite=Strict", "Path=/"):

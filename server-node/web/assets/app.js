@@ -18,10 +18,12 @@
     for (const [k, v] of Object.entries(attrs || {})) {
       if (v === undefined || v === null || v === false) continue;
       if (k === "class") el.className = v;
+      // Through the CSSOM: the page's Content-Security-Policy forbids style attributes.
+      else if (k === "style") el.style.cssText = v;
       else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
       else el.setAttribute(k, v === true ? "" : v);
     }
-    for (const c of children.flat()) {
+    for (const c of children.flat(Infinity)) {
       if (c === null || c === undefined || c === false) continue;
       el.append(c instanceof Node ? c : document.createTextNode(String(c)));
     }
@@ -36,6 +38,26 @@
     if (s < 3600) return `${Math.floor(s / 60)} min ago`;
     if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
     return `${Math.floor(s / 86400)} d ago`;
+  }
+  function since(ms) {
+    const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+    if (s < 60) return `${s} s`;
+    if (s < 3600) return `${Math.floor(s / 60)} min`;
+    if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+    return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`;
+  }
+  function replicaCard(s) {
+    // A cluster (when the server reports one) or the standby of a primary.
+    const c = s.cluster;
+    if (c && typeof c === "object") {
+      return card("Cluster", String(c.state || c.role || "—"),
+        c.members ? `${c.members.length} servers` : (c.leader ? `leader ${c.leader}` : ""));
+    }
+    const r = s.replica || {};
+    if (!r.standby_id) return card("Replica", "None", "A lone server: no standby is attached.");
+    const lag = r.lag || {};
+    return card("Replica", r.attached ? "In sync" : (r.connected ? "Catching up" : "Not connected"),
+      `${r.standby_id} · ${fmtNum(lag.records || 0)} commits behind${lag.ms ? ` (${lag.ms} ms)` : ""}`);
   }
   const when = (ms) => (ms ? new Date(ms).toLocaleString() : "");
   function bytes(n) {
@@ -108,10 +130,9 @@
     const machines = s.machines || [];
     const onlineCount = machines.filter((m) => m.online).length;
     const lb = s.last_backup;
-    const replica = s.replica || {};
     const role = s.role || "primary";
     const grid = h("div", { class: "grid" },
-      card("Server", role === "primary" ? "Primary" : role, `${s.server_id || ""} · up since ${when(s.started_at)}`),
+      card("Server", role === "primary" ? "Primary" : role, `${s.server_id || ""} · up ${since(s.started_at)}`),
       card("May sleep", s.may_sleep ? "Yes" : "No",
         s.may_sleep ? "No machine is online." : `${onlineCount} machine${onlineCount === 1 ? " is" : "s are"} online.`),
       card("Users", h("span", { id: "users-count" }, fmtNum(s.users), h("small", {}, ` / ${fmtNum(s.user_limit)}`)),
@@ -120,8 +141,7 @@
         "The server machine counts as one.", meter(s.machine_count, s.machine_limit)),
       card("Last backup", lb ? (lb.ok ? h("span", { class: "pill ok" }, "succeeded") : h("span", { class: "pill bad" }, "failed")) : "None yet",
         lb ? `${ago(lb.at)}${lb.ok ? "" : ` · ${lb.message || lb.error || ""}`}` : "Back up from the Backups page."),
-      card("Replica", replica.state ? String(replica.state) : (replica.attached ? "attached" : "none"),
-        replica.lag !== undefined ? `lag ${replica.lag}` : (replica.standby ? String(replica.standby) : "A lone server (no standby attached).")));
+      replicaCard(s));
     const rows = machines.map((m) => h("tr", { "data-device": m.device_id },
       td("Machine", h("strong", {}, m.device_id), m.server_machine ? h("span", { class: "muted small" }, " (this server)") : null),
       td("Status", online(m)),
@@ -161,7 +181,7 @@
   function refusedList(refused) {
     const entries = Object.entries(refused || {});
     if (!entries.length) return null;
-    return h("div", { id: "refused" }, h("h2", { style: "margin-top:1.25rem" }, "Refused machines"),
+    return h("div", { id: "refused" }, h("h2", { class: "section-gap" }, "Refused machines"),
       h("table", { class: "stack" }, h("thead", {}, h("tr", {}, h("th", {}, "Machine"), h("th", {}, "Reason"))),
         h("tbody", {}, entries.map(([id, why]) => h("tr", { "data-refused": id },
           td("Machine", h("strong", {}, id)), td("Reason", h("span", { class: "error-text" }, why)))))));
