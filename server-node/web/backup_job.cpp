@@ -15,8 +15,8 @@ bool BackupJob::start(const std::string& label, int64_t at_ms) {
     std::lock_guard lock(mu_);
     if (state_.value("state", "") == "running") return false;
     if (thread_.joinable()) thread_.join();  // finished: its state is already recorded
-    state_ = {{"state", "running"}, {"label", label}, {"done", 0},
-              {"total", 0},         {"started_at", at_ms}};
+    state_ = {
+        {"state", "running"}, {"label", label}, {"done", 0}, {"total", 0}, {"started_at", at_ms}};
     thread_ = std::thread([this, label] {
         Value result = run_(label, [this](uint64_t done, uint64_t total) {
             std::lock_guard l(mu_);

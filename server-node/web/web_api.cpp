@@ -1,9 +1,9 @@
 // Routes of the web admin API onto the server's administration commands.
 #include "server-node/web/web_api.hpp"
 
+#include "shared/base/tuning.hpp"
 #include "shared/clock.hpp"
 #include "shared/secrets.hpp"
-#include "shared/tuning.hpp"
 
 namespace pdsync::server::web {
 namespace {
@@ -69,9 +69,11 @@ ApiResponse WebApi::handle(const ApiRequest& r) {
         if (p == "/users") return users(r);
         if (p == "/users/show") {
             auto it = r.query.find("user");
-            ApiResponse out = call({{"cmd", "users-show"}, {"user", it == r.query.end() ? "" : it->second}});
+            ApiResponse out =
+                call({{"cmd", "users-show"}, {"user", it == r.query.end() ? "" : it->second}});
             // People see "[sealed]" where a device sealed a secret, never its ciphertext.
-            if (out.body.contains("documents")) out.body["documents"] = redact_secrets(out.body["documents"]);
+            if (out.body.contains("documents"))
+                out.body["documents"] = redact_secrets(out.body["documents"]);
             return out;
         }
         if (p == "/backups") return backups();
@@ -95,7 +97,8 @@ ApiResponse WebApi::handle(const ApiRequest& r) {
         }
         if (p == "/backups") {
             std::string label = text(b, "label");
-            if (label.size() > 128) return {400, refuse(Errc::invalid_argument, "the label is longer than 128 bytes")};
+            if (label.size() > 128)
+                return {400, refuse(Errc::invalid_argument, "the label is longer than 128 bytes")};
             if (!backup_job_.start(label.empty() ? "from the web page" : label, now_ms()))
                 return {409, refuse(Errc::busy, "a backup is already running")};
             return {202, {{"ok", true}, {"job", backup_job_.state()}}};
@@ -137,7 +140,8 @@ ApiResponse WebApi::users(const ApiRequest& r) {
 ApiResponse WebApi::backups() {
     Value job = backup_job_.state();
     Value settings = admin_({{"cmd", "settings"}}, {});
-    Value out = {{"ok", true}, {"job", job}, {"schedule", settings.value("backup", Value::object())}};
+    Value out = {
+        {"ok", true}, {"job", job}, {"schedule", settings.value("backup", Value::object())}};
     // Listing waits for a running backup (one at a time on the target): while one runs, the
     // page shows its progress and fetches the list once it is done.
     if (job.value("state", "") == "running") {

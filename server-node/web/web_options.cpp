@@ -14,8 +14,9 @@ void add_web_options(CLI::App& app, WebCommandLine& cl) {
     app.add_option("--web-cert-file", o.cert_file,
                    "TLS certificate chain of the web page (the fleet's server certificate)");
     app.add_option("--web-key-file", o.key_file, "Its private key");
-    app.add_option("--web-admin-password-hash-file", o.password_hash_file,
-                   "File with the admin password's Argon2 hash (pdsync-server --web-hash-password)");
+    app.add_option(
+        "--web-admin-password-hash-file", o.password_hash_file,
+        "File with the admin password's Argon2 hash (pdsync-server --web-hash-password)");
     app.add_flag("--web-hash-password", cl.hash_password,
                  "Read a password from stdin, print its hash for --web-admin-password-hash-file, "
                  "and exit");

@@ -13,8 +13,7 @@ Result<std::string> hash_password(std::string_view password) {
     if (sodium_init() < 0) return make_error(Errc::io, "libsodium did not initialize");
     if (password.empty()) return make_error(Errc::invalid_argument, "the password is empty");
     char out[crypto_pwhash_STRBYTES];
-    if (crypto_pwhash_str(out, password.data(), password.size(),
-                          crypto_pwhash_OPSLIMIT_INTERACTIVE,
+    if (crypto_pwhash_str(out, password.data(), password.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
                           crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
         return make_error(Errc::io, "out of memory while hashing the password");
     }
@@ -29,11 +28,11 @@ bool verify_password(const std::string& hash, std::string_view password) {
 Result<std::string> read_password_hash_file(const std::string& path) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0)
-        return make_error(Errc::not_found, "cannot read the web admin password hash '" + path + "'");
+        return make_error(Errc::not_found,
+                          "cannot read the web admin password hash '" + path + "'");
     if ((st.st_mode & (S_IWGRP | S_IWOTH | S_IROTH)) != 0) {
-        return make_error(Errc::forbidden,
-                    "the web admin password hash '" + path +
-                        "' may be read or written by others: chmod 0600 it");
+        return make_error(Errc::forbidden, "the web admin password hash '" + path +
+                                               "' may be read or written by others: chmod 0600 it");
     }
     std::ifstream in(path);
     std::string line;
@@ -41,9 +40,9 @@ Result<std::string> read_password_hash_file(const std::string& path) {
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
     if (line.rfind("$argon2", 0) != 0 || line.size() >= crypto_pwhash_STRBYTES) {
         return make_error(Errc::invalid_argument,
-                    "'" + path +
-                        "' does not hold an Argon2 password hash (make one with "
-                        "pdsync-server --web-hash-password < password-file)");
+                          "'" + path +
+                              "' does not hold an Argon2 password hash (make one with "
+                              "pdsync-server --web-hash-password < password-file)");
     }
     return line;
 }

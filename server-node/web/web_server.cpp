@@ -11,7 +11,7 @@
 
 #include "server-node/web/web_assets.hpp"
 #include "server-node/web/web_password.hpp"
-#include "shared/tuning.hpp"
+#include "shared/base/tuning.hpp"
 
 namespace pdsync::server::web {
 namespace {
@@ -96,7 +96,8 @@ Status check_web_options(const WebOptions& o) {
                               "--web-key-file (plain HTTP only on 127.0.0.1 or ::1)");
     }
     if (https && (o.cert_file.empty() || o.key_file.empty()))
-        return make_error(Errc::invalid_argument, "HTTPS needs both --web-cert-file and --web-key-file");
+        return make_error(Errc::invalid_argument,
+                          "HTTPS needs both --web-cert-file and --web-key-file");
     return Ok{};
 }
 
@@ -132,8 +133,8 @@ Status WebServer::start() {
                    SSL_CTX_check_private_key(&ctx) == 1;
         });
         if (!ssl->is_valid()) {
-            return make_error(Errc::invalid_argument, "cannot use the web certificate '" +
-                                                          cert + "' with key '" + key + "'");
+            return make_error(Errc::invalid_argument, "cannot use the web certificate '" + cert +
+                                                          "' with key '" + key + "'");
         }
         http_ = std::move(ssl);
     } else {
@@ -216,18 +217,14 @@ void WebServer::install_routes() {
     http_->Get("/assets/.*", [](const httplib::Request& req, httplib::Response& res) {
         send_asset(res, req.path);
     });
-    http_->Post("/api/v1/login", [this](const httplib::Request& req, httplib::Response& res) {
-        login(req, res);
-    });
-    http_->Post("/api/v1/logout", [this](const httplib::Request& req, httplib::Response& res) {
-        logout(req, res);
-    });
-    http_->Get("/api/v1/.*", [this](const httplib::Request& req, httplib::Response& res) {
-        api(req, res);
-    });
-    http_->Post("/api/v1/.*", [this](const httplib::Request& req, httplib::Response& res) {
-        api(req, res);
-    });
+    http_->Post("/api/v1/login",
+                [this](const httplib::Request& req, httplib::Response& res) { login(req, res); });
+    http_->Post("/api/v1/logout",
+                [this](const httplib::Request& req, httplib::Response& res) { logout(req, res); });
+    http_->Get("/api/v1/.*",
+               [this](const httplib::Request& req, httplib::Response& res) { api(req, res); });
+    http_->Post("/api/v1/.*",
+                [this](const httplib::Request& req, httplib::Response& res) { api(req, res); });
     // Anything else: the API says 401/404 in JSON; a page leads to the login.
     http_->set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
         if (!res.body.empty()) return;
@@ -260,10 +257,10 @@ void WebServer::login(const httplib::Request& req, httplib::Response& res) {
                           {"retry_after_ms", wait}});
     }
     Value body = Value::parse(req.body, nullptr, false);
-    std::string password = body.is_object() && body.contains("password") &&
-                                   body["password"].is_string()
-                               ? body["password"].get<std::string>()
-                               : std::string();
+    std::string password =
+        body.is_object() && body.contains("password") && body["password"].is_string()
+            ? body["password"].get<std::string>()
+            : std::string();
     bool ok = false;
     {
         std::lock_guard lock(verify_mu_);

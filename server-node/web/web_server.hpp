@@ -3,8 +3,8 @@
 // API (web_api) behind a session cookie and a CSRF token. HTTPS with the fleet's server
 // certificate; plain HTTP is accepted only on a loopback address (tests, an SSH tunnel).
 //
-//   WebServer web(options, [&](const Value& req, auto& progress) { return node.admin(req, progress); });
-//   if (auto st = web.start(); !st) ...;   // listening when start() returns
+//   WebServer web(options, [&](const Value& req, auto& progress) { return node.admin(req,
+//   progress); }); if (auto st = web.start(); !st) ...;   // listening when start() returns
 //   web.stop();
 //
 // Ownership and threads: owned by main(); start()/stop() from the owning thread. Requests
@@ -18,7 +18,7 @@
 
 #include "server-node/web/web_api.hpp"
 #include "server-node/web/web_sessions.hpp"
-#include "shared/result.hpp"
+#include "shared/base/result.hpp"
 
 namespace httplib {
 class Server;

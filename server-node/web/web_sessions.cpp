@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "shared/clock.hpp"
+#include "shared/base/hex.hpp"
 
 namespace pdsync::server::web {
 
@@ -65,8 +65,7 @@ std::size_t SessionTable::size() const {
     return sessions_.size();
 }
 
-LoginThrottle::LoginThrottle(int64_t first_delay_ms, int64_t max_delay_ms,
-                             std::size_t max_entries)
+LoginThrottle::LoginThrottle(int64_t first_delay_ms, int64_t max_delay_ms, std::size_t max_entries)
     : first_delay_ms_(first_delay_ms), max_delay_ms_(max_delay_ms), max_entries_(max_entries) {}
 
 int64_t LoginThrottle::wait_ms(const std::string& address, int64_t now_ms) const {

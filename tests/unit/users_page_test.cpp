@@ -41,7 +41,8 @@ TEST(UsersPage, KeysetPagesFollowEachOtherInIdOrder) {
 
 TEST(UsersPage, PrefixSearchMatchesOnlyIdsStartingWithIt) {
     auto store = open_sqlite_server_store(":memory:");
-    for (std::string u : {"al", "alice", "alicia", "albert", "bob", "Alice", "ali\xff", "ali\xff\xff"})
+    for (std::string u :
+         {"al", "alice", "alicia", "albert", "bob", "Alice", "ali\xff", "ali\xff\xff"})
         store->save_user({u, 1, 1});
     EXPECT_EQ(names(store->list_users_page("ali", "", 10)),
               (std::vector<std::string>{"alice", "alicia", "ali\xff", "ali\xff\xff"}));
@@ -64,7 +65,8 @@ TEST(UsersPage, APageAndItsCountStayFastAtAHundredThousandUsers) {
         auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0);
         return std::make_pair(r.answer, ms.count());
     };
-    auto [middle, middle_ms] = timed({{"cmd", "users-list"}, {"after", "user-050000"}, {"limit", 50}});
+    auto [middle, middle_ms] =
+        timed({{"cmd", "users-list"}, {"after", "user-050000"}, {"limit", 50}});
     ASSERT_TRUE(middle.value("ok", false)) << middle.dump();
     EXPECT_EQ(middle["users"].size(), 50u);
     EXPECT_EQ(middle["users"][0]["user"], "user-050001");
@@ -73,10 +75,13 @@ TEST(UsersPage, APageAndItsCountStayFastAtAHundredThousandUsers) {
     auto [search, search_ms] = timed({{"cmd", "users-list"}, {"prefix", "zoe-"}, {"limit", 50}});
     EXPECT_EQ(search["matching"], 50u);
     EXPECT_TRUE(search["next_after"].is_null());
-    auto [last, last_ms] = timed({{"cmd", "users-list"}, {"prefix", "user-0999"}, {"after", "user-099979"}, {"limit", 50}});
+    auto [last, last_ms] = timed(
+        {{"cmd", "users-list"}, {"prefix", "user-0999"}, {"after", "user-099979"}, {"limit", 50}});
     EXPECT_EQ(last["users"].size(), 20u);
-    std::printf("users-list at 100,050 users: middle page %.2f ms, prefix search %.2f ms, last page %.2f ms\n",
-                middle_ms, search_ms, last_ms);
+    std::printf(
+        "users-list at 100,050 users: middle page %.2f ms, prefix search %.2f ms, last page %.2f "
+        "ms\n",
+        middle_ms, search_ms, last_ms);
     // A range scan of the key: a page costs well under the page's poll interval even under
     // the sanitizers; a full scan of 100,000 rows per page would not.
     EXPECT_LT(middle_ms, 100.0);

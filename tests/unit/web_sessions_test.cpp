@@ -130,7 +130,9 @@ struct Recorder {
         return [this](const Value& req, const std::function<void(const Value&)>&) {
             requests.push_back(req);
             if (req["cmd"] == "machines-pending" || req["cmd"] == "join-code")
-                return Value{{"ok", false}, {"error", "invalid_argument"}, {"message", "unknown command 'x'"}};
+                return Value{{"ok", false},
+                             {"error", "invalid_argument"},
+                             {"message", "unknown command 'x'"}};
             return answer;
         };
     }
@@ -141,12 +143,16 @@ TEST(WebApi, ActionsBecomeTheAdminSocketsCommands) {
     Recorder rec;
     WebApi api(rec.call());
     EXPECT_EQ(api.handle({"POST", "/machines/remove", {}, {{"device_id", "mfp-3f"}}}).status, 200);
-    EXPECT_EQ(api.handle({"POST", "/users/delete", {}, {{"user", "bob"}, {"category", "keychain"}}}).status, 200);
+    EXPECT_EQ(api.handle({"POST", "/users/delete", {}, {{"user", "bob"}, {"category", "keychain"}}})
+                  .status,
+              200);
     api.handle({"GET", "/users", {{"prefix", "al"}, {"after", "alice"}, {"limit", "20"}}, {}});
     ASSERT_EQ(rec.requests.size(), 3u);
     EXPECT_EQ(rec.requests[0], (Value{{"cmd", "machines-remove"}, {"device_id", "mfp-3f"}}));
-    EXPECT_EQ(rec.requests[1], (Value{{"cmd", "users-delete"}, {"user", "bob"}, {"category", "keychain"}}));
-    EXPECT_EQ(rec.requests[2], (Value{{"cmd", "users-list"}, {"limit", 20}, {"prefix", "al"}, {"after", "alice"}}));
+    EXPECT_EQ(rec.requests[1],
+              (Value{{"cmd", "users-delete"}, {"user", "bob"}, {"category", "keychain"}}));
+    EXPECT_EQ(rec.requests[2],
+              (Value{{"cmd", "users-list"}, {"limit", 20}, {"prefix", "al"}, {"after", "alice"}}));
 }
 
 TEST(WebApi, AdminErrorsBecomeHttpStatuses) {
