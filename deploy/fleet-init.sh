@@ -199,7 +199,9 @@ if [ ! -s "$web_hash" ]; then
     server_bin=${PDSYNC_SERVER_BIN:-${cfg[bindir]}/pdsync-server}
     [ -x "$server_bin" ] || server_bin=$(command -v pdsync-server || true)
     if [ -n "$server_bin" ]; then
-        (umask 077 && "$server_bin" --web-hash-password <"$web_pw" >"$web_hash.tmp") && mv "$web_hash.tmp" "$web_hash"
+        (umask 077 && "$server_bin" --web-hash-password <"$web_pw" >"$web_hash.tmp") || true
+        if grep -q '^\$argon2' "$web_hash.tmp"; then mv "$web_hash.tmp" "$web_hash"
+        else rm -f "$web_hash.tmp"; pds_log "warning: $server_bin made no password hash; the web admin page stays off"; fi
     else
         pds_log "warning: no pdsync-server to hash the web admin password; run fleet-init.sh again once it is installed"
     fi

@@ -106,8 +106,8 @@ ServerCore::AdminResult ServerCore::users_page(const Value& request) {
     const Value& limit_v = request["limit"];
     if (!limit_v.is_number_unsigned() || limit_v.get<uint64_t>() == 0 ||
         limit_v.get<uint64_t>() > tuning::web::kUsersPageMax) {
-        return {fail(Errc::invalid_argument, "'limit' must be a number from 1 to " +
-                                                 std::to_string(tuning::web::kUsersPageMax)),
+        return {error_reply(Errc::invalid_argument, "'limit' must be a number from 1 to " +
+                                                        std::to_string(tuning::web::kUsersPageMax)),
                 {}};
     }
     auto text = [&](const char* key) -> std::optional<std::string> {
@@ -118,7 +118,7 @@ ServerCore::AdminResult ServerCore::users_page(const Value& request) {
     auto prefix = text("prefix");
     auto after = text("after");
     if (!prefix || !after)
-        return {fail(Errc::invalid_argument, "'prefix' and 'after' must be strings"), {}};
+        return {error_reply(Errc::invalid_argument, "'prefix' and 'after' must be strings"), {}};
     auto limit = static_cast<std::size_t>(limit_v.get<uint64_t>());
     // One row more than asked tells whether another page follows.
     auto rows = store_.list_users_page(*prefix, *after, limit + 1);

@@ -3,14 +3,11 @@
 
 #include "shared/base/tuning.hpp"
 #include "shared/clock.hpp"
+#include "shared/reply.hpp"
 #include "shared/secrets.hpp"
 
 namespace pdsync::server::web {
 namespace {
-
-Value refuse(Errc code, const std::string& message) {
-    return {{"ok", false}, {"error", std::string(errc_name(code))}, {"message", message}};
-}
 
 // A string field of a JSON body, or "" if absent.
 std::string text(const Value& body, const char* key) {
@@ -98,14 +95,15 @@ ApiResponse WebApi::handle(const ApiRequest& r) {
         if (p == "/backups") {
             std::string label = text(b, "label");
             if (label.size() > 128)
-                return {400, refuse(Errc::invalid_argument, "the label is longer than 128 bytes")};
+                return {400,
+                        error_reply(Errc::invalid_argument, "the label is longer than 128 bytes")};
             if (!backup_job_.start(label.empty() ? "from the web page" : label, now_ms()))
-                return {409, refuse(Errc::busy, "a backup is already running")};
+                return {409, error_reply(Errc::busy, "a backup is already running")};
             return {202, {{"ok", true}, {"job", backup_job_.state()}}};
         }
         if (p == "/join-code/rotate") return call({{"cmd", "join-code-rotate"}});
     }
-    return {404, refuse(Errc::not_found, "no API route " + r.method + " /api/v1" + p)};
+    return {404, error_reply(Errc::not_found, "no API route " + r.method + " /api/v1" + p)};
 }
 
 ApiResponse WebApi::machines() {
@@ -128,7 +126,7 @@ ApiResponse WebApi::users(const ApiRequest& r) {
         try {
             limit = static_cast<std::size_t>(std::stoul(it->second));
         } catch (const std::exception&) {
-            return {400, refuse(Errc::invalid_argument, "'limit' is not a number")};
+            return {400, error_reply(Errc::invalid_argument, "'limit' is not a number")};
         }
     }
     Value req = {{"cmd", "users-list"}, {"limit", limit}};

@@ -12,6 +12,7 @@
 #include "server-node/web/web_assets.hpp"
 #include "server-node/web/web_password.hpp"
 #include "shared/base/tuning.hpp"
+#include "shared/reply.hpp"
 
 namespace pdsync::server::web {
 namespace {
@@ -44,8 +45,7 @@ void send_json(httplib::Response& res, int status, const Value& body) {
 }
 
 void send_error(httplib::Response& res, int status, Errc code, const std::string& message) {
-    send_json(res, status,
-              {{"ok", false}, {"error", std::string(errc_name(code))}, {"message", message}});
+    send_json(res, status, error_reply(code, message));
 }
 
 void send_asset(httplib::Response& res, const std::string& path) {
@@ -179,7 +179,7 @@ std::optional<Session> WebServer::session_of(const httplib::Request& req) {
         if (end == std::string::npos) end = cookies.size();
         if (cookies.compare(pos, key.size(), key) == 0)
             return sessions_.use(cookies.substr(pos + key.size(), end - pos - key.size()),
-                                 monotonic_ms());
+                                 monotonic_ms(), req.get_header_value("X-Pdsync-Poll") != "1");
         pos = end + 1;
     }
     return std::nullopt;

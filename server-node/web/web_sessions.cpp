@@ -39,7 +39,7 @@ Session SessionTable::open(int64_t now_ms) {
     return s;
 }
 
-std::optional<Session> SessionTable::use(const std::string& token, int64_t now_ms) {
+std::optional<Session> SessionTable::use(const std::string& token, int64_t now_ms, bool touch) {
     std::lock_guard lock(mu_);
     if (token.empty()) return std::nullopt;
     // Looked up by the map's ordering, not compared byte by byte in constant time: a timing
@@ -51,7 +51,7 @@ std::optional<Session> SessionTable::use(const std::string& token, int64_t now_m
         sessions_.erase(it);
         return std::nullopt;
     }
-    it->second.last_used_ms = now_ms;
+    if (touch) it->second.last_used_ms = now_ms;
     return it->second;
 }
 

@@ -28,9 +28,10 @@ class SessionTable {
 
     // A new session; beyond max_sessions the least recently used one is closed.
     Session open(int64_t now_ms);
-    // The session holding `token`, touched (its idle time starts again); none if unknown,
-    // idle too long or too old (then it is closed).
-    std::optional<Session> use(const std::string& token, int64_t now_ms);
+    // The session holding `token`; none if unknown, idle too long or too old (then it is
+    // closed). With `touch` its idle time starts again: the page's own polling does not
+    // touch, so a tab left open on an unattended PC still times out.
+    std::optional<Session> use(const std::string& token, int64_t now_ms, bool touch = true);
     void close(const std::string& token);
     std::size_t size() const;
 

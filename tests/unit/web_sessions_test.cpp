@@ -27,6 +27,13 @@ TEST(WebSessions, ASessionIdleTooLongIsClosed) {
     EXPECT_EQ(t.size(), 0u);
 }
 
+TEST(WebSessions, ThePagesOwnPollingDoesNotKeepASessionAlive) {
+    SessionTable t(1000, 100000, 8);
+    Session s = t.open(0);
+    for (int64_t at = 200; at <= 1000; at += 200) EXPECT_TRUE(t.use(s.token, at, false));
+    EXPECT_FALSE(t.use(s.token, 1001, false));
+}
+
 TEST(WebSessions, EvenABusySessionEndsAtItsMaximumAge) {
     SessionTable t(1000, 5000, 8);
     Session s = t.open(0);

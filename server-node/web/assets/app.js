@@ -11,6 +11,7 @@
   let timer = null;
   let currentPage = "";
   let joinPanel = null;
+  let background = false;  // set while a poll runs
 
   // ---- helpers ------------------------------------------------------------------------------
   function h(tag, attrs, ...children) {
@@ -86,6 +87,8 @@
 
   async function api(method, path, body) {
     const opts = { method, credentials: "same-origin", headers: {} };
+    // The page's own refreshes do not keep the session alive: only the administrator does.
+    if (background) opts.headers["X-Pdsync-Poll"] = "1";
     if (method !== "GET") {
       opts.headers["X-CSRF-Token"] = csrf;
       opts.headers["Content-Type"] = "application/json";
@@ -104,7 +107,8 @@
   function poll(fn) {
     clearInterval(timer);
     timer = setInterval(async () => {
-      try { await fn(); setLive(true); } catch (e) { setLive(false); }
+      background = true;
+      try { await fn(); setLive(true); } catch (e) { setLive(false); } finally { background = false; }
     }, features.poll_ms || 2000);
   }
   function page(title, subtitle, ...right) {
