@@ -69,8 +69,10 @@ class AdminPage(unittest.TestCase):
             box.clear()
             box.send_keys(password)
             self.driver.find_element(By.ID, "login-button").click()
-            self.wait.until(lambda d: "/login" not in d.current_url or
-                            d.find_element(By.ID, "login-error").is_displayed())
+            # One script reads the page's state: it may be navigating away meanwhile.
+            self.wait.until(lambda d: d.execute_script(
+                "const e = document.getElementById('login-error');"
+                "return location.pathname !== '/login' || (e !== null && !e.hidden);"))
             if "/login" not in self.driver.current_url:
                 self.wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".page-head h1")))
                 return
@@ -111,13 +113,13 @@ class AdminPage(unittest.TestCase):
         # page says so.
         fleet.wait_until(lambda: w.request("POST", "/api/v1/login", {"password": "wrong again"},
                                            cookie=False)[0].status == 401, 5, "the 1 s wait to end")
+        res, body = w.request("POST", "/api/v1/login", {"password": PASSWORD}, cookie=False)
+        self.assertEqual(res.status, 429)
+        self.assertGreater(body["retry_after_ms"], 1000, "the second wait is longer than the first")
         box.clear()
         box.send_keys(PASSWORD)
         self.driver.find_element(By.ID, "login-button").click()
-        self.wait.until(lambda d: "Too many failed attempts. Wait 2 s" in err.text)
-        res, body = w.request("POST", "/api/v1/login", {"password": PASSWORD}, cookie=False)
-        self.assertEqual(res.status, 429)
-        self.assertIn(res.getheader("Retry-After"), ("1", "2"))
+        self.wait.until(lambda d: "Too many failed attempts" in err.text)
 
     def test_without_a_session_the_api_answers_401_and_pages_lead_to_login(self):
         w = fleet.Web("127.0.0.1", self.server.web_port)
