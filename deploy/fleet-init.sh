@@ -190,6 +190,25 @@ fi
     --root "${cfg[root]}" --port "${cfg[port]}" --listen-addr "${cfg[listen_addr]}" \
     --data-dir "$data/broker" --password-file "$passwd" --run-user "${cfg[run_user]}" "${tls_args[@]}"
 
+# ---- Web admin page: HTTPS on port 8443 with the server certificate; its password ----------
+# The clear password stays in secrets/ for the administrator; the server reads only its
+# Argon2 hash, made by pdsync-server itself (PDSYNC_SERVER_BIN, else BINDIR, else PATH).
+web_pw=$fleet/secrets/web-admin.password web_hash=$fleet/secrets/web-admin.hash
+[ -s "$web_pw" ] || { (umask 077 && pds_gen_password >"$web_pw"); rm -f "$web_hash"; }
+if [ ! -s "$web_hash" ]; then
+    server_bin=${PDSYNC_SERVER_BIN:-${cfg[bindir]}/pdsync-server}
+    [ -x "$server_bin" ] || server_bin=$(command -v pdsync-server || true)
+    if [ -n "$server_bin" ]; then
+        (umask 077 && "$server_bin" --web-hash-password <"$web_pw" >"$web_hash.tmp") || true
+        if grep -q '^\$argon2' "$web_hash.tmp"; then mv "$web_hash.tmp" "$web_hash"
+        else rm -f "$web_hash.tmp"; pds_log "warning: $server_bin made no password hash; the web admin page stays off"; fi
+    else
+        pds_log "warning: no pdsync-server to hash the web admin password; run fleet-init.sh again once it is installed"
+    fi
+fi
+web_conf="# The web admin page (see docs/admin-api.md); its password is in $web_pw."
+[ -s "$web_hash" ] && web_conf+=$'\n'"web-listen = \"0.0.0.0:8443\""$'\n'"web-cert-file = \"$fleet/tls/server.crt\""$'\n'"web-key-file = \"$fleet/tls/server.key\""$'\n'"web-admin-password-hash-file = \"$web_hash\""
+
 # ---- Server node config ---------------------------------------------------------------------
 host=${cfg[listen_addr]}
 [[ $host == *:* ]] && host="[$host]"
@@ -204,6 +223,7 @@ password = "$(cat "$fleet/secrets/$PDS_SERVER_USER.password")"
 root = "${cfg[root]}"
 store = "$data/server/server.db"
 device-id = "${cfg[server_device_id]}"
+$web_conf
 # The auth profile every synchronized machine must share (docs/protocol.md §5.2), e.g.:
 #   auth-method = "ldap"
 #   auth-realm = "corp.example"

@@ -4,6 +4,7 @@
 
 #include "server-node/server_batch.hpp"
 #include "server-node/server_core.hpp"
+#include "shared/base/tuning.hpp"
 #include "shared/clock.hpp"
 #include "shared/merge.hpp"
 #include "shared/reply.hpp"
@@ -30,6 +31,17 @@ ServerCore::AdminResult ServerCore::admin(const Value& request) {
         Value v = status_value();
         v["ok"] = true;
         return {v, {}};
+    }
+    if (cmd == "users-list" && request.contains("limit")) return users_page(request);
+    if (cmd == "settings") {
+        return {{{"ok", true},
+                 {"server_id", settings_.server_id},
+                 {"server_device_id", settings_.device_id},
+                 {"categories", settings_.categories.names()},
+                 {"machine_limit", settings_.machine_limit},
+                 {"user_limit", settings_.user_limit},
+                 {"inspect_view", settings_.inspect_view}},
+                {}};
     }
     if (cmd == "users-list") {
         Value users = Value::array();
@@ -87,6 +99,45 @@ ServerCore::AdminResult ServerCore::admin(const Value& request) {
     }
     if (cmd == "import") return import_documents(request.value("documents", Value::array()));
     return {error_reply(Errc::invalid_argument, "unknown command '" + cmd + "'"), {}};
+}
+
+ServerCore::AdminResult ServerCore::users_page(const Value& request) {
+    // {"prefix": "al", "after": "alice", "limit": 50}: one page, and how many match.
+    const Value& limit_v = request["limit"];
+    if (!limit_v.is_number_unsigned() || limit_v.get<uint64_t>() == 0 ||
+        limit_v.get<uint64_t>() > tuning::web::kUsersPageMax) {
+        return {error_reply(Errc::invalid_argument, "'limit' must be a number from 1 to " +
+                                                        std::to_string(tuning::web::kUsersPageMax)),
+                {}};
+    }
+    auto text = [&](const char* key) -> std::optional<std::string> {
+        if (!request.contains(key)) return std::string();
+        if (!request[key].is_string()) return std::nullopt;
+        return request[key].get<std::string>();
+    };
+    auto prefix = text("prefix");
+    auto after = text("after");
+    if (!prefix || !after)
+        return {error_reply(Errc::invalid_argument, "'prefix' and 'after' must be strings"), {}};
+    auto limit = static_cast<std::size_t>(limit_v.get<uint64_t>());
+    // One row more than asked tells whether another page follows.
+    auto rows = store_.list_users_page(*prefix, *after, limit + 1);
+    bool more = rows.size() > limit;
+    if (more) rows.pop_back();
+    Value users = Value::array();
+    for (const auto& u : rows) {
+        users.push_back({{"user", u.user},
+                         {"created_at", u.created_at},
+                         {"last_used_at", u.last_used_at},
+                         {"documents", versions_value(store_.document_versions(u.user))}});
+    }
+    Value answer = {{"ok", true},
+                    {"users", users},
+                    {"matching", store_.count_users_with_prefix(*prefix)},
+                    {"count", store_.count_users()},
+                    {"limit", settings_.user_limit},
+                    {"next_after", more ? Value(rows.back().user) : Value(nullptr)}};
+    return {answer, {}};
 }
 
 ServerCore::AdminResult ServerCore::delete_user_data(const std::string& user,

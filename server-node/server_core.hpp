@@ -98,7 +98,8 @@ class ServerCore {
         std::vector<Outbound> publish;
     };
     // One administration command, in its own transaction: users-list, users-show,
-    // users-delete, machines-remove, export, import, status.
+    // users-delete, machines-remove, export, import, status, settings; users-list with a
+    // "limit" answers one page (see docs/admin-api.md).
     AdminResult admin(const Value& request);
     // The status as a Value (what status_message() publishes).
     Value status_value() const;
@@ -112,6 +113,7 @@ class ServerCore {
     // Adds the inspection-view twin of a document or status publication, if enabled.
     void add_inspect(std::vector<Outbound>& out, const std::string& topic, const Value* v) const;
 
+    AdminResult users_page(const Value& request);
     AdminResult delete_user_data(const std::string& user, std::optional<Category> category);
     AdminResult remove_machine(const std::string& device_id);
     AdminResult import_documents(const Value& documents);

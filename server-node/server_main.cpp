@@ -9,6 +9,7 @@
 #include "server-node/backup/store_lock.hpp"
 #include "server-node/server_node.hpp"
 #include "server-node/server_restore.hpp"
+#include "server-node/web/web_options.hpp"
 #include "shared/base/tuning.hpp"
 #include "shared/net/node_options.hpp"
 
@@ -84,7 +85,10 @@ int main(int argc, char** argv) {
     restore->add_flag("--stop", restore_request.stop_first,
                       "Stop the running server first, through --admin-socket");
     restore->add_flag("--json", restore_request.json, "One JSON answer on stdout");
+    server::web::WebCommandLine web_cl;
+    server::web::add_web_options(app, web_cl);
     CLI11_PARSE(app, argc, argv);
+    if (web_cl.hash_password) return server::web::run_hash_password();
     if (*restore) {
         restore_request.store_path = store_path;
         restore_request.target = options.backup;
@@ -93,6 +97,12 @@ int main(int argc, char** argv) {
     }
 
     net::setup_logging("server", node);
+    if (web_cl.options.enabled()) {
+        if (auto st = server::web::check_web_options(web_cl.options); !st) {
+            spdlog::critical("web admin page: {}", st.error().message);
+            return 2;
+        }
+    }
     std::string unknown;
     auto synced = categories_from_names(categories, unknown);
     if (!synced) {
@@ -142,15 +152,34 @@ int main(int argc, char** argv) {
                  standby_of.empty()
                      ? ""
                      : " role=standby of " + fmt::format("{}", fmt::join(standby_of, ",")));
+    options.settings_extra["broker"] = {{"servers", mqtt->servers},
+                                        {"username", mqtt->username},
+                                        {"tls", !mqtt->ca_file.empty()},
+                                        {"ca_file", mqtt->ca_file},
+                                        {"client_certificate", !mqtt->cert_file.empty()}};
+    options.settings_extra["web"] = server::web::web_settings_summary(web_cl.options);
     server::ServerNode server(std::move(store), Topics(node.root), settings,
                               std::move(mqtt).value(), std::move(options));
     if (auto st = server.start(); !st) {
         spdlog::critical("{}", st.error().message);
         return 1;
     }
+    // The web admin page: a second door to the same administration commands as the socket.
+    std::optional<server::web::WebServer> web;
+    if (web_cl.options.enabled()) {
+        web.emplace(web_cl.options, [&server](const Value& req, const auto& progress) {
+            return server.admin(req, progress);
+        });
+        if (auto st = web->start(); !st) {
+            spdlog::critical("web admin page: {}", st.error().message);
+            server.stop();
+            return 2;
+        }
+    }
 
     int sig = net::wait_for_stop_signal();
     spdlog::info("signal {}: stopping", sig);
+    if (web) web->stop();
     server.stop();
     return server.fenced() ? 3 : 0;  // 3: do not restart (systemd RestartPreventExitStatus)
 }

@@ -190,6 +190,18 @@ Value ServerNode::admin(const Value& request, const net::ControlServer::Progress
             });
     }
     if (cmd == "backup-list") return backups_->list();
+    if (cmd == "settings") {
+        // The core's settings, then what only the node knows: backups, broker, web page.
+        Value v = run_on_worker(request);
+        if (!v.value("ok", false)) return v;
+        const auto& b = options_.backup;
+        v["backup"] = {{"target", !b.dir.empty() ? b.dir : b.smb_url},
+                       {"interval_s", b.interval_s},
+                       {"keep", b.keep}};
+        for (auto it = options_.settings_extra.begin(); it != options_.settings_extra.end(); ++it)
+            v[it.key()] = it.value();
+        return v;
+    }
     if (cmd == "status" && standby_mode_) {
         Value v = standby_->status();
         v["ok"] = true;

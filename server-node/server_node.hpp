@@ -48,6 +48,9 @@ struct ServerNodeOptions {
     // Start as the primary even where a fence names another server (--clear-fence): the
     // administrator brings this server back on purpose, and the fence is removed.
     bool clear_fence = false;
+    // Shown by the "settings" command beside the core's and the backup's settings: what
+    // main() knows of the broker link and the web page (no secrets).
+    Value settings_extra = Value::object();
 };
 
 class ServerNode {

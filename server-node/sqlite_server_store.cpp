@@ -96,6 +96,16 @@ AppliedRow applied_row(SQLite::Statement& q, int first) {
     return r;
 }
 
+// The smallest string greater than every string starting with `prefix` (byte-wise, as
+// SQLite's BINARY collation compares), or none when every such string is unbounded above
+// (an empty prefix, or one of 0xFF bytes only).
+std::optional<std::string> prefix_upper_bound(std::string prefix) {
+    while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xFF) prefix.pop_back();
+    if (prefix.empty()) return std::nullopt;
+    prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
+    return prefix;
+}
+
 class SqliteTransaction final : public StoreTransaction {
   public:
     explicit SqliteTransaction(SQLite::Database& db) : txn_(db) {}
@@ -265,6 +275,38 @@ class SqliteServerStore final : public ServerStore {
                 {q.getColumn(0).getString(), q.getColumn(1).getInt64(), q.getColumn(2).getInt64()});
         }
         return out;
+    }
+
+    std::vector<UserRow> list_users_page(const std::string& prefix, const std::string& after,
+                                         std::size_t limit) override {
+        auto upper = prefix_upper_bound(prefix);
+        SQLite::Statement q(*db_, upper
+                                      ? "SELECT user,created_at,last_used_at FROM users "
+                                        "WHERE user>=? AND user>? AND user<? ORDER BY user LIMIT ?"
+                                      : "SELECT user,created_at,last_used_at FROM users "
+                                        "WHERE user>=? AND user>? ORDER BY user LIMIT ?");
+        q.bind(1, prefix);
+        q.bind(2, after);
+        int next = 3;
+        if (upper) q.bind(next++, *upper);
+        q.bind(next, static_cast<int64_t>(limit));
+        std::vector<UserRow> out;
+        while (q.executeStep()) {
+            out.push_back(
+                {q.getColumn(0).getString(), q.getColumn(1).getInt64(), q.getColumn(2).getInt64()});
+        }
+        return out;
+    }
+
+    std::size_t count_users_with_prefix(const std::string& prefix) override {
+        if (prefix.empty()) return count_users();
+        auto upper = prefix_upper_bound(prefix);
+        SQLite::Statement q(*db_, upper ? "SELECT count(*) FROM users WHERE user>=? AND user<?"
+                                        : "SELECT count(*) FROM users WHERE user>=?");
+        q.bind(1, prefix);
+        if (upper) q.bind(2, *upper);
+        q.executeStep();
+        return static_cast<std::size_t>(q.getColumn(0).getInt64());
     }
 
     std::optional<DeviceRow> find_device(const std::string& device_id) override {

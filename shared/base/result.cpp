@@ -6,7 +6,7 @@
 
 namespace pdsync {
 namespace {
-constexpr std::array<std::string_view, 33> kNames = {
+constexpr std::array<std::string_view, 36> kNames = {
     "ok",
     "malformed",
     "too_large",
@@ -40,9 +40,12 @@ constexpr std::array<std::string_view, 33> kNames = {
     "access_denied",
     "unreachable",
     "smb",
+    "unauthenticated",
+    "forbidden",
+    "rate_limited",
 };
 // One name per code, in the enum's order: a code appended without its name fails here.
-static_assert(kNames.size() == static_cast<size_t>(Errc::smb) + 1);
+static_assert(kNames.size() == static_cast<size_t>(Errc::rate_limited) + 1);
 }  // namespace
 
 std::string_view errc_name(Errc code) {

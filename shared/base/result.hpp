@@ -52,6 +52,10 @@ enum class Errc {
     access_denied,  // logged in, but no right to do that
     unreachable,    // no server at that address or port
     smb,            // any other SMB failure
+    // Web admin page (server-node/web/):
+    unauthenticated,  // no valid session, or a wrong password (HTTP 401)
+    forbidden,        // a session without the right CSRF token, or a cross-site request (403)
+    rate_limited,     // too many failed logins from this address: wait and retry (429)
 };
 
 std::string_view errc_name(Errc code);

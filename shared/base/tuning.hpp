@@ -172,4 +172,35 @@ inline constexpr std::chrono::milliseconds kProgressMinInterval{100};
 inline constexpr int kProgressBarWidth = 30;
 }  // namespace terminal
 
+// ---- Web admin page (server-node/web/) -------------------------------------------------------
+namespace web {
+// A session left alone this long is closed: an office PC left unlocked should not stay an
+// administrator's console for the rest of the day.
+inline constexpr std::chrono::minutes kSessionIdle{15};
+// Even a busy session is closed after this long, so a stolen cookie does not live forever.
+inline constexpr std::chrono::hours kSessionMax{12};
+// Sessions held at once: a fleet has one or two administrators; the cap bounds the memory an
+// attacker with the password could make the server spend.
+inline constexpr std::size_t kMaxSessions = 32;
+// After the Nth failed login from one address the next attempt waits 2^(N-1) seconds,
+// capped here: guessing slows to a crawl, the real administrator waits at most a minute.
+inline constexpr std::chrono::seconds kLoginDelayMax{60};
+inline constexpr std::chrono::seconds kLoginDelayFirst{1};
+// Addresses whose failures are remembered; the oldest are forgotten beyond this.
+inline constexpr std::size_t kLoginThrottleEntries = 1024;
+// Users per page of the users table: a screenful; the API caps what a caller may ask for.
+inline constexpr std::size_t kUsersPageDefault = 50;
+inline constexpr std::size_t kUsersPageMax = 500;
+// Largest request body the web API reads (JSON actions are a few hundred bytes).
+inline constexpr std::size_t kMaxRequestBody = 64 * 1024;
+// How often the page asks for the status: a machine going online shows within this.
+inline constexpr std::chrono::milliseconds kPagePoll{2000};
+// HTTP worker threads. cpp-httplib holds a thread per kept-alive connection, and a browser
+// opens up to six per site: eight serve one administrator's tabs without queueing, with room
+// for a second one.
+inline constexpr std::size_t kHttpThreads = 8;
+// How long an idle kept-alive connection holds its thread.
+inline constexpr std::chrono::seconds kHttpKeepAlive{2};
+}  // namespace web
+
 }  // namespace pdsync::tuning
