@@ -40,7 +40,8 @@ void add_cluster_command(CLI::App& app, int& exit_code) {
         sub->add_option("--timeout-ms", c.timeout_ms, "How long to wait for the server");
     };
     common(cluster);
-    auto send = [&](const Value& request) {
+    // Copied into each callback: they run after this function has returned.
+    auto send = [&exit_code](const Value& request) {
         if (auto r = call(c, request, exit_code)) {
             if (c.json) {
                 std::cout << r->dump() << "\n";
@@ -54,7 +55,7 @@ void add_cluster_command(CLI::App& app, int& exit_code) {
     auto* init = cluster->add_subcommand(
         "init", "Start a cluster of one voter from this server and its data");
     common(init);
-    init->callback([&] { send({{"cmd", "cluster-init"}}); });
+    init->callback([send] { send({{"cmd", "cluster-init"}}); });
 
     auto* add = cluster->add_subcommand("add", "Add a member (ask the leader)");
     common(add);
@@ -65,23 +66,23 @@ void add_cluster_command(CLI::App& app, int& exit_code) {
                     "voter (counts for the majority), standby (a copy that does not vote, "
                     "promoted with `pdsync server promote`) or spare")
         ->capture_default_str();
-    add->callback([&] {
+    add->callback([send] {
         send({{"cmd", "cluster-add"}, {"id", id}, {"address", address}, {"role", role}});
     });
 
     auto* remove = cluster->add_subcommand("remove", "Remove a member (ask the leader)");
     common(remove);
     remove->add_option("--id", id, "The member's --cluster-id")->required();
-    remove->callback([&] { send({{"cmd", "cluster-remove"}, {"id", id}}); });
+    remove->callback([send] { send({{"cmd", "cluster-remove"}, {"id", id}}); });
 
     auto* transfer = cluster->add_subcommand("transfer", "Hand leadership to another voter");
     common(transfer);
     transfer->add_option("--id", id, "The voter to lead (default: any)");
-    transfer->callback([&] { send({{"cmd", "cluster-transfer"}, {"id", id}}); });
+    transfer->callback([send] { send({{"cmd", "cluster-transfer"}, {"id", id}}); });
 
     auto* status = cluster->add_subcommand("status", "This member's view of the cluster");
     common(status);
-    status->callback([&] { send({{"cmd", "cluster-status"}}); });
+    status->callback([send] { send({{"cmd", "cluster-status"}}); });
 }
 
 }  // namespace pdsync::cli

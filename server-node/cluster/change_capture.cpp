@@ -46,7 +46,7 @@ class CapturedTransaction final : public StoreTransaction {
     }
 
     sqlite3* db_;
-    const SubmitChangeset& submit_;
+    SubmitChangeset submit_;
     sqlite3_session* session_ = nullptr;
     bool open_ = true;
 };

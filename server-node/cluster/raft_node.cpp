@@ -662,7 +662,9 @@ std::future<Value> RaftNode::force_sole_voter() {
             me->barrier_pending = false;
             // The TCP handles closed by raft_close are released on the next loop turn.
             me->post([me] {
-                auto st = me->init_raft();
+                // As at a process start: raft applies its log again from the beginning.
+                auto st = me->fsm.reset_to_empty();
+                if (st) st = me->init_raft();
                 if (st) {
                     raft_configuration conf;
                     raft_configuration_init(&conf);

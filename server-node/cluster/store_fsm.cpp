@@ -42,10 +42,16 @@ Status copy_database(sqlite3* from, sqlite3* to) {
 }  // namespace
 
 std::string make_entry(EntryKind kind, std::string_view body) {
-    std::string out;
-    out.reserve(body.size() + 1);
-    out.push_back(static_cast<char>(kind));
+    // [kind, 7 zero bytes][body length, 8 bytes little-endian][body][zeros to a multiple
+    // of 8]: libraft 0.15 sends an entry's bytes as they are but decodes what it receives
+    // as if every entry were padded to 8 bytes, so an entry of any other length corrupts
+    // the entries after it on the followers.
+    std::string out(16, '\0');
+    out[0] = static_cast<char>(kind);
+    uint64_t n = body.size();
+    for (int i = 0; i < 8; ++i) out[8 + i] = static_cast<char>((n >> (8 * i)) & 0xff);
     out.append(body);
+    out.append((8 - out.size() % 8) % 8, '\0');
     return out;
 }
 
@@ -79,9 +85,12 @@ int on_conflict(void* self, int kind, sqlite3_changeset_iter* /*iter*/) {
 }  // namespace
 
 Status StoreFsm::apply(std::string_view entry) {
-    if (entry.empty()) return Error{Errc::malformed, "empty cluster log entry"};
+    if (entry.size() < 16) return Error{Errc::malformed, "short cluster log entry"};
     auto kind = static_cast<EntryKind>(entry[0]);
-    std::string_view body = entry.substr(1);
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(entry[8 + i]);
+    if (n > entry.size() - 16) return Error{Errc::malformed, "truncated cluster log entry"};
+    std::string_view body = entry.substr(16, n);
     if (kind == EntryKind::image) return restore(body);
     if (kind != EntryKind::changeset) {
         return Error{Errc::malformed,

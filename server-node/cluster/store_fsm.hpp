@@ -25,7 +25,8 @@ namespace pdsync::server::cluster {
 
 enum class EntryKind : char { changeset = 'C', image = 'I' };
 
-// One log entry: its kind byte, then the changeset or image bytes.
+// One log entry: a 16-byte header (kind, body length), the changeset or image bytes, and
+// padding to a multiple of 8 bytes (store_fsm.cpp says why).
 std::string make_entry(EntryKind kind, std::string_view body);
 
 class StoreFsm {

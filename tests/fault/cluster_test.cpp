@@ -181,6 +181,13 @@ int serving_leader(std::vector<Member>& m, const std::set<int>& among) {
     return -1;
 }
 
+std::string all_logs(std::vector<Member>& m) {
+    std::string out;
+    for (std::size_t i = 0; i < m.size(); ++i)
+        out += "\n==== server-" + std::to_string(i) + "\n" + m[i].server->log();
+    return out;
+}
+
 std::set<int> all_members() {
     std::set<int> s;
     for (int i = 0; i < kMembers; ++i) s.insert(i);
@@ -318,7 +325,7 @@ TEST(Cluster, LeaderKillPartitionAndFollowerDeathLoseNoAcknowledgedChange) {
         rest.erase(isolated);
         int next = -1;
         ASSERT_TRUE(wait_until([&] { return (next = serving_leader(m, rest)) >= 0; }))
-            << m[isolated].server->log();
+            << all_logs(m);
         // Within its election timeout (1 s) and a state poll, the cut-off leader stops serving.
         ASSERT_TRUE(wait_until(
             [&] { return !cluster_status(*m[isolated].server).value("serving", true); },
@@ -406,4 +413,67 @@ TEST(Cluster, LeaderKillPartitionAndFollowerDeathLoseNoAcknowledgedChange) {
     EXPECT_GT(checked, queued.size() / 2);
     std::cout << "[cluster] " << acked.size() << " acked and " << queued.size()
               << " queued changes; " << checked << " publications checked" << std::endl;
+}
+
+// A single server with data becomes a cluster with `pdsync cluster init`; a standby added
+// with `pdsync cluster add --role standby` copies it without voting; after the leader's
+// kill -9, `pdsync server promote` makes the standby serve, with every change it held.
+TEST(Cluster, InitFromASingleServerThenPromoteItsStandby) {
+    TempDir dir;
+    const std::string doc_topic = Topics().user_doc("alice", Category::addressbook);
+    Broker broker_a(dir, {}, "broker-a");
+    Broker broker_b(dir, {}, "broker-b");
+    int port_a = free_port(), port_b = free_port();
+    const std::string addr_a = "127.0.0.1:" + std::to_string(port_a);
+    const std::string addr_b = "127.0.0.1:" + std::to_string(port_b);
+    Server a(dir, {broker_a.uri()}, {}, "server-a");
+    Device d(dir, {broker_a.uri(), broker_b.uri()}, "dev-a", {"--failover-after-ms", "1000"});
+    ASSERT_TRUE(d.wait_joined()) << d.log();
+    ASSERT_TRUE(d.login("alice").value("ok", false));
+    ASSERT_EQ(d.edit("addressbook", add("single", 1)).value("state", ""), "acked");
+
+    // The same store, now as a cluster member waiting for init: it does not serve yet.
+    a.stop();
+    a = Server(dir, {broker_a.uri()}, {"--cluster-id", "1", "--cluster-listen", addr_a}, "server-a");
+    Value waiting = a.admin({{"cmd", "cluster-status"}});
+    EXPECT_EQ(waiting.value("state", ""), "uninitialized") << waiting.dump();
+    auto init = run_cli({"cluster", "init", "--server-socket", a.admin_socket()});
+    ASSERT_EQ(init.exit_code, 0) << init.out << init.err << a.log();
+    ASSERT_TRUE(wait_until([&] { return cluster_status(a).value("serving", false); }))
+        << a.log();
+    ASSERT_TRUE(d.wait_joined()) << d.log();
+    ASSERT_EQ(d.edit("addressbook", add("clustered", 2)).value("state", ""), "acked") << a.log();
+
+    // The standby: started empty, added by the leader, catches up without voting.
+    Server b(dir, {broker_b.uri()},
+             {"--cluster-id", "2", "--cluster-listen", addr_b, "--cluster-join"}, "server-b");
+    auto added = run_cli({"cluster", "add", "--server-socket", a.admin_socket(), "--id", "2",
+                          "--address", addr_b, "--role", "standby"});
+    ASSERT_EQ(added.exit_code, 0) << added.out << added.err << a.log();
+    ASSERT_EQ(d.edit("addressbook", add("replicated", 3)).value("state", ""), "acked");
+    ASSERT_TRUE(wait_until([&] {
+        Value s = cluster_status(b);
+        return s["last_applied"] == cluster_status(a)["commit_index"] &&
+               s.value("last_applied", uint64_t{0}) > 0;
+    })) << b.log();
+    auto st = run_cli({"cluster", "status", "--json", "--server-socket", a.admin_socket()});
+    ASSERT_EQ(st.exit_code, 0) << st.err;
+    auto sv = Value::parse(st.out);
+    ASSERT_EQ(sv["members"].size(), 2u) << st.out;
+    EXPECT_EQ(sv["members"][1]["role"], "standby") << st.out;
+
+    // The leader dies; the standby alone cannot be elected: it does not vote.
+    a.kill9();
+    EXPECT_FALSE(wait_until([&] { return cluster_status(b).value("serving", false); },
+                            std::chrono::seconds(3)));
+    auto promoted = run_cli({"server", "promote", "--server-socket", b.admin_socket()});
+    ASSERT_EQ(promoted.exit_code, 0) << promoted.out << promoted.err << b.log();
+    ASSERT_TRUE(wait_until([&] { return cluster_status(b).value("serving", false); }))
+        << b.log();
+    // The device moves to broker B and goes on; everything acked before is there.
+    Value r = d.edit("addressbook", add("promoted", 4), 15000);
+    ASSERT_EQ(r.value("state", ""), "acked") << r.dump() << d.log() << b.log();
+    StoredDoc doc = stored_doc(b.store());
+    for (const char* id : {"single", "clustered", "replicated", "promoted"})
+        EXPECT_EQ(doc.ids.count(id), 1u) << id;
 }
