@@ -105,7 +105,7 @@ bool ClusterNode::handles(const std::string& cmd) const {
 }
 
 Value ClusterNode::status() const {
-    Value v = raft_ ? raft_->status() : Value::object();
+    Value v = raft_ ? raft_->status() : Value{{"state", "starting"}};
     v["last_commit_term"] = last_term_.load();
     v["last_commit_index"] = last_index_.load();
     return v;

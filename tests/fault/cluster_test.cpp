@@ -435,8 +435,9 @@ TEST(Cluster, InitFromASingleServerThenPromoteItsStandby) {
     // The same store, now as a cluster member waiting for init: it does not serve yet.
     a.stop();
     a = Server(dir, {broker_a.uri()}, {"--cluster-id", "1", "--cluster-listen", addr_a}, "server-a");
-    Value waiting = a.admin({{"cmd", "cluster-status"}});
-    EXPECT_EQ(waiting.value("state", ""), "uninitialized") << waiting.dump();
+    ASSERT_TRUE(wait_until([&] { return cluster_status(a).value("state", "") == "uninitialized"; }))
+        << cluster_status(a).dump() << a.log();
+    EXPECT_FALSE(cluster_status(a).value("serving", true));
     auto init = run_cli({"cluster", "init", "--server-socket", a.admin_socket()});
     ASSERT_EQ(init.exit_code, 0) << init.out << init.err << a.log();
     ASSERT_TRUE(wait_until([&] { return cluster_status(a).value("serving", false); }))
