@@ -86,6 +86,8 @@ int main(int argc, char** argv) {
     app.add_flag("--cluster-join", cluster.join,
                  "With a new raft directory and no peers: wait to be added by the leader "
                  "(pdsync cluster add) instead of for `pdsync cluster init`");
+    app.add_option("--cluster-snapshot-every", cluster.snapshot_threshold,
+                   "Log entries between two snapshots of the store (0: 1024)");
     CLI11_PARSE(app, argc, argv);
 
     net::setup_logging("server", node);

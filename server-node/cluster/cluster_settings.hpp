@@ -33,6 +33,8 @@ struct ClusterSettings {
     // Pristine directory and no peers: wait to be added by the leader (`pdsync cluster add`)
     // rather than for `pdsync cluster init`.
     bool join = false;
+    // Log entries between snapshots (0: tuning::kSnapshotThreshold).
+    unsigned snapshot_threshold = 0;
 
     const std::string& address() const { return advertise.empty() ? listen : advertise; }
 };

@@ -9,6 +9,7 @@ extern "C" {  // libraft's headers declare C functions without extern "C"
 #include <raft/uv.h>
 }
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 
@@ -198,8 +199,10 @@ struct RaftNode::Impl {
         raft.data = this;
         raft_set_election_timeout(&raft, tuning::kElectionTimeoutMs);
         raft_set_heartbeat_timeout(&raft, tuning::kHeartbeatTimeoutMs);
-        raft_set_snapshot_threshold(&raft, tuning::kSnapshotThreshold);
-        raft_set_snapshot_trailing(&raft, tuning::kSnapshotTrailing);
+        unsigned threshold = settings.snapshot_threshold ? settings.snapshot_threshold
+                                                         : tuning::kSnapshotThreshold;
+        raft_set_snapshot_threshold(&raft, threshold);
+        raft_set_snapshot_trailing(&raft, std::min(tuning::kSnapshotTrailing, threshold / 2));
         // Pre-vote: a member cut off and coming back does not depose a working leader by
         // bumping the term.
         raft_set_pre_vote(&raft, true);
@@ -366,6 +369,7 @@ struct RaftNode::Impl {
         }
         v["serving"] = serving.load();
         v["divergences"] = fsm.divergences();
+        v["snapshots_restored"] = fsm.restores();
         std::lock_guard lock(status_mu);
         status_value = std::move(v);
     }

@@ -139,7 +139,9 @@ Status StoreFsm::restore(std::string_view image) {
                                  static_cast<sqlite3_int64>(image.size()),
                                  SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE);
     if (rc != SQLITE_OK) return Error{Errc::malformed, sqlite_error(copy.db, "deserialize")};
-    return copy_from(copy.db);
+    PDS_CHECK(copy_from(copy.db));
+    restores_.fetch_add(1);
+    return Ok{};
 }
 
 Status StoreFsm::copy_from(sqlite3* source) {

@@ -48,6 +48,8 @@ class StoreFsm {
     // Whether the store holds any documents, users or devices.
     bool has_data();
     uint64_t divergences() const { return divergences_.load(); }
+    // Snapshots (or the initial image) copied into the store since the process started.
+    uint64_t restores() const { return restores_.load(); }
 
   private:
     // Conflicts met while applying changesets: each one means two stores had diverged.
@@ -59,6 +61,7 @@ class StoreFsm {
 
     sqlite3* db_ = nullptr;
     std::atomic<uint64_t> divergences_{0};
+    std::atomic<uint64_t> restores_{0};
 };
 
 }  // namespace pdsync::server::cluster
