@@ -7,17 +7,18 @@
 #include <stdexcept>
 
 #include "server-node/cluster/change_capture.hpp"
-#include "server-node/cluster/cluster_tuning.hpp"
+#include "shared/base/tuning.hpp"
+#include "shared/reply.hpp"
 
 namespace pdsync::server::cluster {
 namespace {
 
 Value fail(Errc code, const std::string& message) {
-    return {{"ok", false}, {"error", std::string(errc_name(code))}, {"message", message}};
+    return error_reply(code, message);
 }
 
 Value wait_answer(std::future<Value> answer) {
-    if (answer.wait_for(tuning::kCommitWait) != std::future_status::ready)
+    if (answer.wait_for(pdsync::tuning::cluster::kCommitWait) != std::future_status::ready)
         return fail(Errc::timeout, "the cluster did not answer in time");
     return answer.get();
 }
@@ -78,7 +79,7 @@ void ClusterNode::stop() {
 
 void ClusterNode::submit(std::string changeset) {
     auto committed = raft_->propose(make_entry(EntryKind::changeset, changeset));
-    if (committed.wait_for(tuning::kCommitWait) != std::future_status::ready) {
+    if (committed.wait_for(pdsync::tuning::cluster::kCommitWait) != std::future_status::ready) {
         commit_failed_ = true;
         throw std::runtime_error("the cluster did not commit the change in time");
     }

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "shared/result.hpp"
+#include "shared/base/result.hpp"
 
 namespace pdsync::server::cluster {
 

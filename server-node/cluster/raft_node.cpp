@@ -13,7 +13,8 @@ extern "C" {  // libraft's headers declare C functions without extern "C"
 #include <cstring>
 #include <filesystem>
 
-#include "server-node/cluster/cluster_tuning.hpp"
+#include "shared/base/tuning.hpp"
+#include "shared/reply.hpp"
 
 namespace pdsync::server::cluster {
 namespace {
@@ -46,7 +47,7 @@ const char* state_name(int state) {
 }
 
 Value fail(Errc code, const std::string& message) {
-    return {{"ok", false}, {"error", std::string(errc_name(code))}, {"message", message}};
+    return error_reply(code, message);
 }
 
 // A raft request with the promise that carries its outcome back.
@@ -183,7 +184,7 @@ struct RaftNode::Impl {
             raft_uv_tcp_close(&transport);
             return Error{Errc::io, "raft directory " + settings.dir + ": " + why};
         }
-        raft_uv_set_connect_retry_delay(&io, tuning::kConnectRetryMs);
+        raft_uv_set_connect_retry_delay(&io, pdsync::tuning::cluster::kConnectRetryMs);
         raft_fsm_.version = 1;
         raft_fsm_.data = this;
         raft_fsm_.apply = &Impl::fsm_apply;
@@ -197,12 +198,12 @@ struct RaftNode::Impl {
             return Error{Errc::io, std::string("raft: ") + why};
         }
         raft.data = this;
-        raft_set_election_timeout(&raft, tuning::kElectionTimeoutMs);
-        raft_set_heartbeat_timeout(&raft, tuning::kHeartbeatTimeoutMs);
+        raft_set_election_timeout(&raft, pdsync::tuning::cluster::kElectionTimeoutMs);
+        raft_set_heartbeat_timeout(&raft, pdsync::tuning::cluster::kHeartbeatTimeoutMs);
         unsigned threshold = settings.snapshot_threshold ? settings.snapshot_threshold
-                                                         : tuning::kSnapshotThreshold;
+                                                         : pdsync::tuning::cluster::kSnapshotThreshold;
         raft_set_snapshot_threshold(&raft, threshold);
-        raft_set_snapshot_trailing(&raft, std::min(tuning::kSnapshotTrailing, threshold / 2));
+        raft_set_snapshot_trailing(&raft, std::min(pdsync::tuning::cluster::kSnapshotTrailing, threshold / 2));
         // Pre-vote: a member cut off and coming back does not depose a working leader by
         // bumping the term.
         raft_set_pre_vote(&raft, true);
@@ -421,7 +422,7 @@ struct RaftNode::Impl {
                     settings.dir);
             }
         }
-        if (st) uv_timer_start(&timer, &Impl::on_timer, 0, tuning::kStatePoll.count());
+        if (st) uv_timer_start(&timer, &Impl::on_timer, 0, pdsync::tuning::cluster::kStatePoll.count());
         refresh_status();
         bool ok = st.ok();
         ready.set_value(std::move(st));

@@ -27,7 +27,7 @@
 #include "server-node/cluster/cluster_settings.hpp"
 #include "server-node/cluster/store_fsm.hpp"
 #include "shared/codec.hpp"
-#include "shared/result.hpp"
+#include "shared/base/result.hpp"
 
 namespace pdsync::server::cluster {
 

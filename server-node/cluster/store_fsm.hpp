@@ -17,7 +17,7 @@
 #include <string>
 #include <string_view>
 
-#include "shared/result.hpp"
+#include "shared/base/result.hpp"
 
 struct sqlite3;
 

@@ -17,10 +17,10 @@
 #include <set>
 #include <thread>
 
-#include "raft_proxy.hpp"
+#include "tests/fault/raft_proxy.hpp"
 #include "shared/document.hpp"
 #include "shared/net/mqtt_link.hpp"
-#include "shared/clock.hpp"
+#include "shared/base/hex.hpp"
 #include "tests/support/fleet.hpp"
 #include "topics/topics.hpp"
 

@@ -1,5 +1,5 @@
 // A raft-aware TCP proxy for partition tests.
-#include "raft_proxy.hpp"
+#include "tests/fault/raft_proxy.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
