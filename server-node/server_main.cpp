@@ -74,6 +74,23 @@ int main(int argc, char** argv) {
                    "asynchronous replication, a failover may lose the last acked changes)")
         ->capture_default_str()
         ->check(CLI::Range(0, 600000));
+    server::cluster::ClusterSettings cluster;
+    std::string cluster_peers;
+    app.add_option("--cluster-listen", cluster.listen,
+                   "Be a member of a raft cluster: ADDR:PORT this server's raft transport binds "
+                   "(no cluster options: a single server)");
+    app.add_option("--cluster-id", cluster.id, "This server's raft id (a number above 0)");
+    app.add_option("--cluster-advertise", cluster.advertise,
+                   "ADDR:PORT the other members dial (default: --cluster-listen)");
+    app.add_option("--cluster-dir", cluster.dir, "Raft log and snapshots (default: STORE.raft)");
+    app.add_option("--cluster-peers", cluster_peers,
+                   "Initial voters ID=ADDR:PORT,... (this server among them): bootstraps a new "
+                   "raft directory; ignored once it holds a log");
+    app.add_flag("--cluster-join", cluster.join,
+                 "With a new raft directory and no peers: wait to be added by the leader "
+                 "(pdsync cluster add) instead of for `pdsync cluster init`");
+    app.add_option("--cluster-snapshot-every", cluster.snapshot_threshold,
+                   "Log entries between two snapshots of the store (0: 1024)");
     server::RestoreRequest restore_request;
     auto* restore = app.add_subcommand(
         "restore",
@@ -129,6 +146,30 @@ int main(int argc, char** argv) {
         if (node.username.empty()) primary->username = settings.server_id;
         options.standby =
             server::replication::StandbySettings{settings.server_id, std::move(primary).value()};
+    }
+
+    if (!cluster.listen.empty()) {
+        if (cluster.id == 0) {
+            spdlog::critical("--cluster-listen needs --cluster-id N (a number above 0)");
+            return 2;
+        }
+        if (!standby_of.empty()) {
+            spdlog::critical("--standby-of and --cluster-listen exclude each other: a cluster's "
+                             "standby is a member added with `pdsync cluster add --role standby`");
+            return 2;
+        }
+        auto peers = server::cluster::parse_peers(cluster_peers);
+        if (!peers) {
+            spdlog::critical("{}", peers.error().message);
+            return 2;
+        }
+        cluster.peers = std::move(peers).value();
+        if (cluster.dir.empty()) cluster.dir = store_path + ".raft";
+        cluster.store_path = store_path;
+        options.cluster = std::move(cluster);
+    } else if (cluster.id != 0 || !cluster_peers.empty() || cluster.join) {
+        spdlog::critical("the --cluster-* options need --cluster-listen ADDR:PORT");
+        return 2;
     }
 
     net::wait_for_stop_signal_blocking_setup();

@@ -58,7 +58,13 @@ ServerNode::ServerNode(std::unique_ptr<ServerStore> store, Topics topics, Server
     link_->subscribe({fence_topic_});
     started_at_ms_ = now_ms();
     clear_own_fence_ = options_.clear_fence;
-    if (options_.standby) {
+    if (options_.cluster) {
+        cluster::ClusterNode::Events events;
+        events.on_leader = [this](uint64_t term) { cluster_wake([&] { cluster_lead_term_ = term; }); };
+        events.on_follower = [this] { cluster_wake([&] { cluster_step_down_ = true; }); };
+        events.on_status = [this] { cluster_wake([] {}); };
+        cluster_ = std::make_unique<cluster::ClusterNode>(*options_.cluster, std::move(events));
+    } else if (options_.standby) {
         // The link to this server's own broker stays idle until promote().
         standby_mode_ = true;
         standby_ = std::make_unique<replication::Standby>(*store_, topics_, *options_.standby);
@@ -81,8 +87,47 @@ void ServerNode::become_primary() {
     standby_mode_ = false;
 }
 
+void ServerNode::cluster_wake(const std::function<void()>& set) {
+    {
+        std::lock_guard lock(mu_);
+        set();
+        cluster_event_ = true;
+    }
+    cv_.notify_one();
+}
+
+Outbound ServerNode::follower_status() const {
+    Value v = {{"schema", "pds.status/1"},   {"server_id", settings_.server_id},
+               {"at", now_ms()},             {"server_online", false},
+               {"role", "cluster-follower"}, {"cluster", cluster_->status()}};
+    return {topics_.server_status(), encode_msgpack_unchecked(v), true};
+}
+
+// Worker thread: this server starts or stops leading, or who leads changed.
+void ServerNode::on_cluster_event(bool step_down, uint64_t lead_term, bool& reconcile) {
+    if (step_down && core_) {
+        core_.reset();
+        spdlog::warn("cluster: stopped serving devices (no longer the leader)");
+    }
+    if (lead_term != 0 && cluster_->serving()) {
+        // Built from the store as the log left it: every earlier term's entry is applied.
+        core_ = std::make_unique<ServerCore>(*store_, topics_, settings_);
+        for (auto it = status_extras_.begin(); it != status_extras_.end(); ++it)
+            core_->set_status_extra(it.key(), it.value());
+        core_->set_status_extra("role", "cluster-leader");
+        reconcile = true;  // republish every document and the status on this broker
+        spdlog::info("cluster: serving devices as the leader of term {}", lead_term);
+    }
+    if (core_) {
+        core_->set_status_extra("cluster", cluster_->status());
+        publish_all({core_->status_message()});
+    } else {
+        publish_all({follower_status()});
+    }
+}
+
 void ServerNode::on_fence(const std::string& payload) {
-    if (payload.empty() || standby_mode_) return;  // no fence, or not serving anyway
+    if (payload.empty() || standby_mode_ || cluster_) return;  // no fence, or not serving anyway
     auto fence = replication::decode_fence(payload);
     if (!fence) {
         spdlog::warn("fence: ignored a bad fence message: {}", fence.error().message);
@@ -162,6 +207,9 @@ Status ServerNode::start() {
             admin_socket_.reset();
         }
     }
+    if (cluster_) {
+        if (auto st = cluster_->start(*store_); !st) return st;
+    }
     worker_ = std::thread([this] { worker_loop(); });
     if (standby_) {
         standby_->start();
@@ -202,6 +250,12 @@ Value ServerNode::admin(const Value& request, const net::ControlServer::Progress
             v[it.key()] = it.value();
         return v;
     }
+    if (cluster_ && cluster_->handles(cmd)) return cluster_->admin(request);
+    if (cluster_ && cmd == "status" && !cluster_->serving()) {
+        Value v = decode_msgpack(follower_status().payload).value();
+        v["ok"] = true;
+        return v;
+    }
     if (cmd == "status" && standby_mode_) {
         Value v = standby_->status();
         v["ok"] = true;
@@ -239,6 +293,7 @@ void ServerNode::stop() {
     cv_.notify_all();
     if (admin_socket_) admin_socket_->stop();
     if (standby_) standby_->stop();
+    if (cluster_) cluster_->stop();  // a batch waiting for its commit is failed now
     if (backups_) backups_->stop();
     if (worker_.joinable()) worker_.join();
     link_->stop();
@@ -262,12 +317,14 @@ void ServerNode::worker_loop() {
     batch.reserve(tuning::server::kMaxBatchMessages);
     while (true) {
         bool reconcile = false;
+        bool cluster_wake = false, step_down = false;
+        uint64_t lead_term = 0;
         std::deque<std::shared_ptr<AdminJob>> jobs;
         {
             std::unique_lock lock(mu_);
             auto ready = [&] {
                 return stopping_ || reconcile_ || replication_wake_ || !queue_.empty() ||
-                       !admin_jobs_.empty();
+                       !admin_jobs_.empty() || cluster_event_;
             };
             if (publisher_) {
                 auto cap = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -280,6 +337,9 @@ void ServerNode::worker_loop() {
             jobs.swap(admin_jobs_);
             reconcile = reconcile_;
             reconcile_ = false;
+            cluster_wake = std::exchange(cluster_event_, false);
+            step_down = std::exchange(cluster_step_down_, false);
+            lead_term = std::exchange(cluster_lead_term_, 0);
             while (!queue_.empty() && batch.size() < tuning::server::kMaxBatchMessages) {
                 batch.push_back(std::move(queue_.front()));
                 queue_.pop_front();
@@ -293,6 +353,8 @@ void ServerNode::worker_loop() {
                 publish_all({core_->status_message()});
             }
         }
+        if (cluster_wake) on_cluster_event(step_down, lead_term, reconcile);
+        if (reconcile && cluster_ && !core_) publish_all({follower_status()});
         if (reconcile && core_) {
             core_->reset_presence();
 
@@ -329,8 +391,10 @@ void ServerNode::worker_loop() {
             }
             if (!core_) {
                 job->reply.set_value(error_reply(
-                    Errc::busy,
-                    "this server is a standby; promote it first (pdsync server promote)"));
+                    Errc::busy, cluster_ ? "this server does not lead the cluster; ask the "
+                                           "leader (pdsync cluster status)"
+                                         : "this server is a standby; promote it first "
+                                           "(pdsync server promote)"));
                 continue;
             }
             try {
@@ -357,7 +421,15 @@ void ServerNode::worker_loop() {
             publish_all(publisher_ ? publisher_->gate(std::move(out)) : out);
 
             batch.clear();
+            if (cluster_ && cluster_->take_commit_failed()) {
+                // The entry may still commit later: this core's view of the store is
+                // unsure, so serve again only from a fresh core after a new barrier.
+                core_.reset();
+                cluster_->serve_again();
+                publish_all({follower_status()});
+            }
         }
+        if (cluster_ && !core_) batch.clear();  // not the leader: the leader answers them
     }
 }
 

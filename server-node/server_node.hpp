@@ -12,6 +12,12 @@
 // own broker, and answers "status" and "promote"; promote() makes it a primary on its own
 // broker, with a new boot id, so devices join it again.
 //
+// Cluster mode (server-node/cluster/, with ServerNodeOptions::cluster): the store is the
+// state machine of a raft cluster. Only while this server leads does it hold a core, take
+// change sets and publish documents; its commits go through the raft log, so an ack
+// follows a majority's commit. Otherwise it publishes a status naming the leader, with
+// server_online false, so devices move on to another broker.
+//
 // Ownership and threads: owned by main(); start()/stop() from the owning thread;
 // admin() from any thread but Paho's.
 #pragma once
@@ -26,6 +32,7 @@
 #include <optional>
 #include <thread>
 
+#include "server-node/cluster/cluster_node.hpp"
 #include "server-node/replication/fence.hpp"
 #include "server-node/replication/publisher.hpp"
 #include "server-node/replication/standby.hpp"
@@ -51,6 +58,8 @@ struct ServerNodeOptions {
     // Shown by the "settings" command beside the core's and the backup's settings: what
     // main() knows of the broker link and the web page (no secrets).
     Value settings_extra = Value::object();
+    // Set: a member of a raft cluster (replaces the standby/primary replication above).
+    std::optional<cluster::ClusterSettings> cluster;
 };
 
 class ServerNode {
@@ -97,6 +106,15 @@ class ServerNode {
     std::unique_ptr<net::MqttLink> link_;
     std::unique_ptr<net::ControlServer> admin_socket_;
     std::unique_ptr<ServerBackups> backups_;
+
+    // Cluster mode: events from the raft thread, taken by the worker under mu_.
+    std::unique_ptr<cluster::ClusterNode> cluster_;
+    bool cluster_event_ = false;
+    bool cluster_step_down_ = false;
+    uint64_t cluster_lead_term_ = 0;
+    void on_cluster_event(bool step_down, uint64_t lead_term, bool& reconcile);  // worker
+    Outbound follower_status() const;
+    void cluster_wake(const std::function<void()>& set);
 
     std::mutex mu_;
     std::condition_variable cv_;

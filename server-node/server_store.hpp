@@ -20,6 +20,8 @@
 #include "shared/category.hpp"
 #include "shared/document.hpp"
 
+struct sqlite3;
+
 namespace pdsync::server {
 
 struct UserRow {
@@ -119,6 +121,12 @@ class ServerStore {
     // Empties documents, users, devices and applied results (not meta), inside the caller's
     // transaction: a standby does this before it applies a full snapshot of the primary.
     virtual void clear_all() = 0;
+
+    // Cluster mode (server-node/cluster/): the SQLite connection under the store, and a
+    // replacement for begin() whose transactions commit through the raft log.
+    virtual sqlite3* sqlite_handle() { return nullptr; }
+    using TransactionFactory = std::function<std::unique_ptr<StoreTransaction>()>;
+    virtual void set_transaction_factory(TransactionFactory factory) { (void)factory; }
 };
 
 // Opens the SQLite store at `path` (":memory:" for unit tests). Throws on failure.

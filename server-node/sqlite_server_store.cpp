@@ -148,7 +148,12 @@ class SqliteServerStore final : public ServerStore {
           prune_applied_(*db_, "DELETE FROM applied WHERE device_id=? AND seq<?") {}
 
     std::unique_ptr<StoreTransaction> begin() override {
+        if (factory_) return factory_();
         return std::make_unique<SqliteTransaction>(*db_);
+    }
+    sqlite3* sqlite_handle() override { return db_->getHandle(); }
+    void set_transaction_factory(TransactionFactory factory) override {
+        factory_ = std::move(factory);
     }
 
     std::optional<Document> load_document(const DocKey& key) override {
@@ -431,6 +436,7 @@ class SqliteServerStore final : public ServerStore {
     }
 
     std::unique_ptr<SQLite::Database> db_;
+    TransactionFactory factory_;  // cluster mode: commits go through the raft log
     SQLite::Statement load_doc_;
     SQLite::Statement save_doc_;
     SQLite::Statement find_user_;

@@ -12,4 +12,7 @@ void add_admin_commands(CLI::App& app, int& exit_code);
 // `pdsync watch`: decoded documents and messages as they change (cli_watch.cpp).
 void add_watch_command(CLI::App& app, int& exit_code);
 
+// `pdsync cluster ...` (cli_cluster.cpp).
+void add_cluster_command(CLI::App& app, int& exit_code);
+
 }  // namespace pdsync::cli

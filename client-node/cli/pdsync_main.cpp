@@ -347,6 +347,7 @@ int main(int argc, char** argv) {
 
     pdsync::cli::add_admin_commands(app, exit_code);
     pdsync::cli::add_watch_command(app, exit_code);
+    pdsync::cli::add_cluster_command(app, exit_code);
 
     CLI11_PARSE(app, argc, argv);
     return exit_code;
