@@ -14,6 +14,7 @@
 #include <deque>
 #include <future>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -77,6 +78,9 @@ class ClientNode {
             std::string payload;
         };
         std::map<Category, Received> buffered;
+        // Categories subscribed without their retained copy (the cache held one); one the
+        // manifest shows stale is subscribed again for it, and leaves this set.
+        std::set<Category> without_retained;
         bool ready = false;
         std::string source;  // "server" | "cache"
         Clock::time_point started;
@@ -111,6 +115,7 @@ class ClientNode {
     void subscribe_user(const std::string& user);
     void unsubscribe_user(const std::string& user);
     void check_login_ready();
+    void fetch_stale(const std::vector<Category>& stale);
     void finish_login(const std::string& source);
     void forget_users(const std::vector<std::string>& users, const char* why);
     void set_error(const std::string& error);

@@ -278,15 +278,20 @@ bool MqttLink::flush(std::chrono::milliseconds timeout) {
            inflight_ == 0;
 }
 
-void MqttLink::subscribe(const std::vector<std::string>& filters) {
+void MqttLink::subscribe(const std::vector<std::string>& filters, bool send_retained) {
     {
         std::lock_guard lock(mu_);
         subscriptions_.insert(filters.begin(), filters.end());
     }
     if (!connected_ || filters.empty()) return;
     try {
+        mqtt::subscribe_options opts(false, false,
+                                     send_retained
+                                         ? mqtt::subscribe_options::SEND_RETAINED_ON_SUBSCRIBE
+                                         : mqtt::subscribe_options::DONT_SEND_RETAINED);
         client_->subscribe(std::make_shared<mqtt::string_collection>(filters),
-                           std::vector<int>(filters.size(), 1));
+                           std::vector<int>(filters.size(), 1),
+                           std::vector<mqtt::subscribe_options>(filters.size(), opts));
     } catch (const std::exception& e) {
         spdlog::warn("mqtt client={} subscribe: {}", settings_.client_id, e.what());
     }
