@@ -285,13 +285,16 @@ void MqttLink::subscribe(const std::vector<std::string>& filters, bool send_reta
     }
     if (!connected_ || filters.empty()) return;
     try {
-        mqtt::subscribe_options opts(false, false,
-                                     send_retained
-                                         ? mqtt::subscribe_options::SEND_RETAINED_ON_SUBSCRIBE
-                                         : mqtt::subscribe_options::DONT_SEND_RETAINED);
-        client_->subscribe(std::make_shared<mqtt::string_collection>(filters),
-                           std::vector<int>(filters.size(), 1),
-                           std::vector<mqtt::subscribe_options>(filters.size(), opts));
+        if (send_retained) {
+            client_->subscribe(std::make_shared<mqtt::string_collection>(filters),
+                               std::vector<int>(filters.size(), 1));
+            return;
+        }
+        // One SUBSCRIBE per filter: Paho C++ 1.2 loses the options list of a many-topic
+        // subscribe when it copies its response options, and Paho C then reads a null list
+        // (eclipse-paho/paho.mqtt.cpp#524); a single topic carries its options by value.
+        mqtt::subscribe_options opts(false, false, mqtt::subscribe_options::DONT_SEND_RETAINED);
+        for (const auto& f : filters) client_->subscribe(f, 1, opts);
     } catch (const std::exception& e) {
         spdlog::warn("mqtt client={} subscribe: {}", settings_.client_id, e.what());
     }
