@@ -164,6 +164,8 @@ long anon_rss_kib(pid_t pid) {
 MemoryUse memory_use(pid_t pid) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/smaps_rollup");
     MemoryUse m;
+    std::string line;
+    std::getline(in, line);  // the "[rollup]" mapping header
     std::string key;
     long kib = 0;
     std::string unit;
