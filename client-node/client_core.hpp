@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "client-node/client_store.hpp"
-#include "shared/clock.hpp"
+#include "shared/environment.hpp"
 #include "shared/net/mqtt_link.hpp"
 #include "shared/secrets.hpp"
 #include "shared/base/tuning.hpp"

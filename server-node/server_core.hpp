@@ -17,7 +17,7 @@
 #include "server-node/document_cache.hpp"
 #include "server-node/server_store.hpp"
 #include "shared/base/tuning.hpp"
-#include "shared/clock.hpp"
+#include "shared/environment.hpp"
 #include "shared/messages.hpp"
 #include "topics/topics.hpp"
 
