@@ -508,12 +508,34 @@ void ClientCore::on_document(const ParsedTopic& t, const std::string& payload) {
 
 // One topic per synchronized category, not users/{uid}/+: a device whose firmware lacks a
 // category must not even receive it (docs/protocol.md §5.8).
+//
+// A category the cache holds a server copy of is subscribed without its retained message
+// (warm login: no document bytes travel); the manifest then says whether that copy is
+// current, and a stale one is fetched (fetch_stale). A category not cached takes the
+// retained copy at once, so a device that knows nothing gets the whole current document
+// from the retained topic (docs/protocol.md §5.4).
 void ClientCore::subscribe_user(const std::string& user) {
     CategorySet cats = joined_ ? syncs_ : settings_.supported;
+    std::vector<std::string> fetch;
+    std::vector<std::string> cached;
+    for (auto c : cats.intersect(CategorySet::personal()).list()) {
+        auto stored = store_.version_of(DocKey{user, c});
+        bool warm = stored && stored->origin == Origin::server;
+        (warm ? cached : fetch).push_back(topics_.user_doc(user, c));
+        if (warm && login_ && login_->user == user) login_->without_retained.insert(c);
+    }
+    if (!fetch.empty()) out_.link.emplace_back(Subscribe{std::move(fetch), true});
+    if (!cached.empty()) out_.link.emplace_back(Subscribe{std::move(cached), false});
+}
+
+// Subscribes again, this time for the retained copy (Retain Handling 0 sends it for an
+// existing subscription too), to the categories the manifest shows newer than the cache.
+void ClientCore::fetch_stale(const std::vector<Category>& stale) {
     std::vector<std::string> filters;
-    for (auto c : cats.intersect(CategorySet::personal()).list())
-        filters.push_back(topics_.user_doc(user, c));
-    out_.link.emplace_back(Subscribe{std::move(filters)});
+    for (auto c : stale) {
+        if (login_->without_retained.erase(c)) filters.push_back(topics_.user_doc(login_->user, c));
+    }
+    if (!filters.empty()) out_.link.emplace_back(Subscribe{std::move(filters), true});
 }
 
 void ClientCore::unsubscribe_user(const std::string& user) {
@@ -531,14 +553,16 @@ void ClientCore::on_login_reply(const LoginReply& r) {
 
 void ClientCore::check_login_ready() {
     if (!login_ || login_->ready || !login_->manifest) return;
+    std::vector<Category> waiting;
     for (const auto& [c, version] : login_->versions) {
         if (!synced(c)) continue;
         auto b = login_->buffered.find(c);
         if (b != login_->buffered.end() && b->second.version >= version) continue;
         auto stored = store_.version_of(DocKey{login_->user, c});
         if (stored && stored->origin == Origin::server && stored->version >= version) continue;
-        return;  // still waiting for this document
+        waiting.push_back(c);  // still waiting for this document
     }
+    if (!waiting.empty()) return fetch_stale(waiting);
     finish_login("server");
 }
 

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <variant>
@@ -59,6 +60,9 @@ struct Publish {
 };
 struct Subscribe {
     std::vector<std::string> filters;
+    // false: MQTT v5 Retain Handling 2, no retained message at this SUBSCRIBE (a warm
+    // login's cached categories, docs/protocol.md §5.4).
+    bool send_retained = true;
 };
 struct Unsubscribe {
     std::vector<std::string> filters;
@@ -138,6 +142,9 @@ class ClientCore {
             std::string payload;
         };
         std::map<Category, Received> buffered;
+        // Categories subscribed without their retained copy (the cache held one); one the
+        // manifest shows stale is subscribed again for it, and leaves this set.
+        std::set<Category> without_retained;
         bool ready = false;
         std::string source;  // "server" | "cache"
         TimePoint started;
@@ -178,6 +185,7 @@ class ClientCore {
     void subscribe_user(const std::string& user);
     void unsubscribe_user(const std::string& user);
     void check_login_ready();
+    void fetch_stale(const std::vector<Category>& stale);
     void finish_login(const std::string& source);
     Value login_answer(const std::string& refusal) const;
     std::string refusal() const;  // why the server will not serve this device now, or ""

@@ -176,7 +176,7 @@ void ClientNode::carry_out(Output out) {
             if (auto st = link_->publish(p->topic, p->payload, p->retained); !st)
                 spdlog::warn("device={} not sent on {}: {}", device, p->topic, st.error().message);
         } else if (auto* s = std::get_if<Subscribe>(&action)) {
-            link_->subscribe(s->filters);
+            link_->subscribe(s->filters, s->send_retained);
         } else if (auto* u = std::get_if<Unsubscribe>(&action)) {
             link_->unsubscribe(u->filters);
         } else if (std::holds_alternative<StartLink>(action)) {

@@ -157,6 +157,7 @@ ServerCore::AdminResult ServerCore::delete_user_data(const std::string& user,
         DocKey key{user, *category};
         if (store_.load_document(key)) {
             b.docs[key] = std::nullopt;
+            b.encodings.erase(key);
             b.deleted.insert(key);
             removed = 1;
         }
@@ -214,6 +215,7 @@ ServerCore::AdminResult ServerCore::import_documents(const Value& documents) {
             d.updated_at = now_ms();
             for (auto& e : d.entries) e.rev = std::min(e.rev ? e.rev : version, version);
             b.docs[d.key()] = d;
+            b.encodings.erase(d.key());
             b.dirty.insert(d.key());
             b.deleted.erase(d.key());
         }

@@ -53,7 +53,7 @@ std::vector<Outbound> ServerCore::transact(Batch& b, const std::function<void()>
             // One encoding per changed document and batch: the store and the broker get
             // the same bytes.
             auto& body = b.encoded[key];
-            if (body.empty()) body = encode_document(*doc);
+            if (body.empty()) body = b.encodings[key].encode(*doc);
             store_.save_encoded_document(*doc, body);
         }
         for (const auto& [id, row] : b.devices) store_.save_device(row);
@@ -99,12 +99,12 @@ std::vector<Outbound> ServerCore::transact(Batch& b, const std::function<void()>
             Value v = document_to_value(*doc);
             add_inspect(out, doc_topic(key), &v);
         }
-        cache_.put(std::move(*doc), bytes);
+        cache_.put(std::move(*doc), bytes, std::move(b.encodings[key]));
     }
     for (const auto& [key, bytes] : b.from_cache) {
         // Read but unchanged: back in as it was.
         if (b.dirty.count(key) || b.deleted.count(key)) continue;
-        if (auto& doc = b.docs[key]) cache_.put(std::move(*doc), bytes);
+        if (auto& doc = b.docs[key]) cache_.put(std::move(*doc), bytes, std::move(b.encodings[key]));
     }
     flush_acks(b);
     for (auto& r : b.replies) out.push_back(std::move(r));
@@ -384,6 +384,7 @@ AckReply ServerCore::apply_changes(const ChangeSet& cs, DeviceRow& dev, Batch& b
         b.encoded[cs.key()] = std::move(body);
 
         b.docs[cs.key()] = std::move(registered);
+        b.encodings.erase(cs.key());
         b.dirty.insert(cs.key());
         b.deleted.erase(cs.key());
         r.ok = true;
@@ -415,6 +416,9 @@ AckReply ServerCore::apply_changes(const ChangeSet& cs, DeviceRow& dev, Batch& b
         before = *doc;
     }
     MergeOutcome m = apply_ops(*doc, cs.ops, doc->version + 1);
+    // Whatever the ops touched is re-encoded at the commit (the rest keeps its bytes).
+    auto& encodings = b.encodings[cs.key()];
+    for (const auto& op : cs.ops) encodings.invalidate(op.id);
     if (m.changed) {
         if (before) {
             std::size_t bytes = encode_document(*doc).size();
@@ -465,6 +469,7 @@ void ServerCore::evict_user(const std::string& user, Batch& b) {
         (void)version;
         DocKey key{user, category};
         b.docs[key] = std::nullopt;
+        b.encodings.erase(key);
         b.dirty.erase(key);
         b.deleted.insert(key);
     }
@@ -472,6 +477,7 @@ void ServerCore::evict_user(const std::string& user, Batch& b) {
     for (auto& [key, doc] : b.docs) {
         if (key.user == user && doc) {
             doc.reset();
+            b.encodings.erase(key);
             b.dirty.erase(key);
             b.deleted.insert(key);
         }
@@ -492,6 +498,7 @@ Document* ServerCore::document(const DocKey& key, Batch& b) {
     if (it == b.docs.end()) {
         if (auto taken = cache_.take(key)) {
             b.from_cache[key] = taken->bytes;
+            b.encodings[key] = std::move(taken->encodings);
             it = b.docs.emplace(key, std::move(taken->doc)).first;
         } else {
             it = b.docs.emplace(key, store_.load_document(key)).first;

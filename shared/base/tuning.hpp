@@ -77,6 +77,10 @@ inline constexpr std::chrono::milliseconds kJoinRetryMax{30000};
 // Login waits this long for the server's manifest before it falls back to the cached
 // documents (offline login).
 inline constexpr std::chrono::milliseconds kLoginServerWait{5000};
+// The device store's SQLite page cache (KiB). SQLite's default is 2 MiB, half of the
+// daemon's private-memory target after 1,000 logins (issue 14 g); reads that miss it come
+// from the OS page cache, and a login writes its documents without reading them back.
+inline constexpr int kSqliteCacheKiB = 256;
 }  // namespace client
 
 // ---- MQTT ----------------------------------------------------------------------------------

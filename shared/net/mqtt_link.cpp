@@ -278,15 +278,23 @@ bool MqttLink::flush(std::chrono::milliseconds timeout) {
            inflight_ == 0;
 }
 
-void MqttLink::subscribe(const std::vector<std::string>& filters) {
+void MqttLink::subscribe(const std::vector<std::string>& filters, bool send_retained) {
     {
         std::lock_guard lock(mu_);
         subscriptions_.insert(filters.begin(), filters.end());
     }
     if (!connected_ || filters.empty()) return;
     try {
-        client_->subscribe(std::make_shared<mqtt::string_collection>(filters),
-                           std::vector<int>(filters.size(), 1));
+        if (send_retained) {
+            client_->subscribe(std::make_shared<mqtt::string_collection>(filters),
+                               std::vector<int>(filters.size(), 1));
+            return;
+        }
+        // One SUBSCRIBE per filter: Paho C++ 1.2 loses the options list of a many-topic
+        // subscribe when it copies its response options, and Paho C then reads a null list
+        // (eclipse-paho/paho.mqtt.cpp#524); a single topic carries its options by value.
+        mqtt::subscribe_options opts(false, false, mqtt::subscribe_options::DONT_SEND_RETAINED);
+        for (const auto& f : filters) client_->subscribe(f, 1, opts);
     } catch (const std::exception& e) {
         spdlog::warn("mqtt client={} subscribe: {}", settings_.client_id, e.what());
     }

@@ -82,8 +82,11 @@ class MqttLink {
     bool flush(std::chrono::milliseconds timeout);
 
     // Adds filters to the subscription set (kept across reconnects) and subscribes now if
-    // connected.
-    void subscribe(const std::vector<std::string>& filters);
+    // connected. With `send_retained` false this SUBSCRIBE asks for MQTT v5 Retain
+    // Handling 2: only messages published from now on (a device whose cache holds the
+    // current documents); the resubscription after a reconnect always takes the retained
+    // messages, since what changed meanwhile is only there.
+    void subscribe(const std::vector<std::string>& filters, bool send_retained = true);
     void unsubscribe(const std::vector<std::string>& filters);
 
     const std::string& client_id() const { return settings_.client_id; }

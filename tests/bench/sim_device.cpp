@@ -319,9 +319,13 @@ std::string SimDevice::last_ack_error() {
 
 void SimDevice::on_message(const net::Received& m) {
     auto at = Clock::now();
+    bytes_ += m.topic.size() + m.payload.size();
     auto t = topics_.parse(m.topic);
     if (!t) return;
-    if (t->kind == TopicKind::user_doc) return on_document(*t, m, at);
+    if (t->kind == TopicKind::user_doc) {
+        document_bytes_ += m.payload.size();
+        return on_document(*t, m, at);
+    }
     if (t->kind != TopicKind::device_inbox || t->device_id != id_) return;
     auto v = decode_msgpack(m.payload);
     if (!v) return;

@@ -390,6 +390,59 @@ TEST_F(ClientCoreTest, LoginWaitsForTheManifestAndEveryDocumentItLists) {
     ASSERT_EQ(events("login").size(), 1u);
 }
 
+// Issue 14: a cached category is subscribed without its retained copy; the manifest says
+// whether the cache is current; a stale one is subscribed again for the retained copy.
+TEST_F(ClientCoreTest, WarmLoginSkipsRetainedCopiesOfCachedCategoriesAndFetchesStaleOnes) {
+    make();
+    connect();
+    server_online();
+    accept();
+    const std::string book = topics.user_doc("alice", Category::addressbook);
+    auto subscriptions = [&] {
+        std::vector<std::pair<std::string, bool>> r;  // (filter, send_retained)
+        for (const auto& a : out.link)
+            if (auto* s = std::get_if<Subscribe>(&a))
+                for (const auto& f : s->filters) r.emplace_back(f, s->send_retained);
+        return r;
+    };
+    auto login = [&](uint64_t version) {
+        EXPECT_FALSE(request({{"cmd", "login"}, {"user", "alice"}, {"wait_ms", 10000}}));
+        RequestId id = last_id();
+        auto subs = subscriptions();
+        LoginReply m;
+        m.user = "alice";
+        m.known = true;
+        m.versions = {{Category::addressbook, version}};
+        inbox(m);
+        return std::make_pair(id, subs);
+    };
+    // Cold: nothing cached, every category takes its retained copy.
+    auto [cold, cold_subs] = login(1);
+    for (const auto& [f, retained] : cold_subs) EXPECT_TRUE(retained) << f;
+    document(doc(1, {"bob"}));
+    ASSERT_TRUE(answer_to(cold));
+    request({{"cmd", "logout"}});
+
+    // Warm: the address book is cached at the manifest's version; ready with no document.
+    auto [warm, warm_subs] = login(1);
+    EXPECT_TRUE(std::count(warm_subs.begin(), warm_subs.end(), std::make_pair(book, false)));
+    auto a = answer_to(warm);
+    ASSERT_TRUE(a) << "a current cache needs no document";
+    EXPECT_EQ(a->value("source", ""), "server");
+    request({{"cmd", "logout"}});
+
+    // Stale: the manifest lists version 2; the address book is subscribed again, retained.
+    auto [stale, stale_subs] = login(2);
+    EXPECT_TRUE(std::count(stale_subs.begin(), stale_subs.end(), std::make_pair(book, false)));
+    EXPECT_FALSE(answer_to(stale));
+    auto fetched = subscriptions();
+    ASSERT_EQ(fetched.size(), 1u);
+    EXPECT_EQ(fetched[0], std::make_pair(book, true));
+    document(doc(2, {"bob", "carol"}));
+    ASSERT_TRUE(answer_to(stale));
+    EXPECT_EQ(store->version_of({"alice", Category::addressbook})->version, 2u);
+}
+
 TEST_F(ClientCoreTest, LoginFallsBackToTheCacheWhenNoManifestComesInTime) {
     make();
     connect();
