@@ -407,9 +407,17 @@ std::optional<Value> ClientNode::apply_ack(const AckReply& r) {
     }
     // Final: the server will never take this change set.
     store_->drop_outbox(r.seq);
-    if (r.reason != Errc::exists) set_error(std::string(errc_name(r.reason)) + ": " + r.message);
-    spdlog::warn("device={} user={} change set {} refused: {} ({})", settings_.device_id, r.user,
-                 r.seq, errc_name(r.reason), r.message);
+    if (r.reason == Errc::exists) {
+        // A first merge's expected outcome: the server already held this document.
+        spdlog::info(
+            "device={} user={} first merge: the server already holds {}; its copy is "
+            "kept (version {})",
+            settings_.device_id, r.user, category_name(r.category), r.version);
+    } else {
+        set_error(std::string(errc_name(r.reason)) + ": " + r.message);
+        spdlog::warn("device={} user={} change set {} refused: {} ({})", settings_.device_id,
+                     r.user, r.seq, errc_name(r.reason), r.message);
+    }
     Value answer = error_reply(r.reason, r.message);
     answer["seq"] = r.seq;
     return answer;

@@ -335,7 +335,9 @@ void ServerCore::on_changes(const std::string& device_id, const ChangeSet& cs, B
     AckReply r = apply_changes(cs, *dev, b);
     dev->last_seq = cs.seq;
     dev->last_sync_at = now_ms();
-    if (!r.ok) dev->last_error = std::string(errc_name(r.reason)) + ": " + r.message;
+    // `exists` is a first merge's expected outcome (the server's copy wins), not an error.
+    if (!r.ok && r.reason != Errc::exists)
+        dev->last_error = std::string(errc_name(r.reason)) + ": " + r.message;
     AppliedRow row{r.ok, r.reason, r.message, r.version, r.conflicts};
     store_.record_applied(device_id, cs.epoch, cs.seq, row);
     reply(device_id, r, b);
