@@ -371,8 +371,15 @@ AckReply ServerCore::apply_changes(const ChangeSet& cs, DeviceRow& dev, Batch& b
     int64_t now = now_ms();
     if (cs.registers) {
         if (doc) {
+            // A first merge's expected outcome, so no warning: the server's copy wins.
             r.version = doc->version;
-            return fail(Errc::exists, "the server already holds this document; its copy wins");
+            r.reason = Errc::exists;
+            r.message = "the server already holds this document; its copy wins";
+            spdlog::info(
+                "device={} user={} category={} first merge: the server's copy (version "
+                "{}) is kept",
+                dev.device_id, cs.user, category_name(cs.category), doc->version);
+            return r;
         }
         Document registered = document_from_registration(cs, 1, now);
         std::string body = encode_document(registered);
