@@ -34,7 +34,6 @@ TEST(CliOutput, StatusShowsTheReplicaInWordsNotJson) {
     TempDir dir;
     Broker broker(dir);
     Server server(dir, {broker.uri()});
-    server.start();
     auto r = run_cli({"status", "--server-socket", server.admin_socket()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     bool seen = false;
@@ -51,7 +50,6 @@ TEST(CliOutput, TablesAlignByDisplayWidthForMultiByteUserIds) {
     TempDir dir;
     Broker broker(dir);
     Server server(dir, {broker.uri()});
-    server.start();
     Device d(dir, {broker.uri()}, "dev-a");
     ASSERT_TRUE(d.wait_joined()) << d.log();
     // ASCII, CJK (two columns a character), a combining mark (none), Hangul.
@@ -81,7 +79,6 @@ TEST(CliOutput, LoginTimeHasAtMostOneDecimal) {
     TempDir dir;
     Broker broker(dir);
     Server server(dir, {broker.uri()});
-    server.start();
     Device d(dir, {broker.uri()}, "dev-a");
     ASSERT_TRUE(d.wait_joined()) << d.log();
     auto r = run_cli({"device", "--socket", d.socket(), "login", "alice"});

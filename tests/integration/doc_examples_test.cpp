@@ -95,7 +95,6 @@ TEST(DocExamples, EveryPdsyncExampleInReadmeAndDocsRuns) {
     TempDir dir;
     Broker broker(dir);
     Server server(dir, {broker.uri()}, {"--backup-dir", dir.file("backups")});
-    server.start();
     // The machines the docs name.
     Device device(dir, {broker.uri()}, "mfp-2f-east");
     Device other(dir, {broker.uri()}, "mfp-3f");
@@ -129,8 +128,9 @@ TEST(DocExamples, EveryPdsyncExampleInReadmeAndDocsRuns) {
         auto edit = std::find(e.args.begin(), e.args.end(), "edit");
         if (add != e.args.end() && id + 1 < e.args.end() && edit + 1 < e.args.end())
             device.edit(*(edit + 1), {{{"op", "delete"}, {"id", *(id + 1)}}});
-        if (!std::filesystem::exists(sh.work_dir + "/fleet.msgpack"))
+        if (!std::filesystem::exists(sh.work_dir + "/fleet.msgpack")) {
             ASSERT_EQ(sh.run("pdsync export fleet.msgpack"), 0) << sh.err;
+        }
     };
 
     std::map<std::string, std::string> help;  // "device edit" -> its --help text
@@ -161,8 +161,9 @@ TEST(DocExamples, EveryPdsyncExampleInReadmeAndDocsRuns) {
             set_the_scene(e);
             const bool words_only = command_path(e).size() + 1 == e.args.size();
             const int status = sh.run(e.text);
-            if (e.text.rfind("pdsync server stop", 0) == 0)  // the next scene restarts it
+            if (e.text.rfind("pdsync server stop", 0) == 0) {  // the next scene restarts it
                 EXPECT_TRUE(wait_until([&] { return !server.running(); })) << server.log();
+            }
             mention = words_only && status == kRequiredArgumentMissing;
             if (!mention) {
                 EXPECT_EQ(status, 0)
@@ -184,9 +185,10 @@ TEST(DocExamples, EveryPdsyncExampleInReadmeAndDocsRuns) {
                 << "no such command: pdsync " << path[0] << " ...: " << sh.err;
             for (const auto& w : e.args) {
                 std::smatch m;
-                if (std::regex_search(w, m, std::regex("^\\[?(--[a-z][a-z0-9-]*)")))
+                if (std::regex_search(w, m, std::regex("^\\[?(--[a-z][a-z0-9-]*)"))) {
                     EXPECT_NE(text.find(m[1].str()), std::string::npos)
                         << "pdsync has no option " << m[1] << " there";
+                }
             }
             if (!e.skip_reason.empty())
                 excluded.push_back(e.file + ":" + std::to_string(e.line) + "  " + e.text + "  -- " +

@@ -29,7 +29,6 @@ TEST(FirstMerge, ServerCopyWinningIsReportedAsTheExpectedOutcomeNotAsAnError) {
         d.stop();
     }
     Server server(dir, {broker.uri()});
-    server.start();
     Device a(dir, {broker.uri()}, "dev-a");
     ASSERT_TRUE(a.wait_joined()) << a.log();
     ASSERT_TRUE(wait_until([&] { return a.status()["pending"] == 0; })) << a.log();
