@@ -93,16 +93,18 @@ std::vector<std::string> shell_words(const std::string& line, std::vector<bool>*
 std::vector<DocExample> find_doc_examples(const std::filesystem::path& root,
                                           const std::vector<std::string>& markdown_files) {
     static const std::regex inline_span("`(pdsync [^`]+)`");
-    static const std::regex marker("<!--\\s*pdsync-example skip:\\s*`([^`]+)`\\s*(.*?)\\s*-->");
+    static const std::regex marker(
+        "<!--\\s*pdsync-example (skip|planned):\\s*`([^`]+)`\\s*(.*?)\\s*-->");
     std::vector<DocExample> all;
     for (const auto& name : markdown_files) {
         std::ifstream in(root / name);
         std::vector<std::string> lines;
         for (std::string l; std::getline(in, l);) lines.push_back(l);
         std::map<std::string, std::string> skips;  // example text -> reason
+        std::map<std::string, std::string> planned;
         for (const auto& l : lines) {
             for (std::sregex_iterator m(l.begin(), l.end(), marker), end; m != end; ++m)
-                skips[(*m)[1]] = (*m)[2];
+                ((*m)[1] == "skip" ? skips : planned)[(*m)[2]] = (*m)[3];
         }
         bool in_fence = false;
         bool shell_fence = false;
@@ -138,6 +140,10 @@ std::vector<DocExample> find_doc_examples(const std::filesystem::path& root,
                 if (text.find("…") != std::string::npos) e.synopsis = true;  // even quoted
                 if (auto s = skips.find(text); s != skips.end())
                     e.skip_reason = s->second.empty() ? "(no reason given)" : s->second;
+                if (auto p = planned.find(text); p != planned.end()) {
+                    e.planned = true;
+                    e.skip_reason = p->second.empty() ? "(no reason given)" : p->second;
+                }
                 all.push_back(std::move(e));
             }
         }

@@ -13,7 +13,10 @@
 //     <!-- pdsync-example skip: `EXACT EXAMPLE TEXT` REASON -->
 // The example is then only checked like a synopsis, and the test prints it with its
 // reason. Use it for what needs another machine or hardware (an SMB share, a standby on its
-// own broker), never to hide a command that fails.
+// own broker), never to hide a command that fails. A command documented ahead of its code
+// ("being added this round") takes
+//     <!-- pdsync-example planned: `EXACT EXAMPLE TEXT` REASON -->
+// instead: neither run nor checked, only listed, until the command exists and the marker goes.
 #pragma once
 
 #include <filesystem>
@@ -29,6 +32,7 @@ struct DocExample {
     std::vector<std::string> args;  // split as a shell would, "pdsync" first
     bool synopsis = false;
     std::string skip_reason;  // non-empty: excluded from running by a marker
+    bool planned = false;     // documented ahead of its code: not run, not checked
 };
 
 // Splits a command line the way sh does for quotes and backslashes (no expansion);

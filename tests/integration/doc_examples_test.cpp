@@ -116,6 +116,7 @@ TEST(DocExamples, EveryPdsyncExampleInReadmeAndDocsRuns) {
     };
     auto set_the_scene = [&](const DocExample& e) {
         if (!server.running()) server.start();
+        device.call({{"cmd", "sync"}, {"enabled", true}});  // an example may turn it off
         ASSERT_TRUE(device.login("alice").value("ok", false)) << device.log();
         if (!has("addressbook", "bob"))
             device.edit("addressbook",
@@ -156,6 +157,11 @@ TEST(DocExamples, EveryPdsyncExampleInReadmeAndDocsRuns) {
     std::vector<std::string> excluded;
     for (const auto& e : examples) {
         SCOPED_TRACE(e.file + ":" + std::to_string(e.line) + ": " + e.text);
+        if (e.planned) {
+            excluded.push_back(e.file + ":" + std::to_string(e.line) + "  " + e.text +
+                               "  -- planned: " + e.skip_reason);
+            continue;
+        }
         bool mention = false;
         if (!e.synopsis && e.skip_reason.empty()) {
             set_the_scene(e);
