@@ -34,6 +34,10 @@ ctest --test-dir "$BUILD" --output-on-failure -j"$JOBS" --timeout 300 "$@" || st
 echo "== fuzz smoke (libFuzzer, clang-14, a few seconds per target)"
 bash deploy/fuzz.sh --smoke || status=1
 
+echo "== contract and README build checks (AsyncAPI parser from npm; Release, default options)"
+bash deploy/check-asyncapi.sh "$BUILD" || status=1
+bash deploy/check-readme-build.sh "$BUILD" || status=1
+
 echo "== format check"
 
 bash deploy/check-format.sh || status=1

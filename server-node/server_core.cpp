@@ -338,7 +338,9 @@ void ServerCore::on_changes(const std::string& device_id, const ChangeSet& cs, B
     AckReply r = apply_changes(cs, *dev, b);
     dev->last_seq = cs.seq;
     dev->last_sync_at = now_ms();
-    if (!r.ok) dev->last_error = std::string(errc_name(r.reason)) + ": " + r.message;
+    // `exists` is a first merge's expected outcome (the server's copy wins), not an error.
+    if (!r.ok && r.reason != Errc::exists)
+        dev->last_error = std::string(errc_name(r.reason)) + ": " + r.message;
     AppliedRow row{r.ok, r.reason, r.message, r.version, r.conflicts};
     store_.record_applied(device_id, cs.epoch, cs.seq, row);
     reply(device_id, r, b);
@@ -372,8 +374,15 @@ AckReply ServerCore::apply_changes(const ChangeSet& cs, DeviceRow& dev, Batch& b
     int64_t now = now_ms();
     if (cs.registers) {
         if (doc) {
+            // A first merge's expected outcome, so no warning: the server's copy wins.
             r.version = doc->version;
-            return fail(Errc::exists, "the server already holds this document; its copy wins");
+            r.reason = Errc::exists;
+            r.message = "the server already holds this document; its copy wins";
+            spdlog::info(
+                "device={} user={} category={} first merge: the server's copy (version "
+                "{}) is kept",
+                dev.device_id, cs.user, category_name(cs.category), doc->version);
+            return r;
         }
         Document registered = document_from_registration(cs, 1, now);
         std::string body = encode_document(registered);

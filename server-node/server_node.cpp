@@ -180,6 +180,9 @@ Value ServerNode::promote() {
 
 ServerNode::~ServerNode() {
     stop();
+    // The link's handlers use mu_, cv_ and queue_, declared after it and so destroyed
+    // before it: the link goes first.
+    link_.reset();
 }
 
 Status ServerNode::start() {

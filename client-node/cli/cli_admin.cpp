@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "client-node/cli/cli_common.hpp"
+#include "client-node/cli/text_width.hpp"
 #include "shared/net/control_socket.hpp"
 
 namespace pdsync::cli {
@@ -77,6 +78,45 @@ std::string join(const Value& list) {
     return out.empty() ? "-" : out;
 }
 
+// The replica's state in words: which standby, whether it is attached, how far behind, and
+// whether acks wait for it. Fields this CLI does not know are shown as key=value, so a
+// newer server's status still reads as a line, not as JSON.
+std::string replica_line(const Value& r) {
+    if (!r.is_object()) return r.is_string() ? r.get<std::string>() : r.dump();
+    const Value standbys = r.value("standbys", Value::array());
+    std::ostringstream os;
+    if (r.contains("connected") && !r.value("connected", false) && standbys.empty()) {
+        os << "no standby (commit " << r.value("seq", uint64_t{0}) << ")";
+        return os.str();
+    }
+    os << "standby " << r.value("standby_id", "?") << ": "
+       << (r.value("connected", false) ? "connected" : "disconnected") << ", "
+       << (r.value("attached", false) ? "attached" : "not attached") << ", holds commit "
+       << r.value("applied", uint64_t{0}) << " of " << r.value("seq", uint64_t{0});
+    const Value lag = r.value("lag", Value::object());
+    if (lag.value("records", uint64_t{0}) > 0)
+        os << ", " << lag.value("records", uint64_t{0}) << " behind ("
+           << lag.value("ms", int64_t{0}) << " ms)";
+    if (r.contains("acks_wait"))
+        os << (r.value("acks_wait", false) ? ", acks wait for it (up to " +
+                                                 std::to_string(r.value("ack_wait_ms", 0)) + " ms)"
+                                           : ", acks do not wait");
+    if (r.contains("heard_ms_ago"))
+        os << ", heard " << r.value("heard_ms_ago", int64_t{0}) << " ms ago";
+    if (standbys.size() > 1) os << "; " << standbys.size() << " standbys";
+    static const char* const known[] = {"standby_id",   "connected", "attached",  "applied",
+                                        "seq",          "lag",       "acks_wait", "ack_wait_ms",
+                                        "heard_ms_ago", "standbys",  "stream"};
+    for (auto it = r.begin(); it != r.end(); ++it) {
+        bool is_known = false;
+        for (const char* k : known) is_known = is_known || it.key() == k;
+        if (!is_known)
+            os << ", " << it.key() << "="
+               << (it->is_string() ? it->get<std::string>() : it->dump());
+    }
+    return os.str();
+}
+
 void print_status(const Value& s) {
     std::cout << "server       " << s.value("server_id", "?") << " (" << s.value("role", "primary")
               << ", "
@@ -95,20 +135,18 @@ void print_status(const Value& s) {
     } else {
         std::cout << "last backup  none\n";
     }
-    if (s.contains("replica")) std::cout << "replica      " << s["replica"].dump() << "\n";
+    if (s.contains("replica")) std::cout << "replica      " << replica_line(s["replica"]) << "\n";
     std::cout << "\n"
-              << std::left << std::setw(18) << "MACHINE" << std::setw(8) << "ONLINE"
-              << std::setw(10) << "FIRMWARE" << std::setw(14) << "LOCATION" << std::setw(21)
-              << "LAST SYNC" << std::setw(9) << "PENDING" << std::setw(20) << "NOT SYNCED"
-              << "LAST ERROR\n";
+              << pad_to("MACHINE", 18) << pad_to("ONLINE", 8) << pad_to("FIRMWARE", 10)
+              << pad_to("LOCATION", 14) << pad_to("LAST SYNC", 21) << pad_to("PENDING", 9)
+              << pad_to("NOT SYNCED", 20) << "LAST ERROR\n";
     for (const auto& m : s.value("machines", Value::array())) {
         std::string id = m.value("device_id", "") + (m.value("server_machine", false) ? "*" : "");
-        std::cout << std::left << std::setw(18) << id << std::setw(8)
-                  << (m.value("online", false) ? "yes" : "no") << std::setw(10)
-                  << m.value("firmware", "") << std::setw(14) << m.value("location", "")
-                  << std::setw(21) << when(m.value("last_sync_at", int64_t{0})) << std::setw(9)
-                  << m.value("pending", 0) << std::setw(20)
-                  << join(m.value("not_synced", Value::array()))
+        std::cout << pad_to(id, 18) << pad_to(m.value("online", false) ? "yes" : "no", 8)
+                  << pad_to(m.value("firmware", ""), 10) << pad_to(m.value("location", ""), 14)
+                  << pad_to(when(m.value("last_sync_at", int64_t{0})), 21)
+                  << pad_to(std::to_string(m.value("pending", 0)), 9)
+                  << pad_to(join(m.value("not_synced", Value::array())), 20)
                   << (m.value("last_error", "").empty() ? "-" : m.value("last_error", "")) << "\n";
     }
     const Value refused = s.value("refused", Value::object());
@@ -169,17 +207,15 @@ void add_admin_commands(CLI::App& app, int& exit_code) {
     leaf(users, "list", "Every user with last use and document versions")->callback([&] {
         if (auto r = call(c, {{"cmd", "users-list"}}, exit_code)) {
             print(*r, [](const Value& v) {
-                std::cout << std::left << std::setw(28) << "USER" << std::setw(21) << "LAST USED"
-                          << "DOCUMENTS\n";
+                std::cout << pad_to("USER", 28) << pad_to("LAST USED", 21) << "DOCUMENTS\n";
                 for (const auto& u : v["users"]) {
                     std::string docs;
                     for (auto it = u["documents"].begin(); it != u["documents"].end(); ++it) {
                         docs += (docs.empty() ? "" : " ") + it.key() + "@" +
                                 std::to_string(it.value().get<uint64_t>());
                     }
-                    std::cout << std::left << std::setw(28) << u["user"].get<std::string>()
-                              << std::setw(21) << when(u["last_used_at"].get<int64_t>()) << docs
-                              << "\n";
+                    std::cout << pad_to(u["user"].get<std::string>(), 28)
+                              << pad_to(when(u["last_used_at"].get<int64_t>()), 21) << docs << "\n";
                 }
                 std::cout << v["count"] << " of " << v["limit"] << " users\n";
             });

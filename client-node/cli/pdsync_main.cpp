@@ -58,6 +58,13 @@ void print_status(const Value& s) {
     std::cout << "error     " << (err.empty() ? "-" : err) << "\n";
 }
 
+// A duration for people: one decimal below 10 ms ("1.6 ms"), whole milliseconds above.
+std::string millis(double ms) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, ms < 10 ? "%.1f ms" : "%.0f ms", ms);
+    return buf;
+}
+
 // A login served by the server, or from this device alone (and why); a login of the
 // user already logged in says that it counted as a use.
 void print_login(const Value& r) {
@@ -69,8 +76,8 @@ void print_login(const Value& r) {
                   << ")\n";
     }
     if (r.value("source", "") != "cache") {
-        std::cout << user << " is ready (" << r.value("source", "?") << ", " << r.value("ms", 0.0)
-                  << " ms)\n";
+        std::cout << user << " is ready (" << r.value("source", "?") << ", "
+                  << millis(r.value("ms", 0.0)) << ")\n";
         return;
     }
     std::string cached;
@@ -152,19 +159,22 @@ int main(int argc, char** argv) {
     std::string add_json;
     std::string update_id;
     std::string update_json;
+    std::string fields_json;
     std::string delete_id;
     std::string move_id;
     std::string after;
     bool no_wait = false;
     auto* edit = device->add_subcommand("edit",
-                                        "Change entries: --add JSON, --update ID JSON, --delete "
+                                        "Change entries: --add JSON, --update ID FIELDS, --delete "
                                         "ID, --move ID --after ID, or --ops/--file");
     edit->add_option("category", category, "Category to edit")->required();
     edit->add_option("--ops", ops_json, R"(JSON array of ops: [{"op":"add","fields":{...}}, ...])");
     edit->add_option("--file", ops_file, "Read the ops JSON from a file (- for stdin)");
     edit->add_option("--add", add_json, "Add an entry with these JSON fields");
-    edit->add_option("--id", update_id, "Entry id for --add or --update");
-    edit->add_option("--update", update_json, "Replace the fields of --id with this JSON");
+    edit->add_option("--id", update_id, "Entry id for --add (for --update: the same id, optional)");
+    edit->add_option("--update", update_json,
+                     "Replace the fields of this entry with FIELDS (--update ID FIELDS)");
+    edit->add_option("fields", fields_json, "JSON fields for --update");
     edit->add_option("--delete", delete_id, "Delete this entry");
     edit->add_option("--move", move_id, "Move this entry (with --after)");
     edit->add_option("--after", after, "Place after this entry (\"\" = first)");
@@ -201,8 +211,32 @@ int main(int argc, char** argv) {
                 ops.push_back(with_after(op));
             }
             if (!update_json.empty()) {
-                ops.push_back(with_after(
-                    {{"op", "update"}, {"id", update_id}, {"fields", Value::parse(update_json)}}));
+                // `--update ID FIELDS`; the older `--id ID --update FIELDS` still works.
+                std::string id = update_json;
+                std::string fields = fields_json;
+                if (fields.empty() && !update_id.empty() && update_json.front() == '{') {
+                    id = update_id;
+                    fields = update_json;
+                }
+                if (!update_id.empty() && update_id != id) {
+                    exit_code = fail(
+                        "invalid_argument",
+                        "--update " + id + " and --id " + update_id + " name different entries",
+                        c.json);
+                    return;
+                }
+                if (fields.empty()) {
+                    exit_code = fail("invalid_argument",
+                                     "--update " + id + " needs the new fields as JSON", c.json);
+                    return;
+                }
+                ops.push_back(
+                    with_after({{"op", "update"}, {"id", id}, {"fields", Value::parse(fields)}}));
+            } else if (!fields_json.empty()) {
+                exit_code = fail(
+                    "invalid_argument",
+                    "unexpected argument " + fields_json + " (fields go with --update ID)", c.json);
+                return;
             }
             if (!delete_id.empty())
                 ops.push_back(with_after({{"op", "delete"}, {"id", delete_id}}));
@@ -263,8 +297,8 @@ int main(int argc, char** argv) {
                 return true;
             },
             [] { return true; });
-        if (!st) exit_code = fail(std::string(pdsync::errc_name(st.code())), st.error().message,
-                                  c.json);
+        if (!st)
+            exit_code = fail(std::string(pdsync::errc_name(st.code())), st.error().message, c.json);
     });
 
     std::string file;

@@ -97,6 +97,10 @@ inline constexpr std::chrono::seconds kKeepAlive{10};  // presence goes offline 
 inline constexpr std::chrono::milliseconds kReconnectMin{100};
 inline constexpr std::chrono::milliseconds kReconnectMax{5000};
 inline constexpr std::chrono::seconds kConnectTimeout{5};
+// How long a stopping link waits for a connect attempt in flight to end: a refused one
+// ends in about a millisecond; one to a broker that hangs is left behind rather than
+// waited out (kConnectTimeout), so a stop stays prompt.
+inline constexpr std::chrono::milliseconds kStopConnectWait{250};
 }  // namespace mqtt
 
 // ---- Local control sockets (shared/net/control_socket) ---------------------------------

@@ -47,6 +47,7 @@ class MqttLink::Listener final : public mqtt::iaction_listener {
                      link_.settings_.client_id, tok.get_return_code(),
                      static_cast<int>(tok.get_reason_code()));
         link_.cv_.notify_all();
+        link_.state_cv_.notify_all();
     }
 
   private:
@@ -96,7 +97,8 @@ MqttLink::MqttLink(MqttSettings settings, Handlers handlers)
     publish_listener_ = std::make_unique<Listener>(*this, Listener::Kind::publish);
     connect_listener_ = std::make_unique<Listener>(*this, Listener::Kind::connect);
     client_->set_message_callback([this](mqtt::const_message_ptr m) {
-        if (!handlers_.on_message) return;
+        std::lock_guard gate(handler_mu_);
+        if (closed_ || !handlers_.on_message) return;
         handlers_.on_message(Received{m->get_topic(), m->get_payload_str(), m->is_retained()});
     });
     client_->set_connected_handler([this](const std::string&) { on_connected_event(); });
@@ -110,9 +112,18 @@ MqttLink::MqttLink(MqttSettings settings, Handlers handlers)
 
 MqttLink::~MqttLink() {
     stop(std::chrono::milliseconds(0));
+    // Paho fails the tokens still pending when its client is destroyed, calling their
+    // listeners on its own thread (and a connection-lost handler may still be running):
+    // destroy it first, while the listeners and the state they touch are alive. Members
+    // would otherwise go in reverse order: the listeners and mu_ before the client.
+    client_.reset();
 }
 
 void MqttLink::start() {
+    {
+        std::lock_guard gate(handler_mu_);
+        closed_ = false;
+    }
     std::lock_guard lock(mu_);
     if (connector_.joinable()) return;
     stopping_ = false;
@@ -128,13 +139,35 @@ void MqttLink::stop(std::chrono::milliseconds drain) {
     cv_.notify_all();
     state_cv_.notify_all();
     connector_.join();
+    {
+        // From here on the node's handlers are not called: the node may be going away.
+        // Waits for a handler running on Paho's thread to return.
+        std::lock_guard gate(handler_mu_);
+        closed_ = true;
+    }
     if (drain.count() > 0) flush(drain);
+    disconnect_now();
+    // The connector may have left a connect attempt in flight (the broker just went away
+    // and a reconnect is under way). A refused one ends within milliseconds; one to a
+    // broker that hangs is not waited out: if it fails later, its listener touches only
+    // this link (alive until the destructor has destroyed the Paho client), and if it
+    // succeeds later, on_connected_event() disconnects it at once.
+    {
+        std::unique_lock lock(mu_);
+        if (!state_cv_.wait_for(lock, tuning::mqtt::kStopConnectWait, [&] { return !connecting_; }))
+            spdlog::debug("mqtt client={} stop: leaving a connect attempt in flight",
+                          settings_.client_id);
+    }
+    disconnect_now();  // in case that attempt connected meanwhile
+    connected_ = false;
+}
+
+void MqttLink::disconnect_now() {
     try {
         if (client_->is_connected()) client_->disconnect()->wait_for(std::chrono::seconds(2));
     } catch (const std::exception& e) {
         spdlog::debug("mqtt client={} disconnect: {}", settings_.client_id, e.what());
     }
-    connected_ = false;
 }
 
 void MqttLink::connector_loop() {
@@ -201,6 +234,22 @@ void MqttLink::on_connected_event() {
         filters.assign(subscriptions_.begin(), subscriptions_.end());
     }
     spdlog::info("mqtt client={} connected to {}", settings_.client_id, current_server());
+    std::lock_guard gate(handler_mu_);
+    if (closed_) {
+        // Connected after stop() began: the node hears nothing, and the session goes at
+        // once (a disconnect we ask for raises no connection-lost callback).
+        {
+            std::lock_guard lock(mu_);
+            connected_ = false;
+        }
+        try {
+            client_->disconnect();
+        } catch (const std::exception& e) {
+            spdlog::debug("mqtt client={} disconnect: {}", settings_.client_id, e.what());
+        }
+        state_cv_.notify_all();
+        return;
+    }
     // A clean start forgets subscriptions: subscribe again before telling the node.
     if (!filters.empty()) {
         try {
@@ -228,7 +277,8 @@ void MqttLink::on_lost_event(const std::string& cause) {
                  cause.empty() ? "(no reason)" : cause);
     cv_.notify_all();
     state_cv_.notify_all();
-    if (handlers_.on_lost) handlers_.on_lost(cause);
+    std::lock_guard gate(handler_mu_);
+    if (!closed_ && handlers_.on_lost) handlers_.on_lost(cause);
 }
 
 void MqttLink::release_inflight() {

@@ -101,6 +101,7 @@ class MqttLink {
   private:
     class Listener;
     void connector_loop();
+    void disconnect_now();  // if connected: DISCONNECT, waiting up to 2 s
     void on_connected_event();
     void on_lost_event(const std::string& cause);
     void release_inflight();
@@ -111,6 +112,12 @@ class MqttLink {
     std::unique_ptr<mqtt::async_client> client_;
     std::unique_ptr<Listener> publish_listener_;
     std::unique_ptr<Listener> connect_listener_;
+
+    // Held while a node's handler runs; closed_ (set by stop()) keeps them from running
+    // once the node may be tearing down. Never held together with mu_ in that order:
+    // handlers take it first, then may take mu_; stop() takes it alone.
+    std::mutex handler_mu_;
+    bool closed_ = false;  // guarded by handler_mu_
 
     mutable std::mutex mu_;
     // Two condition variables, because a PUBACK arrives for every publish: cv_ wakes
