@@ -11,7 +11,8 @@
 
 int main(int argc, char** argv) {
     using namespace pdsync;
-    CLI::App app{"pdsync-server: authoritative store node of a pdsync fleet"};
+    CLI::App app{"pdsync-server: authoritative store node of a pdsync fleet", "pdsync-server"};
+    app.set_version_flag("--version", "pdsync-server " PDSYNC_VERSION);
     app.set_config("--config", "", "Config file (TOML)");
     net::NodeOptions node;
     net::add_node_options(app, node);
@@ -71,7 +72,7 @@ int main(int argc, char** argv) {
                    "asynchronous replication, a failover may lose the last acked changes)")
         ->capture_default_str()
         ->check(CLI::Range(0, 600000));
-    CLI11_PARSE(app, argc, argv);
+    if (auto done = net::parse_node_command_line(app, argc, argv)) return *done;
 
     net::setup_logging("server", node);
     std::string unknown;

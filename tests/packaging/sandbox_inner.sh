@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Runs inside `unshare -m` for test_sandbox.sh: builds the file system view a systemd unit
+# with ProtectSystem=strict, PrivateTmp=, ReadWritePaths= and RuntimeDirectory= gives its
+# service, then starts the service as its user with no capability and reports, one
+# "key value" line each, what the test asserts. Only this mount namespace sees the changes.
+#   sandbox_inner.sh LOG RUNTIME_DIR|- MODE UID GID UMASK RW_DIR PROBE CLI -- ARGV...
+# PROBE is a path the service must not be able to create; CLI the pdsync command that asks
+# the server for its status through the admin socket.
+# RUNTIME_DIR '-' leaves the RuntimeDirectory out (the test's negative control).
+set -euo pipefail
+log=$1 runtime=$2 mode=$3 uid=$4 gid=$5 um=$6 rw=$7 probe=$8 cli=$9
+shift 9
+[ "$1" = -- ] && shift
+exec 3>>"$log"  # opened before / turns read-only
+
+as_service() {
+    setpriv --reuid="$uid" --regid="$gid" --clear-groups --inh-caps=-all --bounding-set=-all \
+        --no-new-privs -- "$@"
+}
+
+mount --make-rprivate /
+# PrivateTmp=: the service's own /tmp and /var/tmp.
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+[ -d /var/tmp ] && mount -t tmpfs -o mode=1777 tmpfs /var/tmp
+# /run is a tmpfs under systemd; this one is private to the namespace. RuntimeDirectory=
+# makes /run/NAME owned by the service user with RuntimeDirectoryMode=.
+mount -t tmpfs -o mode=0755 tmpfs /run
+if [ "$runtime" != - ]; then
+    mkdir -m "$mode" "/run/$runtime"
+    chown "$uid:$gid" "/run/$runtime"
+fi
+# ProtectSystem=strict: every mount read-only but the API file systems.
+awk '{print $2}' /proc/self/mounts | grep -Ev '^/(proc|sys|dev)(/|$)' | grep -v '\\' | sort -u |
+    while read -r m; do mount -o remount,bind,ro "$m" 2>/dev/null || true; done
+touch /.pdsync-probe 2>/dev/null && { echo "root_writable yes"; exit 1; }
+touch /run/.pdsync-probe 2>/dev/null && { echo "run_writable yes"; exit 1; }
+# ReadWritePaths= and the runtime directory: writable again.
+dirs=("$rw")
+[ "$runtime" = - ] || dirs+=("/run/$runtime")
+for dir in "${dirs[@]}"; do
+    mount --bind "$dir" "$dir"
+    mount -o remount,bind,rw "$dir"
+done
+
+# What the service user can write outside those: nothing.
+if as_service touch "$probe" 2>/dev/null; then echo "probe_written yes"; else echo "probe_written no"; fi
+
+umask "$um"
+as_service "$@" >&3 2>&3 &
+pid=$!
+socket=/run/pdsync/server.sock
+end=$(($(date +%s%N) + 15000000000))
+while kill -0 "$pid" 2>/dev/null && [ ! -S "$socket" ] && [ "$(date +%s%N)" -lt "$end" ]; do
+    sleep 0.02
+done
+if [ -S "$socket" ]; then
+    echo "socket $(stat -c '%u:%g %a' "$socket")"
+    echo "store $(stat -c '%u %a' "$rw"/*.db 2>/dev/null | head -n 1)"
+    # Ask the server through its socket, as an administrator (root) would, until it answers
+    # that it is connected to the broker.
+    status=""
+    while [ "$(date +%s%N)" -lt "$end" ]; do
+        status=$("$cli" status --json --server-socket "$socket" 2>&1 || true)
+        grep -q '"connected": *true' <<<"$status" && break
+        sleep 0.05
+    done
+    echo "status $(tr -d '\n' <<<"$status")"
+    kill "$pid"
+fi
+rc=0
+wait "$pid" || rc=$?
+echo "exit $rc"

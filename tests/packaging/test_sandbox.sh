@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The admin socket comes up under the shipped pdsync-server unit's sandbox. systemd does not
+# run here, so the sandbox is emulated in a mount namespace (sandbox_inner.sh) from the
+# installed unit's own settings: ProtectSystem=strict (every mount read-only), PrivateTmp=,
+# ReadWritePaths= (the store), RuntimeDirectory= (a directory under a private /run), User=
+# with no capability. The real pdsync-server starts there against a real mosquitto on a free
+# port, and the installed `pdsync status` reaches it through /run/pdsync/server.sock.
+# Without the RuntimeDirectory the same start must fail: the emulation is strict enough to
+# show what RuntimeDirectory= fixes. Usage: test_sandbox.sh ROOT (an installed tree).
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need mosquitto unshare setpriv python3
+
+INSTALL_ROOT=$(cd "${1:?usage: test_sandbox.sh ROOT}" && pwd)
+unit=$INSTALL_ROOT/lib/systemd/system/pdsync-server.service
+[ -f "$unit" ] || { fail "pdsync-server.service is installed"; finish; exit 1; }
+
+unit_value() { sed -n "s/^$1=//p" "$unit" | tail -n 1; }
+check "the unit sets ProtectSystem=strict" test "$(unit_value ProtectSystem)" = strict
+check "the unit sets PrivateTmp=true" test "$(unit_value PrivateTmp)" = true
+runtime_dir=$(unit_value RuntimeDirectory)
+runtime_mode=$(unit_value RuntimeDirectoryMode)
+service_umask=$(unit_value UMask)
+service_user=$(unit_value User)
+read -r -a exec_start <<<"$(unit_value ExecStart)"
+check "the unit runs a dedicated user, not root" test -n "$service_user" -a "$service_user" != root
+
+# The unit's user where the package made it here, else nobody: what the sandbox must allow
+# is a daemon that is not root and holds no capability.
+if id -u "$service_user" >/dev/null 2>&1; then sd_user=$service_user; else sd_user=nobody; fi
+uid=$(id -u "$sd_user")
+gid=$(id -g "$sd_user")
+
+# A real broker on a free port.
+PORT=$(free_port)
+printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$PORT" >"$T/mosquitto.conf"
+mosquitto -c "$T/mosquitto.conf" >"$T/broker.log" 2>&1 &
+BG_PIDS+=($!)
+wait_until "$DEADLINE_S" port_open "$PORT" || { fail "the broker listens" "$(cat "$T/broker.log")"; finish; exit 1; }
+
+# The config the unit's ExecStart names, in the test's place; the store directory stands in
+# for the unit's ReadWritePaths (owned by the service user, as the postinst makes it). The
+# admin socket is left at its default, /run/pdsync/server.sock, as the packaged config does.
+run_sandboxed() {  # run_sandboxed RUNTIME_DIR|- LOG
+    local data=$T/data-$1 argv=() i
+    mkdir -p "$data"
+    chown "$uid:$gid" "$data"
+    chmod 0700 "$data"
+    printf 'broker = "mqtt://127.0.0.1:%s"\nstore = "%s/server.db"\nserver-id = "pdsync-server-%s"\n' \
+        "$PORT" "$data" "$1" >"$T/server-$1.conf"
+    chmod 0644 "$T/server-$1.conf"
+    argv=("${exec_start[@]}")
+    argv[0]=$INSTALL_ROOT${argv[0]}
+    for i in "${!argv[@]}"; do
+        [ "${argv[i]}" = --config ] && argv[i + 1]=$T/server-$1.conf
+    done
+    unshare -m --propagation private "$REPO/tests/packaging/sandbox_inner.sh" "$2" "$1" \
+        "${runtime_mode:-0755}" "$uid" "$gid" "${service_umask:-0022}" "$data" \
+        "$INSTALL_ROOT/usr/.pdsync-probe" "$INSTALL_ROOT/usr/bin/pdsync" -- "${argv[@]}"
+}
+
+out=$(run_sandboxed "$runtime_dir" "$T/server-sandboxed.log" 2>&1 || true)
+report() { sed -n "s/^$1 //p" <<<"$out" | head -n 1; }
+check "the service user cannot write outside ReadWritePaths (ProtectSystem=strict)" \
+    test "$(report probe_written)" = no
+if [ "$(report socket)" = "$uid:$gid 660" ]; then
+    pass "the admin socket /run/pdsync/server.sock comes up, owned by $sd_user, mode 0660"
+else
+    fail "the admin socket /run/pdsync/server.sock comes up, owned by $sd_user, mode 0660" \
+        "$out
+$(tail -n 20 "$T/server-sandboxed.log")"
+fi
+check "the store is created by $sd_user with mode 0600 (UMask=$service_umask)" \
+    test "$(report store)" = "$uid 600"
+if grep -q '"connected": *true' <<<"$(report status)"; then
+    pass "pdsync status answers through the socket: the server is connected to the broker"
+else
+    fail "pdsync status answers through the socket: the server is connected to the broker" "$(report status)"
+fi
+check "the server stops cleanly on SIGTERM" test "$(report exit)" = 0
+
+# Negative control: the same sandbox without RuntimeDirectory=.
+out=$(run_sandboxed - "$T/server-no-runtime.log" 2>&1 || true)
+if [ -z "$(report socket)" ] && [ "$(report exit)" != 0 ] && [ -n "$(report exit)" ]; then
+    pass "without RuntimeDirectory= the server cannot create its socket and exits ($(report exit))"
+else
+    fail "without RuntimeDirectory= the server cannot create its socket and exits" \
+        "$out
+$(tail -n 5 "$T/server-no-runtime.log")"
+fi
+finish
