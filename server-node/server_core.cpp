@@ -291,7 +291,7 @@ void ServerCore::on_changes(const std::string& device_id, const ChangeSet& cs, B
         return refuse_change(device_id, cs.seq, Errc::not_joined,
                              "the device has not joined; send hello", b);
     // A member whose latest hello was refused (its auth profile or protocol changed) may
-    // not sync until a hello is accepted again (DESIGN.md 5.2).
+    // not sync until a hello is accepted again (docs/protocol.md §5.2).
     if (refused_.count(device_id)) {
         spdlog::warn("device={} change set refused: its last hello was refused ({})", device_id,
                      refused_.at(device_id));
@@ -442,7 +442,7 @@ AckReply ServerCore::apply_changes(const ChangeSet& cs, DeviceRow& dev, Batch& b
 }
 
 Status ServerCore::register_user(const std::string& user, Batch& b) {
-    // The limit is a hard policy: the least recently used user makes room (DESIGN.md 5.7).
+    // The limit is a hard policy: the least recently used user makes room (docs/protocol.md §5.7).
     while (store_.count_users() >= static_cast<std::size_t>(std::max(1, settings_.user_limit))) {
         auto victim = store_.least_recent_user(user);
         if (!victim) return make_error(Errc::user_limit, "user limit reached and no user to evict");

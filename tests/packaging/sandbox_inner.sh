@@ -3,13 +3,14 @@
 # with ProtectSystem=strict, PrivateTmp=, ReadWritePaths= and RuntimeDirectory= gives its
 # service, then starts the service as its user with no capability and reports, one
 # "key value" line each, what the test asserts. Only this mount namespace sees the changes.
-#   sandbox_inner.sh LOG RUNTIME_DIR|- MODE UID GID UMASK RW_DIR PROBE CLI -- ARGV...
+#   sandbox_inner.sh LOG RUNTIME_DIR|- MODE UID GID UMASK RW_DIR PROBE CLI PORT TOPIC -- ARGV...
 # PROBE is a path the service must not be able to create; CLI the pdsync command that asks
-# the server for its status through the admin socket.
+# the server for its status through the admin socket; PORT the broker's, where the server
+# publishes its retained status on TOPIC.
 # RUNTIME_DIR '-' leaves the RuntimeDirectory out (the test's negative control).
 set -euo pipefail
-log=$1 runtime=$2 mode=$3 uid=$4 gid=$5 um=$6 rw=$7 probe=$8 cli=$9
-shift 9
+log=$1 runtime=$2 mode=$3 uid=$4 gid=$5 um=$6 rw=$7 probe=$8 cli=$9 port=${10} status_topic=${11}
+shift 11
 [ "$1" = -- ] && shift
 exec 3>>"$log"  # opened before / turns read-only
 
@@ -56,15 +57,11 @@ done
 if [ -S "$socket" ]; then
     echo "socket $(stat -c '%u:%g %a' "$socket")"
     echo "store $(stat -c '%u %a' "$rw"/*.db 2>/dev/null | head -n 1)"
-    # Ask the server through its socket, as an administrator (root) would, until it answers
-    # that it is connected to the broker.
-    status=""
-    while [ "$(date +%s%N)" -lt "$end" ]; do
-        status=$("$cli" status --json --server-socket "$socket" 2>&1 || true)
-        grep -q '"connected": *true' <<<"$status" && break
-        sleep 0.05
-    done
-    echo "status $(tr -d '\n' <<<"$status")"
+    # Ask the server through its socket, as an administrator (root) would; and read the
+    # status it publishes retained on the broker, which shows it connected from the sandbox.
+    echo "status $("$cli" status --json --server-socket "$socket" 2>&1 | tr -d '\n' || true)"
+    echo "published $(mosquitto_sub -h 127.0.0.1 -p "$port" -t "$status_topic" -C 1 -W 10 \
+        -F '%t' 2>&1 || true)"
     kill "$pid"
 fi
 rc=0

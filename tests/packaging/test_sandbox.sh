@@ -9,7 +9,7 @@
 # show what RuntimeDirectory= fixes. Usage: test_sandbox.sh ROOT (an installed tree).
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-need mosquitto unshare setpriv python3
+need mosquitto mosquitto_sub unshare setpriv python3
 
 INSTALL_ROOT=$(cd "${1:?usage: test_sandbox.sh ROOT}" && pwd)
 unit=$INSTALL_ROOT/lib/systemd/system/pdsync-server.service
@@ -56,7 +56,8 @@ run_sandboxed() {  # run_sandboxed RUNTIME_DIR|- LOG
     done
     unshare -m --propagation private "$REPO/tests/packaging/sandbox_inner.sh" "$2" "$1" \
         "${runtime_mode:-0755}" "$uid" "$gid" "${service_umask:-0022}" "$data" \
-        "$INSTALL_ROOT/usr/.pdsync-probe" "$INSTALL_ROOT/usr/bin/pdsync" -- "${argv[@]}"
+        "$INSTALL_ROOT/usr/.pdsync-probe" "$INSTALL_ROOT/usr/bin/pdsync" "$PORT" \
+        "pds/v1/server/status" -- "${argv[@]}"
 }
 
 out=$(run_sandboxed "$runtime_dir" "$T/server-sandboxed.log" 2>&1 || true)
@@ -72,11 +73,13 @@ $(tail -n 20 "$T/server-sandboxed.log")"
 fi
 check "the store is created by $sd_user with mode 0600 (UMask=$service_umask)" \
     test "$(report store)" = "$uid 600"
-if grep -q '"connected": *true' <<<"$(report status)"; then
-    pass "pdsync status answers through the socket: the server is connected to the broker"
+if grep -q "\"server_id\": *\"pdsync-server-$runtime_dir\"" <<<"$(report status)"; then
+    pass "pdsync status gets the server's answer through the socket"
 else
-    fail "pdsync status answers through the socket: the server is connected to the broker" "$(report status)"
+    fail "pdsync status gets the server's answer through the socket" "$(report status)"
 fi
+check "the sandboxed server is connected: its status is retained on the broker" \
+    test "$(report published)" = pds/v1/server/status
 check "the server stops cleanly on SIGTERM" test "$(report exit)" = 0
 
 # Negative control: the same sandbox without RuntimeDirectory=.
