@@ -49,6 +49,7 @@ pdsync_install_unit(client pdsync-client.service CLIENT_CONF=/etc/pdsync/pdsync-
 # their relative layout, so /usr/share/pdsync/deploy/fleet-init.sh finds ../broker-config.
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/broker-config DESTINATION ${PDSYNC_SHARE_DIR}
         COMPONENT server
+        PATTERN "README.md" EXCLUDE
         PATTERN "*.sh" PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
                                    WORLD_READ WORLD_EXECUTE)
 install(PROGRAMS ${PROJECT_SOURCE_DIR}/deploy/fleet-init.sh ${PROJECT_SOURCE_DIR}/deploy/enroll-device.sh
@@ -82,6 +83,10 @@ endforeach()
 install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/docs/deploying.md
               ${PROJECT_SOURCE_DIR}/docs/architecture.md
         DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/pdsync-server COMPONENT server)
+# Documentation belongs under /usr/share/doc (lintian), so the broker templates' README
+# goes there, renamed.
+install(FILES ${PROJECT_SOURCE_DIR}/broker-config/README.md
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/pdsync-server RENAME broker-config.md COMPONENT server)
 get_property(pdsync_outputs GLOBAL PROPERTY pdsync_packaging_outputs)
 add_custom_target(pdsync_packaging_files ALL DEPENDS ${pdsync_outputs})
 
@@ -109,21 +114,21 @@ set(CPACK_DEBIAN_SERVER_PACKAGE_NAME "pdsync-server")
 set(CPACK_DEBIAN_SERVER_PACKAGE_DEPENDS
     "pdsync-client (= ${PROJECT_VERSION}), mosquitto (>= 2.0), mosquitto-clients, openssl, adduser")
 set(CPACK_DEBIAN_SERVER_DESCRIPTION "authoritative store node of a pdsync fleet
- pdsync keeps office devices' per-user settings (address books, keychains,
- preferences) in sync over MQTT. This package holds pdsync-server, the node
- that owns the fleet's SQLite store, together with the Mosquitto broker
- configuration templates, the fleet set-up scripts and the systemd units of
- the server and its broker.")
+pdsync keeps office devices' per-user settings (address books, keychains,
+preferences) in sync over MQTT. This package holds pdsync-server, the node
+that owns the fleet's SQLite store, together with the Mosquitto broker
+configuration templates, the fleet set-up scripts and the systemd units of
+the server and its broker.")
 set(CPACK_DEBIAN_SERVER_PACKAGE_CONTROL_EXTRA
     "${pdsync_debian_dir}/server/postinst")
 
 set(CPACK_DEBIAN_CLIENT_PACKAGE_NAME "pdsync-client")
 set(CPACK_DEBIAN_CLIENT_PACKAGE_DEPENDS "adduser")
 set(CPACK_DEBIAN_CLIENT_DESCRIPTION "device daemon and command of a pdsync fleet
- pdsync keeps office devices' per-user settings (address books, keychains,
- preferences) in sync over MQTT. This package holds pdsync-client, the daemon
- that keeps one device's local store in sync with the fleet, its systemd
- unit, and the pdsync command that talks to it and to the server.")
+pdsync keeps office devices' per-user settings (address books, keychains,
+preferences) in sync over MQTT. This package holds pdsync-client, the daemon
+that keeps one device's local store in sync with the fleet, its systemd
+unit, and the pdsync command that talks to it and to the server.")
 set(CPACK_DEBIAN_CLIENT_PACKAGE_CONTROL_EXTRA
     "${pdsync_debian_dir}/client/postinst")
 

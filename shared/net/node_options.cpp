@@ -89,11 +89,17 @@ std::optional<int> parse_node_command_line(CLI::App& app, int argc, char** argv)
         std::string file;
         if (auto* config = app.get_config_ptr(); config != nullptr && config->count() > 0)
             file = config->as<std::string>();
-        if (what.rfind(kUnknownKey, 0) == 0)
-            std::cerr << app.get_name() << ": unknown key '"
-                      << printable(what.substr(kUnknownKey.size())) << "' in config file '"
-                      << printable(file) << "'\n";
-        else
+        // A "[name]" line reaches CLI11 as the item "name.++" (a section opens).
+        static constexpr std::string_view kSectionOpen = ".++";
+        if (what.rfind(kUnknownKey, 0) == 0) {
+            std::string key = what.substr(kUnknownKey.size());
+            bool section = key.size() > kSectionOpen.size() &&
+                           key.compare(key.size() - kSectionOpen.size(), kSectionOpen.size(),
+                                       kSectionOpen) == 0;
+            if (section) key.resize(key.size() - kSectionOpen.size());
+            std::cerr << app.get_name() << ": unknown " << (section ? "section" : "key") << " '"
+                      << printable(key) << "' in config file '" << printable(file) << "'\n";
+        } else
             std::cerr << app.get_name() << ": config file '" << printable(file)
                       << "': " << printable(what) << "\n";
         return 2;  // as for every other bad setting the daemons refuse

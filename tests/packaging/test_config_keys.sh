@@ -10,14 +10,14 @@ need openssl mosquitto_passwd
 
 BIN=$(cd "${1:?usage: test_config_keys.sh BINDIR}" && pwd)
 
-# expect_refused DAEMON FILE KEY: the run fails, and stderr names KEY and FILE.
+# expect_refused DAEMON FILE KEY [key|section]: the run fails, and stderr names KEY and FILE.
 expect_refused() {
-    local daemon=$1 file=$2 key=$3 rc=0 err
+    local daemon=$1 file=$2 key=$3 what=${4:-key} rc=0 err
     err=$("$BIN/$daemon" --config "$file" --help 2>&1 >/dev/null) || rc=$?
-    if [ "$rc" -ne 0 ] && grep -qF "unknown key '$key' in config file '$file'" <<<"$err"; then
-        pass "$daemon refuses unknown key '$key' (exit $rc) and names it"
+    if [ "$rc" -ne 0 ] && grep -qF "unknown $what '$key' in config file '$file'" <<<"$err"; then
+        pass "$daemon refuses unknown $what '$key' (exit $rc) and names it"
     else
-        fail "$daemon refuses unknown key '$key' and names it" "exit $rc: $err"
+        fail "$daemon refuses unknown $what '$key' and names it" "exit $rc: $err"
     fi
 }
 expect_accepted() {
@@ -31,9 +31,17 @@ printf 'brokr = "mqtt://10.0.0.5:1883"\nstore = "/x/server.db"\n' >"$T/typo.conf
 expect_refused pdsync-server "$T/typo.conf" brokr
 printf 'device-id = "mfp-1"\nbrokr = "mqtt://10.0.0.5:1883"\n' >"$T/client-typo.conf"
 expect_refused pdsync-client "$T/client-typo.conf" brokr
-# A key under a section is named with its section.
+# The daemons declare no section: a "[backup]" line (keys meant as backup-keep, ...) is one.
 printf 'store = "/x/server.db"\n[backup]\nkeep = 3\n' >"$T/section.conf"
-expect_refused pdsync-server "$T/section.conf" backup.keep
+expect_refused pdsync-server "$T/section.conf" backup section
+# Control bytes in a key are escaped, never echoed raw to a terminal or a log.
+printf 'store = "/x/server.db"\nbro\033[2Jker = "x"\n' >"$T/escape.conf"
+err=$("$BIN/pdsync-server" --config "$T/escape.conf" --help 2>&1 >/dev/null || true)
+if grep -qF "unknown key 'bro\\x1b[2Jker'" <<<"$err" && ! grep -q $'\033' <<<"$err"; then
+    pass "pdsync-server escapes a control byte in the key it names"
+else
+    fail "pdsync-server escapes a control byte in the key it names" "$err"
+fi
 # The same file without the typo is accepted (the refusal is about the key, not the file).
 printf 'broker = "mqtt://10.0.0.5:1883"\nstore = "/x/server.db"\n' >"$T/good.conf"
 expect_accepted pdsync-server "$T/good.conf" "the corrected file"
