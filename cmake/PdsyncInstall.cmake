@@ -78,10 +78,10 @@ foreach(component server client)
   set(doc "${CMAKE_INSTALL_DATADIR}/doc/pdsync-${component}")
   # A native package (version without a Debian revision) carries changelog.gz.
   pdsync_gzip_install(${pdsync_debian_dir}/changelog ${doc} changelog.gz ${component})
-  install(FILES ${pdsync_debian_dir}/copyright DESTINATION ${doc} COMPONENT ${component})
+  install(FILES ${pdsync_debian_dir}/copyright ${PROJECT_SOURCE_DIR}/docs/deploying.md
+          DESTINATION ${doc} COMPONENT ${component})
 endforeach()
-install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/docs/deploying.md
-              ${PROJECT_SOURCE_DIR}/docs/architecture.md
+install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/docs/architecture.md
         DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/pdsync-server COMPONENT server)
 # Documentation belongs under /usr/share/doc (lintian), so the broker templates' README
 # goes there, renamed.

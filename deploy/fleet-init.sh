@@ -119,8 +119,8 @@ pds_mkdir "$fleet/systemd" 0755 root:root
 pds_mkdir "$data" 0755 root:root
 pds_mkdir "$data/broker" 0700 "${cfg[run_user]}:$run_group"
 # The pdsync daemons run as the packages' system user (deploy/systemd/*.service.in).
-svc=root:root
-id -u pdsync >/dev/null 2>&1 && svc=pdsync:pdsync
+svc=root:root svc_conf="0600 root:root"
+if id -u pdsync >/dev/null 2>&1; then svc=pdsync:pdsync svc_conf="0640 root:pdsync"; fi
 pds_mkdir "$data/server" 0700 "$svc"
 pds_mkdir "$data/backups" 0700 "$svc"
 
@@ -198,7 +198,8 @@ host=${cfg[listen_addr]}
 [[ $host == *:* ]] && host="[$host]"
 # Keys are the daemon's long option names (CLI11 reads the file as TOML); CLI11 ignores a key
 # it does not know, so a misspelt one would be silently lost: spell them as the options do.
-pds_write_file "$fleet/pdsync-server.conf" 0640 "root:${svc#*:}" <<EOF
+# shellcheck disable=SC2086  # mode and owner
+pds_write_file "$fleet/pdsync-server.conf" $svc_conf <<EOF
 # pdsync-server configuration, written by deploy/fleet-init.sh (re-running it rewrites this
 # file). The server reaches the broker over the loopback listener with its password.
 broker = "mqtt://$host:${cfg[port]}"
