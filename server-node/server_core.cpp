@@ -7,16 +7,17 @@
 
 #include <optional>
 
+#include "shared/base/hex.hpp"
+#include "shared/base/tuning.hpp"
 #include "shared/clock.hpp"
 #include "shared/merge.hpp"
 #include "shared/secrets.hpp"
-#include "shared/tuning.hpp"
 
 namespace pdsync::server {
 
 ServerCore::ServerCore(ServerStore& store, Topics topics, ServerSettings settings)
     : store_(store),
-      cache_(tuning::kServerDocumentCacheBytes),
+      cache_(tuning::server::kDocumentCacheBytes),
       topics_(std::move(topics)),
       settings_(std::move(settings)),
       started_at_(now_ms()),
@@ -227,10 +228,11 @@ void ServerCore::on_hello(const std::string& device_id, const Hello& h, Batch& b
         return refuse(Errc::not_joined,
                       "this machine was removed from the fleet by an administrator");
     }
-    if (h.protocol != tuning::kProtocolVersion) {
-        return refuse(Errc::protocol_unsupported, "the server speaks protocol " +
-                                                      std::to_string(tuning::kProtocolVersion) +
-                                                      ", the device " + std::to_string(h.protocol));
+    if (h.protocol != tuning::protocol::kProtocolVersion) {
+        return refuse(Errc::protocol_unsupported,
+                      "the server speaks protocol " +
+                          std::to_string(tuning::protocol::kProtocolVersion) + ", the device " +
+                          std::to_string(h.protocol));
     }
     if (h.auth_digest != settings_.auth_digest) {
         return refuse(Errc::auth_profile_mismatch,
@@ -374,7 +376,7 @@ AckReply ServerCore::apply_changes(const ChangeSet& cs, DeviceRow& dev, Batch& b
         }
         Document registered = document_from_registration(cs, 1, now);
         std::string body = encode_document(registered);
-        if (body.size() > tuning::kMaxPayloadBytes) {
+        if (body.size() > tuning::codec::kMaxPayloadBytes) {
             return fail(Errc::too_large, "the registered document is over the size bound");
         }
         b.size_bound[cs.key()] = body.size();
@@ -407,21 +409,22 @@ AckReply ServerCore::apply_changes(const ChangeSet& cs, DeviceRow& dev, Batch& b
     for (const auto& op : cs.ops)
         growth += op.id.size() + encode_msgpack_unchecked(op.fields).size() + 32;
     std::optional<Document> before;
-    if (bound->second + growth > tuning::kMaxPayloadBytes ||
-        doc->entries.size() + cs.ops.size() > tuning::kMaxArrayItems) {
+    if (bound->second + growth > tuning::codec::kMaxPayloadBytes ||
+        doc->entries.size() + cs.ops.size() > tuning::codec::kMaxArrayItems) {
         before = *doc;
     }
     MergeOutcome m = apply_ops(*doc, cs.ops, doc->version + 1);
     if (m.changed) {
         if (before) {
             std::size_t bytes = encode_document(*doc).size();
-            if (bytes > tuning::kMaxPayloadBytes || doc->entries.size() > tuning::kMaxArrayItems) {
+            if (bytes > tuning::codec::kMaxPayloadBytes ||
+                doc->entries.size() > tuning::codec::kMaxArrayItems) {
                 *doc = std::move(*before);
                 return fail(Errc::too_large,
                             "the document would grow to " + std::to_string(bytes) + " bytes and " +
                                 std::to_string(doc->entries.size()) +
                                 "+ entries, over the bound of " +
-                                std::to_string(tuning::kMaxPayloadBytes) + " bytes");
+                                std::to_string(tuning::codec::kMaxPayloadBytes) + " bytes");
             }
             bound->second = bytes;
         } else {

@@ -8,8 +8,9 @@
 #include <csignal>
 #include <cstdlib>
 
+#include "shared/base/tuning.hpp"
 #include "shared/clock.hpp"
-#include "shared/tuning.hpp"
+#include "shared/reply.hpp"
 
 namespace pdsync::server {
 
@@ -108,9 +109,7 @@ void ServerNode::wake_worker() {
 
 Value ServerNode::promote() {
     if (!standby_ || core_) {
-        return {{"ok", false},
-                {"error", "invalid_argument"},
-                {"message", "this server is already the primary"}};
+        return error_reply(Errc::invalid_argument, "this server is already the primary");
     }
     standby_->stop();  // a commit half received is rolled back; the store is ours again
     Value was = standby_->status();
@@ -201,14 +200,12 @@ Value ServerNode::run_on_worker(const Value& request) {
     auto answer = job->reply.get_future();
     {
         std::lock_guard lock(mu_);
-        if (stopping_)
-            return {{"ok", false}, {"error", "busy"}, {"message", "the server is stopping"}};
+        if (stopping_) return error_reply(Errc::busy, "the server is stopping");
         admin_jobs_.push_back(job);
     }
     cv_.notify_one();
     if (answer.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
-        return {
-            {"ok", false}, {"error", "timeout"}, {"message", "the server did not answer in time"}};
+        return error_reply(Errc::timeout, "the server did not answer in time");
     }
     return answer.get();
 }
@@ -226,8 +223,7 @@ void ServerNode::stop() {
     if (worker_.joinable()) worker_.join();
     link_->stop();
     for (auto& job : admin_jobs_) {
-        job->reply.set_value(
-            {{"ok", false}, {"error", "busy"}, {"message", "the server is stopping"}});
+        job->reply.set_value(error_reply(Errc::busy, "the server is stopping"));
     }
 }
 
@@ -243,7 +239,7 @@ void ServerNode::publish_all(const std::vector<Outbound>& out) {
 
 void ServerNode::worker_loop() {
     std::vector<Inbound> batch;
-    batch.reserve(tuning::kMaxBatchMessages);
+    batch.reserve(tuning::server::kMaxBatchMessages);
     while (true) {
         bool reconcile = false;
         std::deque<std::shared_ptr<AdminJob>> jobs;
@@ -264,7 +260,7 @@ void ServerNode::worker_loop() {
             jobs.swap(admin_jobs_);
             reconcile = reconcile_;
             reconcile_ = false;
-            while (!queue_.empty() && batch.size() < tuning::kMaxBatchMessages) {
+            while (!queue_.empty() && batch.size() < tuning::server::kMaxBatchMessages) {
                 batch.push_back(std::move(queue_.front()));
                 queue_.pop_front();
             }
@@ -312,11 +308,9 @@ void ServerNode::worker_loop() {
                 continue;
             }
             if (!core_) {
-                job->reply.set_value({{"ok", false},
-                                      {"error", "busy"},
-                                      {"message",
-                                       "this server is a standby; promote it first "
-                                       "(pdsync server promote)"}});
+                job->reply.set_value(error_reply(
+                    Errc::busy,
+                    "this server is a standby; promote it first (pdsync server promote)"));
                 continue;
             }
             try {
@@ -327,7 +321,7 @@ void ServerNode::worker_loop() {
                 job->reply.set_value(std::move(result.answer));
             } catch (const std::exception& e) {
                 spdlog::error("admin {} failed: {}", job->request.value("cmd", "?"), e.what());
-                job->reply.set_value({{"ok", false}, {"error", "storage"}, {"message", e.what()}});
+                job->reply.set_value(error_reply(Errc::storage, e.what()));
             }
         }
         if (!batch.empty() && core_) {

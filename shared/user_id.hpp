@@ -6,11 +6,11 @@
 #include <string>
 #include <string_view>
 
-#include "shared/result.hpp"
+#include "shared/base/result.hpp"
 
 namespace pdsync {
 
-// A user id is non-empty, at most tuning::kMaxUserIdBytes bytes, valid UTF-8, no NUL.
+// A user id is non-empty, at most tuning::codec::kMaxUserIdBytes bytes, valid UTF-8, no NUL.
 [[nodiscard]] Status validate_user_id(std::string_view user_id);
 
 // encode_user_id("a/b") == "a%2Fb"; encode_user_id("jörg") == "j%C3%B6rg".

@@ -9,8 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "shared/base/result.hpp"
 #include "shared/category.hpp"
-#include "shared/result.hpp"
 
 namespace pdsync {
 

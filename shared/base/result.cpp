@@ -1,11 +1,12 @@
 // Names of the reason codes, as they travel on the wire.
-#include "shared/result.hpp"
+#include "shared/base/result.hpp"
 
 #include <array>
+#include <ostream>
 
 namespace pdsync {
 namespace {
-constexpr std::array<std::string_view, 24> kNames = {
+constexpr std::array<std::string_view, 33> kNames = {
     "ok",
     "malformed",
     "too_large",
@@ -30,12 +31,27 @@ constexpr std::array<std::string_view, 24> kNames = {
     "io",
     "invalid_argument",
     "user_limit",
+    "no_space",
+    "sqlite",
+    "integrity",
+    "checksum",
+    "bad_manifest",
+    "auth",
+    "access_denied",
+    "unreachable",
+    "smb",
 };
+// One name per code, in the enum's order: a code appended without its name fails here.
+static_assert(kNames.size() == static_cast<size_t>(Errc::smb) + 1);
 }  // namespace
 
 std::string_view errc_name(Errc code) {
     auto i = static_cast<size_t>(code);
     return i < kNames.size() ? kNames[i] : "unknown";
+}
+
+std::ostream& operator<<(std::ostream& os, Errc code) {
+    return os << errc_name(code);
 }
 
 Errc errc_from_name(std::string_view name) {
