@@ -16,7 +16,9 @@ command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 hardening_cxx="-fstack-protector-strong -fstack-clash-protection -fcf-protection -D_FORTIFY_SOURCE=2 -Wformat -Werror=format-security"
 hardening_ld="-Wl,-z,relro -Wl,-z,now"
 
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DPDSYNC_BUILD_TESTS=OFF -DPDSYNC_WERROR=ON \
+# Warnings are errors in the test build (deploy/test.sh), not here: -O3 makes GCC 12 warn
+# falsely in the standard library (-Wrestrict), and a package must not fail on that.
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DPDSYNC_BUILD_TESTS=OFF -DPDSYNC_WERROR=OFF \
     -DPDSYNC_SANITIZE=OFF -DCMAKE_INSTALL_PREFIX=/usr "${launcher[@]}" \
     -DCMAKE_CXX_FLAGS="$hardening_cxx" -DCMAKE_EXE_LINKER_FLAGS="$hardening_ld" >/dev/null
 cmake --build "$BUILD" -j"$JOBS" --target pdsync-server pdsync-client pdsync pdsync_packaging_files \
