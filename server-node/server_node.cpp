@@ -173,7 +173,15 @@ Status ServerNode::start() {
 }
 
 Value ServerNode::admin(const Value& request, const net::ControlServer::Progress& progress) {
-    std::string cmd = request.is_object() ? request.value("cmd", "") : "";
+    std::string cmd = request.is_object() && request.contains("cmd") && request["cmd"].is_string()
+                          ? request["cmd"].get<std::string>()
+                          : "";
+    // Commands starting with '_' are the server's own jobs for its worker (run_on_worker);
+    // a client of the socket must not reach them.
+    if (!cmd.empty() && cmd[0] == '_') {
+        spdlog::warn("admin socket: refused internal command {}", Value(cmd).dump());
+        return error_reply(Errc::invalid_argument, "unknown command " + Value(cmd).dump());
+    }
     if (cmd == "backup-now") {
         // Beside the worker, on the backup's own connection: changes keep streaming in.
         return backups_->run_now(
