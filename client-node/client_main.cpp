@@ -16,7 +16,8 @@ int main(int argc, char** argv) {
     // to 8 malloc arenas per core (one per busy thread: Paho's, the worker, each control
     // connection) keeps megabytes of freed memory that two arenas do without.
     ::mallopt(M_ARENA_MAX, 2);
-    CLI::App app{"pdsync-client: synchronizes this device's personalized data with the fleet"};
+    CLI::App app{"pdsync-client: synchronizes this device's personalized data with the fleet", "pdsync-client"};
+    app.set_version_flag("--version", "pdsync-client " PDSYNC_VERSION);
     app.set_config("--config", "", "Config file (TOML)");
     net::NodeOptions node;
     net::add_node_options(app, node);
@@ -44,7 +45,7 @@ int main(int argc, char** argv) {
                    "With several brokers: leave one whose server stays offline this long")
         ->capture_default_str()
         ->check(CLI::Range(int64_t{500}, int64_t{3'600'000}));
-    CLI11_PARSE(app, argc, argv);
+    if (auto done = net::parse_node_command_line(app, argc, argv)) return *done;
 
     settings.failover_after = std::chrono::milliseconds(failover_after_ms);
     net::setup_logging("client:" + settings.device_id, node);

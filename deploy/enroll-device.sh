@@ -155,3 +155,4 @@ pds_write_file "$bundle" 0600 root:root <"$tmp"
 
 pds_log "enrolled $name: copy $bundle to the device and unpack it with"
 pds_log "  tar -xzf $name.tar.gz -C $etc && mv $etc/pdsync-client.service /etc/systemd/system/"
+pds_log "  cd $etc && chgrp pdsync pdsync-client.conf client.key fleet.key && chmod 0640 pdsync-client.conf client.key fleet.key"

@@ -21,7 +21,7 @@
 #     --data-dir DIR           broker persistence, server store, backups (default DIR/data)
 #     --run-user USER          user mosquitto drops to after start-up (default mosquitto)
 #     --bindir DIR             where pdsync-server and pdsync-client are installed
-#                              (default /usr/local/bin)
+#                              (default /usr/bin, where the packages put them)
 #     --device-conf-dir DIR    where a device bundle is unpacked on a device (default /etc/pdsync)
 #
 # Options are remembered in DIR/fleet.conf, so later runs (and enroll-device.sh) reuse them.
@@ -77,7 +77,7 @@ default_device=$({ hostname -s 2>/dev/null || hostname; } | tr -c 'A-Za-z0-9._\n
 declare -A defaults=(
     [root]=$PDS_DEFAULT_ROOT [port]=1883 [listen_addr]=127.0.0.1 [tls_port]=8883 [tls_addr]=""
     [tls_auth]=cert [server_host]=$default_host [san]="" [server_device_id]=${default_device:-server}
-    [data_dir]=$fleet/data [run_user]=mosquitto [bindir]=/usr/local/bin
+    [data_dir]=$fleet/data [run_user]=mosquitto [bindir]=/usr/bin
     [device_conf_dir]=/etc/pdsync [fleet_id]=$(openssl rand -hex 4)
 )
 for k in "${SETTINGS[@]}"; do
@@ -118,8 +118,11 @@ pds_mkdir "$fleet/devices" 0700 root:root
 pds_mkdir "$fleet/systemd" 0755 root:root
 pds_mkdir "$data" 0755 root:root
 pds_mkdir "$data/broker" 0700 "${cfg[run_user]}:$run_group"
-pds_mkdir "$data/server" 0700 root:root
-pds_mkdir "$data/backups" 0700 root:root
+# The pdsync daemons run as the packages' system user (deploy/systemd/*.service.in).
+svc=root:root svc_conf="0600 root:root"
+if id -u pdsync >/dev/null 2>&1; then svc=pdsync:pdsync svc_conf="0640 root:pdsync"; fi
+pds_mkdir "$data/server" 0700 "$svc"
+pds_mkdir "$data/backups" 0700 "$svc"
 
 # ---- CA, broker certificate, revocation list ----------------------------------------------
 ca=$fleet/ca
@@ -214,7 +217,8 @@ host=${cfg[listen_addr]}
 [[ $host == *:* ]] && host="[$host]"
 # Keys are the daemon's long option names (CLI11 reads the file as TOML); CLI11 ignores a key
 # it does not know, so a misspelt one would be silently lost: spell them as the options do.
-pds_write_file "$fleet/pdsync-server.conf" 0600 root:root <<EOF
+# shellcheck disable=SC2086  # mode and owner
+pds_write_file "$fleet/pdsync-server.conf" $svc_conf <<EOF
 # pdsync-server configuration, written by deploy/fleet-init.sh (re-running it rewrites this
 # file). The server reaches the broker over the loopback listener with its password.
 broker = "mqtt://$host:${cfg[port]}"

@@ -31,6 +31,9 @@ echo "== tests"
 status=0
 ctest --test-dir "$BUILD" --output-on-failure -j"$JOBS" --timeout 300 "$@" || status=1
 
+echo "== packages (deploy/test-packages.sh: .deb build, dpkg -x, --version, ldd, lintian)"
+bash deploy/test-packages.sh || status=1
+
 echo "== fuzz smoke (libFuzzer, clang-14, a few seconds per target)"
 bash deploy/fuzz.sh --smoke || status=1
 

@@ -15,7 +15,8 @@
 
 int main(int argc, char** argv) {
     using namespace pdsync;
-    CLI::App app{"pdsync-server: authoritative store node of a pdsync fleet"};
+    CLI::App app{"pdsync-server: authoritative store node of a pdsync fleet", "pdsync-server"};
+    app.set_version_flag("--version", "pdsync-server " PDSYNC_VERSION);
     app.set_config("--config", "", "Config file (TOML)");
     net::NodeOptions node;
     net::add_node_options(app, node);
@@ -104,7 +105,7 @@ int main(int argc, char** argv) {
     restore->add_flag("--json", restore_request.json, "One JSON answer on stdout");
     server::web::WebCommandLine web_cl;
     server::web::add_web_options(app, web_cl);
-    CLI11_PARSE(app, argc, argv);
+    if (auto done = net::parse_node_command_line(app, argc, argv)) return *done;
     if (web_cl.hash_password) return server::web::run_hash_password();
     if (*restore) {
         restore_request.store_path = store_path;

@@ -96,7 +96,8 @@ std::string read_all(std::istream& in) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"pdsync: personalized-data synchronization for a device fleet"};
+    CLI::App app{"pdsync: personalized-data synchronization for a device fleet", "pdsync"};
+    app.set_version_flag("--version", "pdsync " PDSYNC_VERSION);
     app.require_subcommand(1);
     pdsync::cli::Common c;
     c.socket = pdsync::cli::env_or("PDSYNC_SOCKET", "/run/pdsync/client.sock");

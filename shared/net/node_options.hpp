@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,12 @@ struct NodeOptions {
 };
 
 void add_node_options(CLI::App& app, NodeOptions& o);
+
+// Parses the command line and the --config file into `app`. A key in the config file that
+// no option declares is an error that names the key: CLI11 would skip it, so a typo such as
+// `brokr = ...` would silently leave the default in force. Returns the exit code when parsing
+// ends the program (--help, --version, a bad option or key), nothing when the daemon goes on.
+[[nodiscard]] std::optional<int> parse_node_command_line(CLI::App& app, int argc, char** argv);
 
 // Sets up spdlog: level, a pattern with the node name, an optional log file.
 void setup_logging(const std::string& node, const NodeOptions& o);
