@@ -26,6 +26,7 @@
 #include <optional>
 #include <thread>
 
+#include "server-node/join/join_service.hpp"
 #include "server-node/replication/fence.hpp"
 #include "server-node/replication/publisher.hpp"
 #include "server-node/replication/standby.hpp"
@@ -47,6 +48,10 @@ struct ServerNodeOptions {
     // Start as the primary even where a fence names another server (--clear-fence): the
     // administrator brings this server back on purpose, and the fence is removed.
     bool clear_fence = false;
+    // Set: the broker runs the dynamic security plugin and this server grants every
+    // device's rights through it (server-node/join/). Unset: the broker's rights are not
+    // the server's business (a password file and ACL, or an anonymous test broker).
+    std::optional<JoinSettings> join;
 };
 
 class ServerNode {
@@ -93,6 +98,7 @@ class ServerNode {
     std::unique_ptr<net::MqttLink> link_;
     std::unique_ptr<net::ControlServer> admin_socket_;
     std::unique_ptr<ServerBackups> backups_;
+    std::unique_ptr<JoinService> join_;  // with options_.join
 
     std::mutex mu_;
     std::condition_variable cv_;

@@ -5,7 +5,7 @@
 
 namespace pdsync {
 namespace {
-constexpr std::array<std::string_view, 24> kNames = {
+constexpr std::array<std::string_view, 31> kNames = {
     "ok",
     "malformed",
     "too_large",
@@ -30,6 +30,13 @@ constexpr std::array<std::string_view, 24> kNames = {
     "io",
     "invalid_argument",
     "user_limit",
+    "bad_join_code",
+    "join_code_expired",
+    "pending_approval",
+    "denied",
+    "device_id_taken",
+    "ca_mismatch",
+    "not_enabled",
 };
 }  // namespace
 

@@ -37,6 +37,14 @@ enum class Errc {
     io,  // socket, file or process error outside the store
     invalid_argument,
     user_limit,  // a change for a user the server cannot register
+    // Joining by code (shared/join_code.hpp).
+    bad_join_code,     // the code does not parse, or its proof does not match the current code
+    join_code_expired, // past its --expires, or its --uses are spent
+    pending_approval,  // --join-approval manual: waiting for `pdsync machines approve`
+    denied,            // an administrator denied this machine
+    device_id_taken,   // a claim for a device id that already has an account
+    ca_mismatch,       // the broker's CA does not match the join code's pin
+    not_enabled,       // the client function was never enabled (pdsync device enable)
 };
 
 std::string_view errc_name(Errc code);

@@ -79,4 +79,18 @@ inline constexpr std::chrono::milliseconds kReconnectMin{100};
 inline constexpr std::chrono::milliseconds kReconnectMax{5000};
 inline constexpr std::chrono::seconds kConnectTimeout{5};
 
+// ---- Joining by code (shared/join_code.hpp) ----------------------------------------------
+// A claim's timestamp may differ from the server's clock by this much either way: devices
+// without NTP drift, and a replayed request is useless anyway (its reply is sealed to the
+// requester's key), so this only bounds how long a captured request stays meaningful.
+inline constexpr std::chrono::minutes kClaimClockSkew{15};
+// How long a device waits for the claim reply before it tries again: the server answers
+// in milliseconds; claims share one broker session, so a second claimant can cut one off.
+inline constexpr std::chrono::milliseconds kClaimReplyWait{5000};
+inline constexpr int kClaimAttempts = 5;
+// How long the server waits for the dynamic security plugin's answer to one command
+// message. The plugin answers on the broker's thread in well under a millisecond on
+// loopback; waiting longer means the broker is gone.
+inline constexpr std::chrono::milliseconds kDynsecReplyWait{3000};
+
 }  // namespace pdsync::tuning
