@@ -7,7 +7,7 @@
 #             --password-file /srv/pdsync/passwd [--root pds/v1] [--listen-addr 127.0.0.1] \
 #             [--run-user mosquitto] [--autosave-interval 300] \
 #             [--tls-port 8883 [--tls-addr ADDR] --cafile F --certfile F --keyfile F \
-#              --crlfile F [--tls-auth cert|password]] [--max-connections N] [--memory-limit B]
+#              --crlfile F [--tls-auth cert|password]] [--max-connections N]
 #   render.sh --auth dynsec --conf OUT.conf --dynsec-file F --data-dir D --tls-port 8883 \
 #             --cafile F --certfile F --keyfile F --crlfile F [--tls-addr ADDR] ...
 #
@@ -29,7 +29,7 @@ conf="" acl="" port="" data_dir="" password_file="" root=$PDS_DEFAULT_ROOT
 listen_addr=127.0.0.1 run_user=mosquitto autosave=300
 tls_port="" tls_addr="" cafile="" certfile="" keyfile="" crlfile="" tls_auth=cert
 auth=passwd dynsec_file="" dynsec_plugin=/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so
-max_connections=2000 memory_limit=268435456
+max_connections=2000
 while [ $# -gt 0 ]; do
     case $1 in -h | --help) usage ;; esac
     [ $# -ge 2 ] || { pds_log "option $1 needs a value"; usage; }
@@ -54,14 +54,12 @@ while [ $# -gt 0 ]; do
         --dynsec-file) dynsec_file=$2 ;;
         --dynsec-plugin) dynsec_plugin=$2 ;;
         --max-connections) max_connections=$2 ;;
-        --memory-limit) memory_limit=$2 ;;
         *) pds_log "unknown option $1"; usage ;;
     esac
     shift 2
 done
 
 [[ $max_connections =~ ^[1-9][0-9]{0,6}$ ]] || pds_die "invalid --max-connections '$max_connections'"
-[[ $memory_limit =~ ^[1-9][0-9]{6,12}$ ]] || pds_die "invalid --memory-limit '$memory_limit' (bytes, at least 1 MB)"
 case $auth in
     passwd)
         if [ -z "$conf" ] || [ -z "$acl" ] || [ -z "$port" ] || [ -z "$data_dir" ] || [ -z "$password_file" ]; then
@@ -128,7 +126,7 @@ if [ "$auth" = dynsec ]; then blocks+=" DYNSEC"; else blocks+=" PASSWD"; fi
 pds_render_file "$here/mosquitto.conf.template" "$conf" 0644 "" "$blocks" \
     "PASSWORD_FILE=$password_file" "ACL_FILE=$acl" "RUN_USER=$run_user" \
     "DYNSEC_PLUGIN=$dynsec_plugin" "DYNSEC_FILE=$dynsec_file" \
-    "MAX_CONNECTIONS=$max_connections" "MEMORY_LIMIT=$memory_limit" \
+    "MAX_CONNECTIONS=$max_connections" \
     "DATA_DIR=${data_dir%/}" "AUTOSAVE_INTERVAL=$autosave" \
     "PORT=$port" "LISTEN_ADDR=$listen_addr" "${tls_values[@]}"
 [ "$auth" = dynsec ] || pds_render_file "$here/acl.template" "$acl" 0644 "" "" \

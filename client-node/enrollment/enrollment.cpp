@@ -158,10 +158,11 @@ Result<Credentials> enroll(const EnableRequest& request, const Topics& topics) {
         req.proof = claim_proof(code.secret, req);
         ClaimSession session(uri_of(hp), ca_tmp, code.id, topics.claim_response(req.nonce));
         if (!session.link().wait_connected(tuning::kClaimReplyWait)) {
-            last = make_error(Errc::bad_join_code,
+            // The CA matched, so this broker is the fleet's: it refuses the code's claim
+            // password, which only a wrong or replaced code has. Trying again cannot help.
+            return make_error(Errc::bad_join_code,
                               "the broker refused the claim account: the join code is wrong or "
                               "was replaced (pdsync join-code on the server prints the current one)");
-            continue;
         }
         if (auto st = session.link().publish(topics.claim_request(req.nonce),
                                              encode_msgpack_unchecked(claim_request_to_value(req)),

@@ -164,11 +164,6 @@ void JoinService::on_connected() {
         auto insp = commands_.inspector_account(settings_.inspector_password);
         cmds.insert(cmds.end(), insp.begin(), insp.end());
     }
-    // The accounts may have existed: their passwords become the current ones (this
-    // disconnects a claimant or inspector connected right now; both reconnect).
-    cmds.push_back(commands_.set_password(kClaimAccount, state_.code->code.id));
-    if (!settings_.inspector_password.empty())
-        cmds.push_back(commands_.set_password(kInspectorAccount, settings_.inspector_password));
     auto answers = run(cmds, "set-up");
     if (!answers) {
         spdlog::error("join: broker rights set-up failed: {}", answers.error().message);
@@ -185,6 +180,24 @@ void JoinService::on_connected() {
             spdlog::debug("join: {}: {}", what, err);
         }
     }
+    // Accounts that existed keep their passwords unless they are not the current ones
+    // (setting one disconnects whoever uses the account right now).
+    std::vector<Value> pw;
+    if (state_.claim_password_id != state_.code->code.id)
+        pw.push_back(commands_.set_password(kClaimAccount, state_.code->code.id));
+    if (!settings_.inspector_password.empty() && !state_.inspector_password_set)
+        pw.push_back(commands_.set_password(kInspectorAccount, settings_.inspector_password));
+    if (!pw.empty()) {
+        if (auto r = run(pw, "passwords"); r) {
+            state_.claim_password_id = state_.code->code.id;
+            state_.inspector_password_set = !settings_.inspector_password.empty();
+            if (auto st = save(); !st) spdlog::error("join: {}", st.error().message);
+        } else {
+            spdlog::error("join: {}", r.error().message);
+        }
+    }
+    if (has_rights && bound_id == settings_.server_client_id)
+        spdlog::info("join: broker rights in place");
     if (!has_rights || bound_id != settings_.server_client_id) {
         // The first start on a plugin set up by `mosquitto_ctrl dynsec init`: take the
         // server's rights and bind its client id. The plugin disconnects this server for
@@ -292,8 +305,8 @@ void JoinService::apply(const std::vector<JoinDecision>& decisions) {
         const std::string want = d.accepted ? "member" : "candidate";
         auto it = state_.roles.find(d.device_id);
         const std::string have = it == state_.roles.end() ? "candidate" : it->second;
-        if (d.accepted && (state_.approved.erase(d.device_id) + state_.pending.erase(d.device_id)))
-            changed = true;
+        // `approved` stays: the core asks again only for a machine it has no row for.
+        if (d.accepted && state_.pending.erase(d.device_id)) changed = true;
         if (have == want) continue;
         auto cmds = d.accepted ? commands_.promote(d.device_id) : commands_.demote(d.device_id);
         auto answers = run(cmds, want + " " + d.device_id);
@@ -372,6 +385,7 @@ Value JoinService::rotate(const Value& request) {
     if (const std::string err = error_of(answers->front()); !err.empty())
         return fail(Errc::io, "the broker refused the new claim password: " + err);
     state_.code = next;
+    state_.claim_password_id = next.code.id;
     if (auto st = save(); !st) return fail(st.code(), st.error().message);
     spdlog::info("join: the join code was replaced; the old one no longer works");
     return join_code_info(true);

@@ -54,6 +54,8 @@ Value JoinState::to_value() const {
     v["approved"] = approved;
     v["denied"] = denied;
     v["roles"] = roles;
+    v["claim_password_id"] = claim_password_id;
+    v["inspector_password_set"] = inspector_password_set;
     return v;
 }
 
@@ -85,6 +87,8 @@ Result<JoinState> JoinState::from_value(const Value& v) {
         if (v.contains("approved")) s.approved = v["approved"].get<std::set<std::string>>();
         if (v.contains("denied")) s.denied = v["denied"].get<std::set<std::string>>();
         if (v.contains("roles")) s.roles = v["roles"].get<std::map<std::string, std::string>>();
+        s.claim_password_id = v.value("claim_password_id", "");
+        s.inspector_password_set = v.value("inspector_password_set", false);
     } catch (const std::exception& e) {
         return make_error(Errc::malformed, std::string("the join state is damaged: ") + e.what());
     }

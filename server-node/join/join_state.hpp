@@ -34,6 +34,8 @@ struct JoinState {
     std::set<std::string> approved;  // approved while pending; kept so a restart honours it
     std::set<std::string> denied;
     std::map<std::string, std::string> roles;  // device id -> "candidate" | "member"
+    std::string claim_password_id;  // the code id last set as the claim account's password
+    bool inspector_password_set = false;
 
     Value to_value() const;
     static Result<JoinState> from_value(const Value& v);

@@ -65,9 +65,11 @@ JoinFleet::JoinFleet(const TempDir& dir, JoinFleetOptions options, const std::st
                                      "--data-dir",
                                      dir.file(name + "-data")};
     argv.insert(argv.end(), options_.fleet_init_args.begin(), options_.fleet_init_args.end());
-    Process init(argv, dir.file(name + "-init.log"));
-    if (init.stop(std::chrono::seconds(60)) != 0)
-        throw std::runtime_error("fleet-init.sh failed: " + init.log());
+    std::string cmd;
+    for (const auto& a : argv) cmd += "'" + a + "' ";
+    const std::string log = dir.file(name + "-init.log");
+    if (std::system((cmd + ">" + log + " 2>&1 </dev/null").c_str()) != 0)
+        throw std::runtime_error("fleet-init.sh failed: " + slurp(log));
     ca_file_ = fleet_ + "/tls/ca.crt";
     if (options_.observer) add_observer(dir.file(name + "-data") + "/broker/dynamic-security.json");
     broker_ = Process({PDSYNC_MOSQUITTO_BIN, "-c", fleet_ + "/mosquitto.conf"},
@@ -88,7 +90,7 @@ void JoinFleet::start_server(const std::vector<std::string>& extra) {
     args.insert(args.end(), extra.begin(), extra.end());
     server_ = std::make_unique<Server>(dir_, std::vector<std::string>{uri()}, args, name_ + "-server");
     // Ready for devices once its broker rights are set up (the claim account exists).
-    if (!wait_until([&] { return server_->log().find("join: createClient pdsync-claim") !=
+    if (!wait_until([&] { return server_->log().find("join: broker rights in place") !=
                                  std::string::npos; },
                     std::chrono::seconds(15)))
         throw std::runtime_error("the server did not set up the broker's rights: " + server_->log());
@@ -204,15 +206,20 @@ int RawClient::publish(const std::string& topic, const std::string& payload, boo
 }
 
 std::vector<int> RawClient::subscribe(const std::vector<std::string>& filters) {
+    // One SUBSCRIBE per filter, in order: Paho fails a whole multi-filter token when one
+    // filter is refused, hiding the others' codes. The broker answers each before it reads
+    // the next, so retained messages of an earlier filter arrive before a later one's.
     std::vector<int> out;
-    try {
-        auto tok = client_->subscribe(std::make_shared<mqtt::string_collection>(filters),
-                                      std::vector<int>(filters.size(), 1));
-        tok->wait();
-        for (auto rc : tok->get_subscribe_response().get_reason_codes())
-            out.push_back(static_cast<int>(rc));
-    } catch (const mqtt::exception& e) {
-        out.assign(filters.size(), static_cast<int>(e.get_reason_code()));
+    for (const auto& f : filters) {
+        try {
+            auto tok = client_->subscribe(f, 1);
+            tok->wait();
+            const auto response = tok->get_subscribe_response();
+            const auto codes = response.get_reason_codes();
+            out.push_back(codes.empty() ? 0 : static_cast<int>(codes.front()));
+        } catch (const mqtt::exception& e) {
+            out.push_back(static_cast<int>(e.get_reason_code()));
+        }
     }
     return out;
 }
