@@ -6,16 +6,14 @@
 #include <spdlog/spdlog.h>
 
 #include "client-node/client_view.hpp"
+#include "shared/base/hex.hpp"
+#include "shared/base/tuning.hpp"
 #include "shared/clock.hpp"
-#include "shared/tuning.hpp"
+#include "shared/reply.hpp"
 #include "shared/user_id.hpp"
 
 namespace pdsync::client {
 namespace {
-
-Value error_reply(Errc code, const std::string& message) {
-    return {{"ok", false}, {"error", std::string(errc_name(code))}, {"message", message}};
-}
 
 double ms_since(std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
@@ -28,7 +26,7 @@ ClientNode::ClientNode(std::unique_ptr<ClientStore> store, Topics topics, Client
     : store_(std::move(store)),
       topics_(std::move(topics)),
       settings_(std::move(settings)),
-      hello_backoff_(tuning::kJoinRetryMin) {
+      hello_backoff_(tuning::client::kJoinRetryMin) {
     epoch_ = store_->setting("epoch").value_or("");
     if (epoch_.empty()) {
         epoch_ = random_hex(8);
@@ -56,7 +54,7 @@ ClientNode::ClientNode(std::unique_ptr<ClientStore> store, Topics topics, Client
         LoginState ls;
         ls.user = *user;
         ls.started = Clock::now();
-        ls.deadline = ls.started + tuning::kLoginServerWait;
+        ls.deadline = ls.started + tuning::client::kLoginServerWait;
         login_ = std::move(ls);
         subscribe_user(*user);
     }
@@ -188,7 +186,7 @@ void ClientNode::on_connected() {
     (void)link_->publish(
         topics_.device(settings_.device_id, TopicKind::device_presence),
         encode_msgpack_unchecked(presence_to_value({settings_.device_id, true, now_ms()})), true);
-    hello_backoff_ = tuning::kJoinRetryMin;
+    hello_backoff_ = tuning::client::kJoinRetryMin;
     send_hello();
 }
 
@@ -206,7 +204,7 @@ void ClientNode::send_hello() {
     h.product = settings_.product;
     h.firmware = settings_.firmware;
     h.location = settings_.location;
-    h.protocol = tuning::kProtocolVersion;
+    h.protocol = tuning::protocol::kProtocolVersion;
     h.categories = settings_.supported;
     h.auth_digest = settings_.auth_digest;
     h.epoch = epoch_;
@@ -214,7 +212,8 @@ void ClientNode::send_hello() {
     h.cached_users = store_->cached_users();
     // Exponential back-off: a refused device asks again, but never in a tight loop.
     next_hello_ = Clock::now() + hello_backoff_;
-    hello_backoff_ = std::min(hello_backoff_ * 2, std::chrono::milliseconds(tuning::kJoinRetryMax));
+    hello_backoff_ =
+        std::min(hello_backoff_ * 2, std::chrono::milliseconds(tuning::client::kJoinRetryMax));
     ++join_attempts_;
     if (auto st = link_->publish(topics_.device(settings_.device_id, TopicKind::device_hello),
                                  encode_msgpack_unchecked(hello_to_value(h)), false);
@@ -234,7 +233,7 @@ void ClientNode::on_join(const JoinReply& r) {
     }
     joined_ = true;
     join_state_ = "joined";
-    hello_backoff_ = tuning::kJoinRetryMin;
+    hello_backoff_ = tuning::client::kJoinRetryMin;
     CategorySet before = syncs_;
 
     syncs_ = r.categories.intersect(settings_.supported);
@@ -281,7 +280,7 @@ void ClientNode::register_local_documents() {
     std::size_t n = 0;
     // One document in memory at a time: a device may hold hundreds of MiB of them.
     for (const auto& key : keys) {
-        if (n == tuning::kFirstMergeChunk) break;
+        if (n == tuning::client::kFirstMergeChunk) break;
         if (!syncs_.contains(key.category)) continue;
         auto sd = store_->load(key);
         if (!sd) continue;
@@ -298,7 +297,7 @@ void ClientNode::register_local_documents() {
         ++n;
     }
     txn->commit();
-    if (n == tuning::kFirstMergeChunk) {
+    if (n == tuning::client::kFirstMergeChunk) {
         merged_ += n;
         return;  // more in the next pass
     }
@@ -313,7 +312,7 @@ void ClientNode::register_local_documents() {
 
 void ClientNode::send_outbox() {
     if (!connected_ || !joined_) return;
-    const auto window = static_cast<std::size_t>(tuning::kClientOutboxWindow);
+    const auto window = static_cast<std::size_t>(tuning::client::kOutboxWindow);
     if (inflight_.size() >= window) return;
     for (const auto& row : store_->unacked_from(next_send_seq_, window - inflight_.size())) {
         if (inflight_.count(row.seq)) continue;
@@ -450,7 +449,7 @@ void ClientNode::on_message(const net::Received& m) {
                 // one, so ask again now instead of waiting for the resend timer.
                 spdlog::info("device={} server restarted; re-joining", settings_.device_id);
                 joined_ = false;
-                hello_backoff_ = tuning::kJoinRetryMin;
+                hello_backoff_ = tuning::client::kJoinRetryMin;
                 send_hello();
             }
             return;
@@ -507,7 +506,7 @@ void ClientNode::on_document(const ParsedTopic& t, const std::string& payload) {
 // ---- Login ----------------------------------------------------------------------------
 
 // One topic per synchronized category, not users/{uid}/+: a device whose firmware lacks a
-// category must not even receive it (DESIGN.md 5.8).
+// category must not even receive it (docs/protocol.md §5.8).
 void ClientNode::subscribe_user(const std::string& user) {
     CategorySet cats = joined_ ? syncs_ : settings_.supported;
     std::vector<std::string> filters;
@@ -625,7 +624,7 @@ void ClientNode::tick() {
         auto oldest =
             std::min_element(inflight_.begin(), inflight_.end(),
                              [](const auto& a, const auto& b) { return a.second < b.second; });
-        if (now - oldest->second >= tuning::kResendAfter) {
+        if (now - oldest->second >= tuning::client::kResendAfter) {
             // Go back to the oldest unacknowledged change set; the server answers
             // duplicates from its record, so re-sending is safe.
             next_send_seq_ = inflight_.begin()->first;
@@ -727,7 +726,7 @@ Value ClientNode::cmd_login(Request& r, bool& deferred) {
         LoginState ls;
         ls.user = user;
         ls.started = Clock::now();
-        ls.deadline = ls.started + tuning::kLoginServerWait;
+        ls.deadline = ls.started + tuning::client::kLoginServerWait;
         login_ = std::move(ls);
         subscribe_user(user);
         bool server_reachable =
@@ -884,10 +883,10 @@ Value ClientNode::cmd_edit(Request& r, bool& deferred) {
         }
         shared_ops.push_back(std::move(op));
     }
-    if (shared_ops.size() > tuning::kMaxOpsPerChangeSet) {
+    if (shared_ops.size() > tuning::client::kMaxOpsPerChangeSet) {
         return error_reply(
             Errc::too_large,
-            "at most " + std::to_string(tuning::kMaxOpsPerChangeSet) + " ops per edit");
+            "at most " + std::to_string(tuning::client::kMaxOpsPerChangeSet) + " ops per edit");
     }
     uint64_t seq = 0;
     std::string state = "local";

@@ -21,8 +21,8 @@
 #include <variant>
 
 #include "client-node/client_store.hpp"
+#include "shared/base/tuning.hpp"
 #include "shared/secrets.hpp"
-#include "shared/tuning.hpp"
 
 #include "shared/net/mqtt_link.hpp"
 #include "topics/topics.hpp"
@@ -39,7 +39,7 @@ struct ClientSettings {
     std::optional<FleetKey> fleet_key;  // seals and opens secret fields (keychain passwords)
     // With several brokers: how long this device stays on one whose server is not online
     // before it tries the next (a promoted standby's).
-    std::chrono::milliseconds failover_after = tuning::kFailoverAfter;
+    std::chrono::milliseconds failover_after = tuning::mqtt::kFailoverAfter;
 };
 
 class ClientNode {
@@ -51,7 +51,7 @@ class ClientNode {
     void start();
     void stop();
 
-    // A control request (see control_protocol.md): {"cmd": "status"|"login"|"logout"|
+    // A control request (docs/control-protocol.md): {"cmd": "status"|"login"|"logout"|
     // "show"|"edit", ...}. Blocks until answered; answers {"ok": true, ...} or
     // {"ok": false, "error": reason, "message": text}.
     Value request(const Value& req);

@@ -10,8 +10,13 @@ bash deploy/install-deps.sh
 
 BUILD=${PDSYNC_TEST_BUILD_DIR:-$ROOT/build-test}
 JOBS=$(nproc)
+# ccache (installed above) makes a second run on the same machine cheap; paths are taken
+# relative to the checkout, so another clone of the same commit hits the same entries.
+export CCACHE_BASEDIR=$ROOT
+LAUNCHER=()
+if command -v ccache >/dev/null 2>&1; then LAUNCHER=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
 echo "== configure ($BUILD): Debug, ASan+UBSan, -Werror"
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug -DPDSYNC_SANITIZE=ON -DPDSYNC_WERROR=ON -DPDSYNC_BUILD_TESTS=ON >/dev/null
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug -DPDSYNC_SANITIZE=ON -DPDSYNC_WERROR=ON -DPDSYNC_BUILD_TESTS=ON "${LAUNCHER[@]}" >/dev/null
 echo "== build"
 cmake --build "$BUILD" -j"$JOBS" 2>&1 | grep -v "^\[" || true
 cmake --build "$BUILD" -j"$JOBS" >/dev/null  # fails the script if the build failed

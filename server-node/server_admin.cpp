@@ -6,14 +6,11 @@
 #include "server-node/server_core.hpp"
 #include "shared/clock.hpp"
 #include "shared/merge.hpp"
+#include "shared/reply.hpp"
 #include "shared/user_id.hpp"
 
 namespace pdsync::server {
 namespace {
-
-Value fail(Errc code, const std::string& message) {
-    return {{"ok", false}, {"error", std::string(errc_name(code))}, {"message", message}};
-}
 
 Value versions_value(const std::map<Category, uint64_t>& versions) {
     Value v = Value::object();
@@ -25,7 +22,7 @@ Value versions_value(const std::map<Category, uint64_t>& versions) {
 
 ServerCore::AdminResult ServerCore::admin(const Value& request) {
     if (!request.is_object() || !request.contains("cmd") || !request["cmd"].is_string()) {
-        return {fail(Errc::invalid_argument, "request needs a string 'cmd'"), {}};
+        return {error_reply(Errc::invalid_argument, "request needs a string 'cmd'"), {}};
     }
     const std::string cmd = request["cmd"].get<std::string>();
     const std::string user = request.value("user", "");
@@ -50,7 +47,7 @@ ServerCore::AdminResult ServerCore::admin(const Value& request) {
     }
     if (cmd == "users-show") {
         auto row = store_.find_user(user);
-        if (!row) return {fail(Errc::not_found, "no user '" + user + "' on the server"), {}};
+        if (!row) return {error_reply(Errc::not_found, "no user '" + user + "' on the server"), {}};
         Value docs = Value::array();
         for (const auto& [c, v] : store_.document_versions(user)) {
             (void)v;
@@ -67,7 +64,7 @@ ServerCore::AdminResult ServerCore::admin(const Value& request) {
         std::optional<Category> category;
         if (request.contains("category") && request["category"].is_string()) {
             category = category_from_name(request["category"].get<std::string>());
-            if (!category) return {fail(Errc::unknown_category, "unknown category"), {}};
+            if (!category) return {error_reply(Errc::unknown_category, "unknown category"), {}};
         }
         return delete_user_data(user, category);
     }
@@ -78,7 +75,7 @@ ServerCore::AdminResult ServerCore::admin(const Value& request) {
             if (user.empty() || d.user == user) docs.push_back(document_to_value(d));
         });
         if (!user.empty() && docs.empty() && !store_.find_user(user)) {
-            return {fail(Errc::not_found, "no user '" + user + "' on the server"), {}};
+            return {error_reply(Errc::not_found, "no user '" + user + "' on the server"), {}};
         }
         return {{{"ok", true},
                  {"export",
@@ -89,14 +86,15 @@ ServerCore::AdminResult ServerCore::admin(const Value& request) {
                 {}};
     }
     if (cmd == "import") return import_documents(request.value("documents", Value::array()));
-    return {fail(Errc::invalid_argument, "unknown command '" + cmd + "'"), {}};
+    return {error_reply(Errc::invalid_argument, "unknown command '" + cmd + "'"), {}};
 }
 
 ServerCore::AdminResult ServerCore::delete_user_data(const std::string& user,
                                                      std::optional<Category> category) {
-    if (auto st = validate_user_id(user); !st) return {fail(st.code(), st.error().message), {}};
+    if (auto st = validate_user_id(user); !st)
+        return {error_reply(st.code(), st.error().message), {}};
     if (!store_.find_user(user))
-        return {fail(Errc::not_found, "no user '" + user + "' on the server"), {}};
+        return {error_reply(Errc::not_found, "no user '" + user + "' on the server"), {}};
     Batch b;
     std::size_t removed = 0;
     auto out = transact(b, [&] {
@@ -112,7 +110,7 @@ ServerCore::AdminResult ServerCore::delete_user_data(const std::string& user,
             removed = 1;
         }
     });
-    if (!b.failed.empty()) return {fail(Errc::storage, b.failed), {}};
+    if (!b.failed.empty()) return {error_reply(Errc::storage, b.failed), {}};
     spdlog::info("user={} deleted by an administrator ({})", user,
                  category ? std::string(category_name(*category)) : std::string("all categories"));
     return {{{"ok", true}, {"user", user}, {"documents_deleted", removed}}, std::move(out)};
@@ -121,7 +119,7 @@ ServerCore::AdminResult ServerCore::delete_user_data(const std::string& user,
 ServerCore::AdminResult ServerCore::remove_machine(const std::string& device_id) {
     auto it = devices_.find(device_id);
     if (it == devices_.end() || it->second.removed) {
-        return {fail(Errc::not_found, "no machine '" + device_id + "' in the fleet"), {}};
+        return {error_reply(Errc::not_found, "no machine '" + device_id + "' in the fleet"), {}};
     }
     Batch b;
     auto out = transact(b, [&] {
@@ -130,7 +128,7 @@ ServerCore::AdminResult ServerCore::remove_machine(const std::string& device_id)
         b.devices[device_id] = row;
         b.status_changed = true;
     });
-    if (!b.failed.empty()) return {fail(Errc::storage, b.failed), {}};
+    if (!b.failed.empty()) return {error_reply(Errc::storage, b.failed), {}};
     online_.erase(device_id);
     out.push_back(status_message());
     spdlog::info("device={} removed from the fleet by an administrator", device_id);
@@ -139,13 +137,13 @@ ServerCore::AdminResult ServerCore::remove_machine(const std::string& device_id)
 
 ServerCore::AdminResult ServerCore::import_documents(const Value& documents) {
     if (!documents.is_array())
-        return {fail(Errc::invalid_argument, "'documents' must be an array"), {}};
+        return {error_reply(Errc::invalid_argument, "'documents' must be an array"), {}};
     std::vector<Document> docs;
     for (const auto& v : documents) {
         auto d = document_from_value(v);
         if (!d)
-            return {fail(d.code(),
-                         "document " + std::to_string(docs.size() + 1) + ": " + d.error().message),
+            return {error_reply(d.code(), "document " + std::to_string(docs.size() + 1) + ": " +
+                                              d.error().message),
                     {}};
         docs.push_back(std::move(d).value());
     }
@@ -169,7 +167,7 @@ ServerCore::AdminResult ServerCore::import_documents(const Value& documents) {
             b.deleted.erase(d.key());
         }
     });
-    if (!b.failed.empty()) return {fail(Errc::storage, b.failed), {}};
+    if (!b.failed.empty()) return {error_reply(Errc::storage, b.failed), {}};
     spdlog::info("import: {} documents", b.dirty.size());
     return {{{"ok", true}, {"documents_imported", b.dirty.size()}}, std::move(out)};
 }

@@ -7,16 +7,17 @@
 
 #include <optional>
 
+#include "shared/base/hex.hpp"
+#include "shared/base/tuning.hpp"
 #include "shared/clock.hpp"
 #include "shared/merge.hpp"
 #include "shared/secrets.hpp"
-#include "shared/tuning.hpp"
 
 namespace pdsync::server {
 
 ServerCore::ServerCore(ServerStore& store, Topics topics, ServerSettings settings)
     : store_(store),
-      cache_(tuning::kServerDocumentCacheBytes),
+      cache_(tuning::server::kDocumentCacheBytes),
       topics_(std::move(topics)),
       settings_(std::move(settings)),
       started_at_(now_ms()),
@@ -228,10 +229,11 @@ void ServerCore::on_hello(const std::string& device_id, const Hello& h, Batch& b
         return refuse(Errc::not_joined,
                       "this machine was removed from the fleet by an administrator");
     }
-    if (h.protocol != tuning::kProtocolVersion) {
-        return refuse(Errc::protocol_unsupported, "the server speaks protocol " +
-                                                      std::to_string(tuning::kProtocolVersion) +
-                                                      ", the device " + std::to_string(h.protocol));
+    if (h.protocol != tuning::protocol::kProtocolVersion) {
+        return refuse(Errc::protocol_unsupported,
+                      "the server speaks protocol " +
+                          std::to_string(tuning::protocol::kProtocolVersion) + ", the device " +
+                          std::to_string(h.protocol));
     }
     if (h.auth_digest != settings_.auth_digest) {
         return refuse(Errc::auth_profile_mismatch,
@@ -301,7 +303,7 @@ void ServerCore::on_changes(const std::string& device_id, const ChangeSet& cs, B
         return refuse_change(device_id, cs.seq, Errc::not_joined,
                              "the device has not joined; send hello", b);
     // A member whose latest hello was refused (its auth profile or protocol changed) may
-    // not sync until a hello is accepted again (DESIGN.md 5.2).
+    // not sync until a hello is accepted again (docs/protocol.md §5.2).
     if (refused_.count(device_id)) {
         spdlog::warn("device={} change set refused: its last hello was refused ({})", device_id,
                      refused_.at(device_id));
@@ -384,7 +386,7 @@ AckReply ServerCore::apply_changes(const ChangeSet& cs, DeviceRow& dev, Batch& b
         }
         Document registered = document_from_registration(cs, 1, now);
         std::string body = encode_document(registered);
-        if (body.size() > tuning::kMaxPayloadBytes) {
+        if (body.size() > tuning::codec::kMaxPayloadBytes) {
             return fail(Errc::too_large, "the registered document is over the size bound");
         }
         b.size_bound[cs.key()] = body.size();
@@ -417,21 +419,22 @@ AckReply ServerCore::apply_changes(const ChangeSet& cs, DeviceRow& dev, Batch& b
     for (const auto& op : cs.ops)
         growth += op.id.size() + encode_msgpack_unchecked(op.fields).size() + 32;
     std::optional<Document> before;
-    if (bound->second + growth > tuning::kMaxPayloadBytes ||
-        doc->entries.size() + cs.ops.size() > tuning::kMaxArrayItems) {
+    if (bound->second + growth > tuning::codec::kMaxPayloadBytes ||
+        doc->entries.size() + cs.ops.size() > tuning::codec::kMaxArrayItems) {
         before = *doc;
     }
     MergeOutcome m = apply_ops(*doc, cs.ops, doc->version + 1);
     if (m.changed) {
         if (before) {
             std::size_t bytes = encode_document(*doc).size();
-            if (bytes > tuning::kMaxPayloadBytes || doc->entries.size() > tuning::kMaxArrayItems) {
+            if (bytes > tuning::codec::kMaxPayloadBytes ||
+                doc->entries.size() > tuning::codec::kMaxArrayItems) {
                 *doc = std::move(*before);
                 return fail(Errc::too_large,
                             "the document would grow to " + std::to_string(bytes) + " bytes and " +
                                 std::to_string(doc->entries.size()) +
                                 "+ entries, over the bound of " +
-                                std::to_string(tuning::kMaxPayloadBytes) + " bytes");
+                                std::to_string(tuning::codec::kMaxPayloadBytes) + " bytes");
             }
             bound->second = bytes;
         } else {
@@ -452,7 +455,7 @@ AckReply ServerCore::apply_changes(const ChangeSet& cs, DeviceRow& dev, Batch& b
 }
 
 Status ServerCore::register_user(const std::string& user, Batch& b) {
-    // The limit is a hard policy: the least recently used user makes room (DESIGN.md 5.7).
+    // The limit is a hard policy: the least recently used user makes room (docs/protocol.md §5.7).
     while (store_.count_users() >= static_cast<std::size_t>(std::max(1, settings_.user_limit))) {
         auto victim = store_.least_recent_user(user);
         if (!victim) return make_error(Errc::user_limit, "user limit reached and no user to evict");

@@ -16,6 +16,7 @@
 
 #include "server-node/document_cache.hpp"
 #include "server-node/server_store.hpp"
+#include "shared/base/tuning.hpp"
 #include "shared/messages.hpp"
 #include "topics/topics.hpp"
 
@@ -56,11 +57,11 @@ struct JoinDecision {
 struct ServerSettings {
     std::string server_id = "pdsync-server";
     std::string device_id;  // the server machine's own client ("localhost"), if any
-    CategorySet categories = CategorySet::all();  // what this fleet synchronizes
-    int machine_limit = 10;                       // server machine included
-    int user_limit = 1000;
+    CategorySet categories = CategorySet::all();               // what this fleet synchronizes
+    int machine_limit = tuning::limits::kDefaultMachineLimit;  // server machine included
+    int user_limit = tuning::limits::kDefaultUserLimit;
     std::string auth_digest;  // AuthProfile::digest() of the server's profile
-    std::size_t max_tombstones = 1000;
+    std::size_t max_tombstones = tuning::limits::kMaxTombstones;
     // Also publish a JSON view of every document and of the status under {root}/inspect/,
     // secrets redacted, for MQTT Explorer / MQTTX (only the inspector account reads it).
     bool inspect_view = false;

@@ -1,16 +1,19 @@
 // pdsync-server: the authoritative store node. Reads its settings from --config (TOML)
 // and/or the command line, opens the store, and runs until SIGINT/SIGTERM.
+// `pdsync-server restore ID` restores a backup into the store instead, with the same
+// options (store, backup target), so they are declared once, here.
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
 
 #include "server-node/backup/store_lock.hpp"
 #include "server-node/server_node.hpp"
+#include "server-node/server_restore.hpp"
+#include "shared/base/tuning.hpp"
 #include "shared/net/node_options.hpp"
 #include "shared/secrets.hpp"
 
 #include <fstream>
-#include "shared/tuning.hpp"
 
 int main(int argc, char** argv) {
     using namespace pdsync;
@@ -67,8 +70,7 @@ int main(int argc, char** argv) {
                    "broker URIs (tried in order) until `pdsync server promote` makes this server "
                    "the primary on --broker")
         ->delimiter(',');
-    int replica_ack_wait_ms =
-        static_cast<int>(server::replication::tuning::kDefaultAckWait.count());
+    int replica_ack_wait_ms = static_cast<int>(tuning::replication::kDefaultAckWait.count());
     app.add_option("--replica-ack-wait-ms", replica_ack_wait_ms,
                    "How long an ack waits for an attached standby to hold its change (0: "
                    "asynchronous replication, a failover may lose the last acked changes)")
@@ -96,7 +98,24 @@ int main(int argc, char** argv) {
     std::string inspector_password_file;
     app.add_option("--inspector-password-file", inspector_password_file,
                    "Keep the read-only inspector account with this password (dynsec)");
+    server::RestoreRequest restore_request;
+    auto* restore = app.add_subcommand(
+        "restore",
+        "Replace the store with backup ID and exit (the server must be stopped; --stop stops "
+        "it through its admin socket). Reads --config, --store and --backup-* like the server.");
+    restore->fallthrough();  // --store, --backup-*, --config given after `restore` still apply
+    restore->add_option("id", restore_request.backup_id, "The backup (pdsync backup list)")
+        ->required();
+    restore->add_flag("--stop", restore_request.stop_first,
+                      "Stop the running server first, through --admin-socket");
+    restore->add_flag("--json", restore_request.json, "One JSON answer on stdout");
     CLI11_PARSE(app, argc, argv);
+    if (*restore) {
+        restore_request.store_path = store_path;
+        restore_request.target = options.backup;
+        restore_request.admin_socket = options.admin_socket;
+        return server::run_restore(restore_request);
+    }
 
     net::setup_logging("server", node);
     std::string unknown;

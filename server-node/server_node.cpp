@@ -8,8 +8,9 @@
 #include <csignal>
 #include <cstdlib>
 
+#include "shared/base/tuning.hpp"
 #include "shared/clock.hpp"
-#include "shared/tuning.hpp"
+#include "shared/reply.hpp"
 
 namespace pdsync::server {
 
@@ -122,9 +123,7 @@ void ServerNode::wake_worker() {
 
 Value ServerNode::promote() {
     if (!standby_ || core_) {
-        return {{"ok", false},
-                {"error", "invalid_argument"},
-                {"message", "this server is already the primary"}};
+        return error_reply(Errc::invalid_argument, "this server is already the primary");
     }
     standby_->stop();  // a commit half received is rolled back; the store is ours again
     Value was = standby_->status();
@@ -192,7 +191,15 @@ Status ServerNode::start() {
 }
 
 Value ServerNode::admin(const Value& request, const net::ControlServer::Progress& progress) {
-    std::string cmd = request.is_object() ? request.value("cmd", "") : "";
+    std::string cmd = request.is_object() && request.contains("cmd") && request["cmd"].is_string()
+                          ? request["cmd"].get<std::string>()
+                          : "";
+    // Commands starting with '_' are the server's own jobs for its worker (run_on_worker);
+    // a client of the socket must not reach them.
+    if (!cmd.empty() && cmd[0] == '_') {
+        spdlog::warn("admin socket: refused internal command {}", Value(cmd).dump());
+        return error_reply(Errc::invalid_argument, "unknown command " + Value(cmd).dump());
+    }
     if (cmd == "backup-now") {
         // Beside the worker, on the backup's own connection: changes keep streaming in.
         return backups_->run_now(
@@ -219,14 +226,12 @@ Value ServerNode::run_on_worker(const Value& request) {
     auto answer = job->reply.get_future();
     {
         std::lock_guard lock(mu_);
-        if (stopping_)
-            return {{"ok", false}, {"error", "busy"}, {"message", "the server is stopping"}};
+        if (stopping_) return error_reply(Errc::busy, "the server is stopping");
         admin_jobs_.push_back(job);
     }
     cv_.notify_one();
     if (answer.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
-        return {
-            {"ok", false}, {"error", "timeout"}, {"message", "the server did not answer in time"}};
+        return error_reply(Errc::timeout, "the server did not answer in time");
     }
     return answer.get();
 }
@@ -244,8 +249,7 @@ void ServerNode::stop() {
     if (worker_.joinable()) worker_.join();
     link_->stop();
     for (auto& job : admin_jobs_) {
-        job->reply.set_value(
-            {{"ok", false}, {"error", "busy"}, {"message", "the server is stopping"}});
+        job->reply.set_value(error_reply(Errc::busy, "the server is stopping"));
     }
 }
 
@@ -261,7 +265,7 @@ void ServerNode::publish_all(const std::vector<Outbound>& out) {
 
 void ServerNode::worker_loop() {
     std::vector<Inbound> batch;
-    batch.reserve(tuning::kMaxBatchMessages);
+    batch.reserve(tuning::server::kMaxBatchMessages);
     while (true) {
         bool reconcile = false;
         std::deque<std::shared_ptr<AdminJob>> jobs;
@@ -282,7 +286,7 @@ void ServerNode::worker_loop() {
             jobs.swap(admin_jobs_);
             reconcile = reconcile_;
             reconcile_ = false;
-            while (!queue_.empty() && batch.size() < tuning::kMaxBatchMessages) {
+            while (!queue_.empty() && batch.size() < tuning::server::kMaxBatchMessages) {
                 batch.push_back(std::move(queue_.front()));
                 queue_.pop_front();
             }
@@ -331,11 +335,9 @@ void ServerNode::worker_loop() {
                 continue;
             }
             if (!core_) {
-                job->reply.set_value({{"ok", false},
-                                      {"error", "busy"},
-                                      {"message",
-                                       "this server is a standby; promote it first "
-                                       "(pdsync server promote)"}});
+                job->reply.set_value(error_reply(
+                    Errc::busy,
+                    "this server is a standby; promote it first (pdsync server promote)"));
                 continue;
             }
             if (join_ && join_->handles_admin(cmd)) {
@@ -355,7 +357,7 @@ void ServerNode::worker_loop() {
                 job->reply.set_value(std::move(result.answer));
             } catch (const std::exception& e) {
                 spdlog::error("admin {} failed: {}", job->request.value("cmd", "?"), e.what());
-                job->reply.set_value({{"ok", false}, {"error", "storage"}, {"message", e.what()}});
+                job->reply.set_value(error_reply(Errc::storage, e.what()));
             }
         }
         if (join_ && core_) {

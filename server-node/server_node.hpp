@@ -32,6 +32,7 @@
 #include "server-node/replication/standby.hpp"
 #include "server-node/server_backups.hpp"
 #include "server-node/server_core.hpp"
+#include "shared/base/tuning.hpp"
 #include "shared/net/control_socket.hpp"
 #include "shared/net/mqtt_link.hpp"
 
@@ -44,7 +45,7 @@ struct ServerNodeOptions {
     // Set: start as a standby of the primary reached with these settings.
     std::optional<replication::StandbySettings> standby;
     // How long an ack waits for an attached standby (0: replication is asynchronous).
-    std::chrono::milliseconds replica_ack_wait = replication::tuning::kDefaultAckWait;
+    std::chrono::milliseconds replica_ack_wait = tuning::replication::kDefaultAckWait;
     // Start as the primary even where a fence names another server (--clear-fence): the
     // administrator brings this server back on purpose, and the fence is removed.
     bool clear_fence = false;

@@ -16,9 +16,9 @@
 #include <utility>
 #include <vector>
 
+#include "shared/base/result.hpp"
 #include "shared/category.hpp"
 #include "shared/document.hpp"
-#include "shared/result.hpp"
 
 namespace pdsync::server {
 

@@ -4,8 +4,8 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include "server-node/server_store.hpp"
+#include "shared/base/tuning.hpp"
 #include "shared/store/sqlite_db.hpp"
-#include "shared/tuning.hpp"
 
 namespace pdsync::server {
 namespace {
@@ -322,11 +322,12 @@ class SqliteServerStore final : public ServerStore {
             record_applied_.bind(8, join_lines(row.conflicts, '\n'));
             record_applied_.exec();
         }
-        if (seq > static_cast<uint64_t>(tuning::kAppliedOpsKeptPerDevice) &&
+        if (seq > static_cast<uint64_t>(tuning::server::kAppliedOpsKeptPerDevice) &&
             seq % 64 == 0) {  // prune now and then, not on every change set
             StatementUse use(prune_applied_);
             prune_applied_.bind(1, device_id);
-            prune_applied_.bind(2, static_cast<int64_t>(seq - tuning::kAppliedOpsKeptPerDevice));
+            prune_applied_.bind(
+                2, static_cast<int64_t>(seq - tuning::server::kAppliedOpsKeptPerDevice));
             prune_applied_.exec();
         }
     }

@@ -72,7 +72,7 @@ std::vector<const Entry*> Document::live_entries() const {
 }
 
 Status validate_entry_id(std::string_view id) {
-    if (id.empty() || id.size() > tuning::kMaxEntryIdBytes) {
+    if (id.empty() || id.size() > tuning::codec::kMaxEntryIdBytes) {
         return make_error(Errc::bad_entry, "entry id must be 1 to 128 bytes");
     }
     for (unsigned char c : id) {

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "shared/base/result.hpp"
 #include "shared/category.hpp"
 #include "shared/codec.hpp"
-#include "shared/result.hpp"
 
 namespace pdsync {
 

@@ -21,7 +21,7 @@
 #include <string_view>
 
 #include "shared/codec.hpp"
-#include "shared/result.hpp"
+#include "shared/base/result.hpp"
 #include "shared/secrets.hpp"
 
 namespace pdsync {

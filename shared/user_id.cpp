@@ -1,7 +1,7 @@
 // Percent-encoding of user ids and validation of user and device ids.
 #include "shared/user_id.hpp"
 
-#include "shared/tuning.hpp"
+#include "shared/base/tuning.hpp"
 
 namespace pdsync {
 namespace {
@@ -60,10 +60,10 @@ bool is_valid_utf8(std::string_view s) {
 
 Status validate_user_id(std::string_view user_id) {
     if (user_id.empty()) return make_error(Errc::bad_user_id, "user id is empty");
-    if (user_id.size() > tuning::kMaxUserIdBytes) {
+    if (user_id.size() > tuning::codec::kMaxUserIdBytes) {
         return make_error(
             Errc::bad_user_id,
-            "user id is longer than " + std::to_string(tuning::kMaxUserIdBytes) + " bytes");
+            "user id is longer than " + std::to_string(tuning::codec::kMaxUserIdBytes) + " bytes");
     }
     if (user_id.find('\0') != std::string_view::npos) {
         return make_error(Errc::bad_user_id, "user id contains a NUL byte");
@@ -119,7 +119,7 @@ Result<std::string> decode_user_id(std::string_view encoded) {
 }
 
 Status validate_device_id(std::string_view device_id) {
-    if (device_id.empty() || device_id.size() > tuning::kMaxDeviceIdBytes) {
+    if (device_id.empty() || device_id.size() > tuning::codec::kMaxDeviceIdBytes) {
         return make_error(Errc::bad_device_id, "device id must be 1 to 64 bytes");
     }
     for (unsigned char c : device_id) {

@@ -1,16 +1,16 @@
 // User-id validation and the percent-encoding that makes any UTF-8 user id a single,
-// safe MQTT topic level (DESIGN.md section 4): every byte outside [A-Za-z0-9._-] becomes
+// safe MQTT topic level (docs/protocol.md §4): every byte outside [A-Za-z0-9._-] becomes
 // %XX, so '/', '+', '#', spaces and non-ASCII can never break the topic tree.
 #pragma once
 
 #include <string>
 #include <string_view>
 
-#include "shared/result.hpp"
+#include "shared/base/result.hpp"
 
 namespace pdsync {
 
-// A user id is non-empty, at most tuning::kMaxUserIdBytes bytes, valid UTF-8, no NUL.
+// A user id is non-empty, at most tuning::codec::kMaxUserIdBytes bytes, valid UTF-8, no NUL.
 [[nodiscard]] Status validate_user_id(std::string_view user_id);
 
 // encode_user_id("a/b") == "a%2Fb"; encode_user_id("jörg") == "j%C3%B6rg".

@@ -3,20 +3,63 @@
 // the CLI itself, since the server must be stopped for it).
 #include "client-node/cli/cli_admin.hpp"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
 
 #include "client-node/cli/cli_common.hpp"
-#include "server-node/backup/backup_manager.hpp"
-#include "server-node/backup/progress_bar.hpp"
-#include "server-node/backup/store_lock.hpp"
-#include "server-node/server_backups.hpp"
 #include "shared/net/control_socket.hpp"
 
 namespace pdsync::cli {
 namespace {
+
+// pdsync-server beside this program (both come in /usr/bin from the packages), unless
+// PDSYNC_SERVER_BIN names another; otherwise the PATH decides.
+std::string server_binary() {
+    if (const char* env = std::getenv("PDSYNC_SERVER_BIN"); env && *env) return env;
+    std::error_code ec;
+    auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        auto sibling = self.parent_path() / "pdsync-server";
+        if (::access(sibling.c_str(), X_OK) == 0) return sibling.string();
+    }
+    return "pdsync-server";
+}
+
+// Replaces this process with `pdsync-server restore ARGS…`. The CLI's --server-socket is
+// the server's --admin-socket. Returns only when the exec failed (exit status 3, as for an
+// unreachable daemon).
+int exec_server_restore(const std::vector<std::string>& args, const std::string& socket) {
+    std::vector<std::string> argv = {server_binary(), "restore"};
+    bool socket_given = false;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == "--server-socket" && i + 1 < args.size()) {
+            argv.insert(argv.end(), {"--admin-socket", args[++i]});
+            socket_given = true;
+        } else if (args[i].rfind("--server-socket=", 0) == 0) {
+            argv.push_back("--admin-socket=" + args[i].substr(16));
+            socket_given = true;
+        } else {
+            argv.push_back(args[i]);
+        }
+    }
+    // A socket from $PDSYNC_SERVER_SOCKET or an earlier option; the config file decides otherwise.
+    if (!socket_given && std::getenv("PDSYNC_SERVER_SOCKET")) {
+        argv.insert(argv.end(), {"--admin-socket", socket});
+    }
+    std::vector<char*> cargs;
+    for (auto& a : argv) cargs.push_back(a.data());
+    cargs.push_back(nullptr);
+    std::cout.flush();
+    ::execvp(cargs[0], cargs.data());
+    return fail("io", "cannot run " + argv[0] + ": " + std::strerror(errno), false);
+}
 
 std::string when(int64_t ms) {
     if (ms <= 0) return "-";
@@ -267,73 +310,17 @@ void add_admin_commands(CLI::App& app, int& exit_code) {
         }
     });
 
-    static server::BackupSettings target;
-    static std::string store;
-    static bool stop_first = false;
+    // A restore needs the backup library (SQLite, SMB), which this command does not carry:
+    // it runs as `pdsync-server restore`, with every argument passed on as it came.
+    static std::vector<std::string> restore_args;
     auto* restore = backup->add_subcommand(
         "restore",
-        "Replace the server store with backup ID (the server must be stopped; --stop stops it)");
-    common(restore);
-    restore->set_config("--config", "", "pdsync-server's config file (store and backup target)");
-
-    restore->allow_config_extras(true);
-    restore->add_option("id", backup_id)->required();
-    restore->add_option("--store", store, "The server's store file")->required();
-    restore->add_option("--backup-dir", target.dir);
-    restore->add_option("--backup-smb-url", target.smb_url);
-    restore->add_option("--backup-smb-user", target.smb_user);
-    restore->add_option("--backup-smb-password", target.smb_password);
-    restore->add_option("--backup-smb-password-file", target.smb_password_file);
-    restore->add_option("--backup-smb-workgroup", target.smb_workgroup);
-    restore->add_flag("--stop", stop_first,
-                      "Stop the running server first (through its admin socket)");
-    restore->callback([&] {
-        auto held = [&] { return !backup::StoreLock::try_acquire(store).ok(); };
-        if (held()) {
-            if (!stop_first) {
-                exit_code = fail("busy",
-                                 "the server is running on " + store +
-                                     "; stop it first (add --stop to have pdsync stop it)",
-                                 c.json);
-                return;
-            }
-            auto r = net::control_call(c.socket, {{"cmd", "stop"}},
-                                       std::chrono::milliseconds(c.timeout_ms));
-            if (!r || !r->value("ok", false)) {
-                exit_code = fail(
-                    "busy",
-                    "the server holds " + store + " and could not be stopped through " + c.socket,
-                    c.json);
-                return;
-            }
-            auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-            while (held() && std::chrono::steady_clock::now() < deadline) {
-                std::this_thread::sleep_for(
-                    std::chrono::milliseconds(50));  // polling the lock, with a deadline
-            }
-        }
-        std::string error;
-        auto t = server::make_backup_target(target, error);
-        if (!t) {
-            exit_code = fail("invalid_argument", error, c.json);
-            return;
-        }
-        backup::ProgressBar::Options po;
-        po.json = c.json;
-        backup::ProgressBar bar("restore", po);
-        backup::BackupManager::Options mo;
-        mo.progress = bar.callback();  // bytes downloaded, then verified
-        backup::BackupManager manager(mo);
-        auto st = manager.restore(*t, backup_id, store);
-        bar.finish();
-        if (!st) {
-            exit_code = fail(st.error().code, st.error().message, c.json);
-            return;
-        }
-        print({{"ok", true}, {"id", backup_id}, {"store", store}}, [&](const Value&) {
-            std::cout << "restored " << backup_id << " into " << store
-                      << "; start pdsync-server again\n";
-        });
+        "Replace the server store with backup ID (runs pdsync-server restore; the server must "
+        "be stopped, --stop stops it)");
+    restore->prefix_command();  // everything after `restore` goes to pdsync-server as it is
+    restore->callback([&, restore] {
+        restore_args = restore->remaining();
+        exit_code = exec_server_restore(restore_args, c.socket);
     });
 
     auto* server = app.add_subcommand("server", "The server node itself");

@@ -12,8 +12,8 @@
 
 #include "client-node/cli/cli_admin.hpp"
 #include "client-node/cli/cli_common.hpp"
-#include "server-node/backup/progress_bar.hpp"
 #include "shared/net/control_socket.hpp"
+#include "shared/terminal/progress_bar.hpp"
 
 namespace {
 
@@ -294,9 +294,9 @@ int main(int argc, char** argv) {
         if (sync_state == "on" && !sync_no_wait) {
             // The first sync: join, register this device's data, drain the outbox. A bar
             // of change sets done on a terminal; quiet under --json or in a pipe.
-            pdsync::backup::ProgressBar::Options o;
+            pdsync::terminal::ProgressBar::Options o;
             o.json = c.json;
-            pdsync::backup::ProgressBar bar("first sync", o);
+            pdsync::terminal::ProgressBar bar("first sync", o);
             uint64_t total = 0;
             auto deadline =
                 std::chrono::steady_clock::now() + std::chrono::milliseconds(c.timeout_ms);

@@ -14,7 +14,7 @@
 #include <cstring>
 #include <memory>
 
-#include "shared/tuning.hpp"
+#include "shared/base/tuning.hpp"
 
 namespace pdsync::client {
 namespace {
@@ -35,7 +35,7 @@ Result<int> tcp_connect(const std::string& host, int port) {
     if (int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &res); rc != 0)
         return make_error(Errc::io, "cannot resolve '" + host + "': " + gai_strerror(rc));
     std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> guard(res, ::freeaddrinfo);
-    const timeval tv{static_cast<time_t>(tuning::kConnectTimeout.count()), 0};
+    const timeval tv{static_cast<time_t>(tuning::mqtt::kConnectTimeout.count()), 0};
     for (addrinfo* ai = res; ai; ai = ai->ai_next) {
         int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
         if (fd < 0) continue;

@@ -17,8 +17,10 @@
 #include <thread>
 
 #include "client-node/enrollment/ca_pin.hpp"
+#include "shared/base/durable_file.hpp"
+#include "shared/base/hex.hpp"
 #include "shared/clock.hpp"
-#include "shared/tuning.hpp"
+#include "shared/base/tuning.hpp"
 
 namespace pdsync::client {
 namespace {
@@ -61,18 +63,7 @@ std::string uri_of(const HostPort& hp) {
 }
 
 Status write_private(const std::string& path, const std::string& text) {
-    const std::string tmp = path + ".tmp";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return make_error(Errc::io, "cannot write " + tmp + ": " + std::strerror(errno));
-    bool ok = ::fchmod(fd, 0600) == 0 &&
-              ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-              ::fsync(fd) == 0;
-    ok = (::close(fd) == 0) && ok;
-    if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-        std::remove(tmp.c_str());
-        return make_error(Errc::io, "cannot write " + path + ": " + std::strerror(errno));
-    }
-    return Ok{};
+    return write_file_durably(path, text, 0600);
 }
 
 // One claim over one connection of the claim account.
@@ -143,7 +134,7 @@ Result<Credentials> enroll(const EnableRequest& request, const Topics& topics) {
 
     // 3. The claim, proven with an HMAC keyed by the code's secret.
     Error last = make_error(Errc::timeout, "the server did not answer the claim");
-    for (int attempt = 0; attempt < tuning::kClaimAttempts; ++attempt) {
+    for (int attempt = 0; attempt < tuning::join::kClaimAttempts; ++attempt) {
         if (attempt > 0) {
             // Claims share one session: a device claiming at the same moment cut this one
             // off. Wait a random moment so the two do not collide again.
@@ -157,7 +148,7 @@ Result<Credentials> enroll(const EnableRequest& request, const Topics& topics) {
         req.code_id = code.id;
         req.proof = claim_proof(code.secret, req);
         ClaimSession session(uri_of(hp), ca_tmp, code.id, topics.claim_response(req.nonce));
-        if (!session.link().wait_connected(tuning::kClaimReplyWait)) {
+        if (!session.link().wait_connected(tuning::join::kClaimReplyWait)) {
             // The CA matched, so this broker is the fleet's: it refuses the code's claim
             // password, which only a wrong or replaced code has. Trying again cannot help.
             return make_error(Errc::bad_join_code,
@@ -171,7 +162,7 @@ Result<Credentials> enroll(const EnableRequest& request, const Topics& topics) {
             last = st.error();
             continue;
         }
-        auto payload = session.wait_reply(tuning::kClaimReplyWait);
+        auto payload = session.wait_reply(tuning::join::kClaimReplyWait);
         if (!payload) continue;
         auto value = decode_msgpack(*payload);
         if (!value) return value.error();

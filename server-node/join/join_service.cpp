@@ -8,8 +8,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "shared/base/hex.hpp"
 #include "shared/clock.hpp"
-#include "shared/tuning.hpp"
+#include "shared/base/tuning.hpp"
 #include "shared/user_id.hpp"
 
 namespace pdsync::server {
@@ -125,7 +126,7 @@ Result<std::vector<Value>> JoinService::run(std::vector<Value> commands, const s
     Value msg = dynsec_message(std::move(commands), tag);
     if (auto st = publish_(kDynsecTopic, msg.dump()); !st) return st.error();
     std::unique_lock lock(mu_);
-    if (!cv_.wait_for(lock, tuning::kDynsecReplyWait, [&] { return answers_.count(tag) > 0; })) {
+    if (!cv_.wait_for(lock, tuning::join::kDynsecReplyWait, [&] { return answers_.count(tag) > 0; })) {
         return make_error(Errc::timeout, "the broker's dynamic security plugin did not answer (" +
                                              what + ")");
     }
@@ -253,7 +254,7 @@ void JoinService::on_claim(const Inbound& msg) {
         return refuse(Errc::join_code_expired, "the join code has expired");
     if (code.uses_left == 0)
         return refuse(Errc::join_code_expired, "the join code has been used up");
-    const int64_t skew = std::chrono::milliseconds(tuning::kClaimClockSkew).count();
+    const int64_t skew = std::chrono::milliseconds(tuning::join::kClaimClockSkew).count();
     if (req->at_ms < now - skew || req->at_ms > now + skew)
         return refuse(Errc::invalid_argument, "the device's clock is too far from the server's");
     if (state_.denied.count(req->device_id))

@@ -1,6 +1,8 @@
 // The join state file: JSON, 0600, replaced atomically.
 #include "server-node/join/join_state.hpp"
 
+#include "shared/base/durable_file.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sodium.h>
@@ -109,19 +111,7 @@ Result<JoinState> load_join_state(const std::string& path) {
 }
 
 Status save_join_state(const std::string& path, const JoinState& state) {
-    const std::string tmp = path + ".tmp";
-    const std::string text = state.to_value().dump(2) + "\n";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return make_error(Errc::io, "cannot write " + tmp + ": " + std::strerror(errno));
-    bool ok = ::fchmod(fd, 0600) == 0 &&
-              ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-              ::fsync(fd) == 0;
-    ok = (::close(fd) == 0) && ok;
-    if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-        std::remove(tmp.c_str());
-        return make_error(Errc::io, "cannot write " + path + ": " + std::strerror(errno));
-    }
-    return Ok{};
+    return write_file_durably(path, state.to_value().dump(2) + "\n", 0600);
 }
 
 }  // namespace pdsync::server

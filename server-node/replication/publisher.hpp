@@ -3,7 +3,7 @@
 // a standby's request it publishes a snapshot of the whole store; while a standby is heard
 // from it sends heartbeats. It also gates the primary's acks: while a standby is attached,
 // an inbox reply waits until the standby reports that it holds the reply's commit, so an
-// acknowledged change survives the loss of the primary (DESIGN.md 7). A standby that does
+// acknowledged change survives the loss of the primary (docs/protocol.md §7). A standby that does
 // not confirm within `ack_wait` is detached and replies go out without it; the status
 // (status()) shows its lag.
 //
@@ -26,8 +26,8 @@
 #include <vector>
 
 #include "server-node/replication/frame.hpp"
-#include "server-node/replication/replication_tuning.hpp"
 #include "server-node/server_core.hpp"
+#include "shared/base/tuning.hpp"
 #include "topics/topics.hpp"
 
 namespace pdsync::server::replication {
@@ -36,7 +36,7 @@ struct PublisherSettings {
     std::string server_id;
     // How long an inbox reply waits for an attached standby's confirmation; zero: replies
     // never wait (asynchronous replication: a failover may lose the last acked changes).
-    std::chrono::milliseconds ack_wait = tuning::kDefaultAckWait;
+    std::chrono::milliseconds ack_wait = tuning::replication::kDefaultAckWait;
 };
 
 class ReplicationPublisher {
@@ -78,7 +78,7 @@ class ReplicationPublisher {
         std::string stream;  // the stream it reported following
         uint64_t applied = 0;
         Clock::time_point heard;
-        bool connected = false;  // heard from within tuning::kStandbyAlive
+        bool connected = false;  // heard from within tuning::replication::kStandbyAlive
         bool attached = false;   // caught up once since it connected: acks wait for it
     };
     struct Held {

@@ -11,10 +11,12 @@
 #include <cerrno>
 #include <cstring>
 
+#include "shared/base/durable_file.hpp"
+#include "shared/base/tuning.hpp"
+#include "shared/reply.hpp"
+
 namespace pdsync::net {
 namespace {
-
-constexpr std::size_t kMaxRequestBytes = 8 * 1024 * 1024;
 
 Result<sockaddr_un> address(const std::string& path) {
     sockaddr_un addr{};
@@ -25,15 +27,10 @@ Result<sockaddr_un> address(const std::string& path) {
     return addr;
 }
 
-bool write_all(int fd, const std::string& data) {
-    std::size_t off = 0;
-    while (off < data.size()) {
-        ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        off += static_cast<std::size_t>(n);
-    }
-    return true;
+bool send_line(int fd, const Value& v) {
+    return write_all(fd, v.dump(-1, ' ', false, Value::error_handler_t::replace) + "\n",
+                     "the control socket")
+        .ok();
 }
 
 enum class ReadResult { line, idle, closed };
@@ -48,7 +45,7 @@ ReadResult read_line(int fd, std::string& buffer, std::string& line, int timeout
             buffer.erase(0, nl + 1);
             return ReadResult::line;
         }
-        if (buffer.size() > kMaxRequestBytes) return ReadResult::closed;
+        if (buffer.size() > tuning::control::kMaxRequestBytes) return ReadResult::closed;
         pollfd p{fd, POLLIN, 0};
         int pr = ::poll(&p, 1, timeout_ms);
         if (pr < 0 && errno == EINTR) continue;
@@ -142,19 +139,14 @@ void ControlServer::serve(int fd) {
         Value answer;
         try {
             Progress progress = [fd](const Value& p) {
-                (void)write_all(fd, Value{{"progress", p}}.dump(-1, ' ', false,
-                                                                Value::error_handler_t::replace) +
-                                        "\n");
+                (void)send_line(fd, Value{{"progress", p}});
             };
             request = Value::parse(line);
             answer = handler_(request, progress);
         } catch (const std::exception& e) {
-            answer = {{"ok", false},
-                      {"error", "invalid_argument"},
-                      {"message", std::string("bad request: ") + e.what()}};
+            answer = error_reply(Errc::invalid_argument, std::string("bad request: ") + e.what());
         }
-        if (!write_all(fd, answer.dump(-1, ' ', false, Value::error_handler_t::replace) + "\n"))
-            break;
+        if (!send_line(fd, answer)) break;
         if (after_answer_) after_answer_(request, answer);
     }
     std::lock_guard lock(mu_);
@@ -177,8 +169,7 @@ Result<Value> control_call(const std::string& path, const Value& request,
         return make_error(Errc::io,
                           "the daemon is not running (" + path + ": " + std::strerror(errno) + ")");
     }
-    if (!write_all(fd, request.dump() + "\n"))
-        return make_error(Errc::io, "cannot send the request");
+    if (!send_line(fd, request)) return make_error(Errc::io, "cannot send the request");
     std::string buffer;
     std::string line;
     while (true) {

@@ -20,8 +20,8 @@
 #include <string>
 #include <thread>
 
+#include "shared/base/result.hpp"
 #include "shared/codec.hpp"
-#include "shared/result.hpp"
 
 namespace pdsync::net {
 

@@ -11,7 +11,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
-#include "shared/tuning.hpp"
+#include "shared/base/tuning.hpp"
 
 namespace pdsync::net {
 
@@ -85,10 +85,10 @@ void disable_nagle_on_tcp_sockets() {
 MqttLink::MqttLink(MqttSettings settings, Handlers handlers)
     : settings_(std::move(settings)),
       handlers_(std::move(handlers)),
-      backoff_(tuning::kReconnectMin) {
+      backoff_(tuning::mqtt::kReconnectMin) {
     auto opts = mqtt::create_options_builder()
                     .mqtt_version(MQTTVERSION_5)
-                    .max_buffered_messages(tuning::kMaxBufferedMessages)
+                    .max_buffered_messages(tuning::mqtt::kMaxBufferedMessages)
                     .send_while_disconnected(false)
                     .finalize();
     client_ =
@@ -145,9 +145,9 @@ void MqttLink::connector_loop() {
                                .mqtt_version(MQTTVERSION_5)
                                .clean_start(true)
                                .keep_alive_interval(settings_.keep_alive)
-                               .connect_timeout(tuning::kConnectTimeout)
+                               .connect_timeout(tuning::mqtt::kConnectTimeout)
                                .automatic_reconnect(false)
-                               .max_inflight(tuning::kMaxInflightPublishes);
+                               .max_inflight(tuning::mqtt::kMaxInflightPublishes);
             builder.servers(std::make_shared<mqtt::string_collection>(settings_.servers));
             if (!settings_.username.empty()) builder.user_name(settings_.username);
             if (!settings_.password.empty()) builder.password(settings_.password);
@@ -182,9 +182,10 @@ void MqttLink::connector_loop() {
         // of the poll interval.
         state_cv_.wait_for(lock, wait, [&] { return stopping_ || (was_connected && !connected_); });
         if (was_connected && !connected_)
-            state_cv_.wait_for(lock, tuning::kReconnectMin, [&] { return stopping_; });
+            state_cv_.wait_for(lock, tuning::mqtt::kReconnectMin, [&] { return stopping_; });
         if (!connected_ && !connecting_)
-            backoff_ = std::min(backoff_ * 2, std::chrono::milliseconds(tuning::kReconnectMax));
+            backoff_ =
+                std::min(backoff_ * 2, std::chrono::milliseconds(tuning::mqtt::kReconnectMax));
     }
 }
 
@@ -195,7 +196,7 @@ void MqttLink::on_connected_event() {
         std::lock_guard lock(mu_);
         connected_ = true;
         connecting_ = false;
-        backoff_ = tuning::kReconnectMin;
+        backoff_ = tuning::mqtt::kReconnectMin;
         inflight_ = 0;
         filters.assign(subscriptions_.begin(), subscriptions_.end());
     }
@@ -248,7 +249,7 @@ Status MqttLink::publish(const std::string& topic, const std::string& payload, b
     {
         std::unique_lock lock(mu_);
         bool room = cv_.wait_for(lock, std::chrono::seconds(30), [&] {
-            return !connected_ || stopping_ || inflight_ < tuning::kMaxInflightPublishes;
+            return !connected_ || stopping_ || inflight_ < tuning::mqtt::kMaxInflightPublishes;
         });
         if (!connected_) return make_error(Errc::io, "not connected to the broker");
         if (!room)

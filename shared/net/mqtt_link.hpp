@@ -20,7 +20,7 @@
 #include <thread>
 #include <vector>
 
-#include "shared/result.hpp"
+#include "shared/base/result.hpp"
 
 namespace mqtt {
 class async_client;

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "shared/base/tuning.hpp"
 #include "shared/messages.hpp"
 #include "shared/net/mqtt_link.hpp"
-#include "shared/tuning.hpp"
 
 namespace pdsync::net {
 
@@ -25,7 +25,7 @@ struct NodeOptions {
     std::string root = "pds/v1";
     std::string log_level = "info";
     std::string log_file;
-    int keep_alive_s = static_cast<int>(tuning::kKeepAlive.count());
+    int keep_alive_s = static_cast<int>(tuning::mqtt::kKeepAlive.count());
     AuthProfile auth;
 
     // Builds the MQTT settings for `client_id` (reads password_file if set).

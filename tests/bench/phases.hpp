@@ -30,7 +30,7 @@ struct BenchOptions {
     std::size_t daemon_edits = 100;  // b) real daemons
     std::size_t throughput_devices = 10;
     std::size_t throughput_ms = 10000;
-    std::size_t window = 16;  // change sets in flight per device (tuning::kClientOutboxWindow)
+    std::size_t window = 16;  // change sets in flight per device (tuning::client::kOutboxWindow)
     // d
     std::size_t merge_users = 1000;
     std::size_t merge_timeout_s = 120;

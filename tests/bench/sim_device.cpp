@@ -3,8 +3,9 @@
 
 #include <string_view>
 
+#include "shared/base/hex.hpp"
+#include "shared/base/tuning.hpp"
 #include "shared/clock.hpp"
-#include "shared/tuning.hpp"
 #include "shared/user_id.hpp"
 
 namespace pdsync::bench {
@@ -187,7 +188,7 @@ void SimDevice::send_hello() {
     h.device_id = id_;
     h.product = "pdsync-bench-sim";
     h.firmware = "1.0";
-    h.protocol = tuning::kProtocolVersion;
+    h.protocol = tuning::protocol::kProtocolVersion;
     h.categories = CategorySet::all();
     h.auth_digest = AuthProfile{}.digest();
     h.epoch = epoch_;

@@ -1,4 +1,4 @@
-// The administrator's side (DESIGN.md 5.9-5.12) through the real `pdsync` CLI against real
+// The administrator's side (docs/protocol.md §5.9-5.12) through the real `pdsync` CLI against real
 // processes: fleet status, user administration, import/export, backups to a directory
 // and to a real Samba share, restore, removing and replacing machines, moving the server.
 #include <gtest/gtest.h>
@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "shared/document.hpp"
-#include "smb_server.hpp"
+#include "tests/backup/smb_server.hpp"
 #include "tests/support/documents.hpp"
 #include "tests/support/fleet.hpp"
 #include "topics/topics.hpp"
@@ -343,7 +343,8 @@ TEST(Operations, LongOperationsShowProgressOnATerminalOnly) {
     auto on_tty = [&](const std::string& args) {
         TempDir t;
         std::string out = t.file("typescript");
-        std::string cmd = "script -q -e -c '" + std::string(PDSYNC_CLI_BIN) + " " + args + "' " +
+        std::string cmd = "PDSYNC_SERVER_BIN=" + std::string(PDSYNC_SERVER_BIN) +
+                          " script -q -e -c '" + std::string(PDSYNC_CLI_BIN) + " " + args + "' " +
                           out + " >/dev/null 2>&1";
         int rc = std::system(cmd.c_str());
         std::ifstream in(out);

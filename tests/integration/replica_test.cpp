@@ -1,5 +1,5 @@
-// Replication and failover (DESIGN.md 5.11, 5.12, 7): a standby pdsync-server on its own
-// broker keeps a copy of the primary's store; after kill -9 of the primary and its broker,
+// Replication and failover (docs/protocol.md §5.11, §5.12 and §7): a standby pdsync-server on its
+// own broker keeps a copy of the primary's store; after kill -9 of the primary and its broker,
 // `promote` makes the standby the server, the devices (configured with both brokers) follow
 // it, and no change the primary acknowledged is lost or applied twice.
 #include <gtest/gtest.h>
@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "shared/document.hpp"
+#include "tests/support/documents.hpp"
 #include "tests/support/fleet.hpp"
 #include "topics/topics.hpp"
 
@@ -21,14 +22,6 @@ namespace {
 
 Value add(const std::string& id, int n) {
     return Value{{"op", "add"}, {"id", id}, {"fields", {{"n", n}}}};
-}
-
-std::optional<Document> retained(MqttProbe& probe, const std::string& user, Category c) {
-    auto raw = probe.last(Topics().user_doc(user, c));
-    if (!raw || raw->empty()) return std::nullopt;
-    auto doc = decode_document(*raw);
-    if (!doc) return std::nullopt;
-    return *doc;
 }
 
 // The standby holds every commit the primary made, and the primary knows it.

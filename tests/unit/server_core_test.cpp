@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "server-node/server_core.hpp"
-#include "shared/tuning.hpp"
+#include "shared/base/tuning.hpp"
 
 using namespace pdsync;
 using namespace pdsync::server;
@@ -36,7 +36,7 @@ class ServerCoreTest : public ::testing::Test {
     JoinReply join(const std::string& device, CategorySet cats = CategorySet::all()) {
         Hello h;
         h.device_id = device;
-        h.protocol = tuning::kProtocolVersion;
+        h.protocol = tuning::protocol::kProtocolVersion;
         h.categories = cats;
         h.auth_digest = profile.digest();
         h.epoch = "ep-" + device;
@@ -74,7 +74,7 @@ TEST_F(ServerCoreTest, JoinAcceptsMatchingDevice) {
 TEST_F(ServerCoreTest, JoinRefusesOtherAuthProfile) {
     Hello h;
     h.device_id = "mfp-2";
-    h.protocol = tuning::kProtocolVersion;
+    h.protocol = tuning::protocol::kProtocolVersion;
     h.auth_digest = AuthProfile{"local", "", false, {}}.digest();
     auto r = replies_to(send(topics.device("mfp-2", TopicKind::device_hello), hello_to_value(h)),
                         "mfp-2");

@@ -4,7 +4,8 @@
 // mode; otherwise it prints nothing, so logs and machine-readable output stay clean.
 #pragma once
 
-#include "server-node/backup/tuning.hpp"
+#include "shared/base/progress.hpp"
+#include "shared/base/tuning.hpp"
 
 #include <unistd.h>
 
@@ -14,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-namespace pdsync::backup {
+namespace pdsync::terminal {
 
 // Owned by the command that runs the operation; used from one thread (the one reporting
 // progress). Not tied to backups: any (done, total) producer can feed it.
@@ -28,8 +29,8 @@ class ProgressBar {
         bool quiet = false;      // --quiet: no progress at all
         bool json = false;       // --json: stdout/stderr are for machines
         int fd = STDERR_FILENO;  // where to draw; tests pass a pseudo-terminal
-        std::chrono::milliseconds min_interval = tuning::kProgressMinInterval;
-        int width = tuning::kProgressBarWidth;  // cells between the brackets
+        std::chrono::milliseconds min_interval = tuning::terminal::kProgressMinInterval;
+        int width = tuning::terminal::kProgressBarWidth;  // cells between the brackets
     };
 
     explicit ProgressBar(std::string label) : ProgressBar(std::move(label), Options{}) {}
@@ -45,7 +46,7 @@ class ProgressBar {
     // Draws the last state and ends the line; idempotent.
     void finish();
     // A callback for APIs taking a ProgressFn; valid while this object lives.
-    std::function<void(std::uint64_t, std::uint64_t)> callback() {
+    ProgressFn callback() {
         return [this](std::uint64_t done, std::uint64_t total) { update(done, total); };
     }
 
@@ -69,4 +70,4 @@ class ProgressBar {
     std::size_t last_len_ = 0;
 };
 
-}  // namespace pdsync::backup
+}  // namespace pdsync::terminal

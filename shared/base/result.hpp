@@ -1,8 +1,13 @@
-// Error values for the protocol core. The core never throws across its API: every
-// fallible function returns a Result<T> carrying either a value or an Error with a
-// domain code from Errc, which daemons turn into a reason code on the wire and a log line.
+// The one error type of pdsync, used by every library: a fallible function returns a
+// Result<T> carrying either a value or an Error with a domain code from Errc. Nothing
+// throws across a library's API; each boundary turns an Error into its own form once: a
+// reason code on the wire, a JSON error reply (shared/reply.hpp), or a CLI exit status.
+//
+//   Result<Document> d = decode_document(bytes);
+//   if (!d) spdlog::warn("rejected: {} ({})", d.error().message, errc_name(d.code()));
 #pragma once
 
+#include <iosfwd>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -37,6 +42,16 @@ enum class Errc {
     io,  // socket, file or process error outside the store
     invalid_argument,
     user_limit,  // a change for a user the server cannot register
+    // Files, stores and backups (server-node/backup and the durable-file helpers).
+    no_space,       // ENOSPC locally or on an SMB share
+    sqlite,         // SQLite failed while copying or checking a store
+    integrity,      // PRAGMA integrity_check did not say "ok"
+    checksum,       // size or SHA-256 differs from the backup's manifest
+    bad_manifest,   // a backup manifest that does not parse
+    auth,           // the SMB server refused the login
+    access_denied,  // logged in, but no right to do that
+    unreachable,    // no server at that address or port
+    smb,            // any other SMB failure
     // Joining by code (shared/join_code.hpp).
     bad_join_code,     // the code does not parse, or its proof does not match the current code
     join_code_expired, // past its --expires, or its --uses are spent
@@ -49,6 +64,8 @@ enum class Errc {
 
 std::string_view errc_name(Errc code);
 Errc errc_from_name(std::string_view name);
+// Prints the code's name, so test failures and log lines say "no_space", not "24".
+std::ostream& operator<<(std::ostream& os, Errc code);
 
 struct Error {
     Errc code = Errc::ok;

@@ -1,5 +1,5 @@
 // Tests for ProgressBar: the frame text, and drawing only on a terminal.
-#include "server-node/backup/progress_bar.hpp"
+#include "shared/terminal/progress_bar.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 
 #include <string>
 
-namespace pdsync::backup {
+namespace pdsync::terminal {
 namespace {
 
 // A pseudo-terminal pair: the bar draws on `tty`, the test reads from `master`.
@@ -99,4 +99,4 @@ TEST(ProgressBar, QuietAndJsonModesDrawNothingEvenOnATerminal) {
 }
 
 }  // namespace
-}  // namespace pdsync::backup
+}  // namespace pdsync::terminal

@@ -1,13 +1,15 @@
 // Terminal progress bar (see progress_bar.hpp).
-#include "server-node/backup/progress_bar.hpp"
+#include "shared/terminal/progress_bar.hpp"
 
 #include <unistd.h>
+
+#include "shared/base/durable_file.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 
-namespace pdsync::backup {
+namespace pdsync::terminal {
 
 namespace {
 
@@ -25,14 +27,9 @@ std::string human_rate(double per_s) {
     return buf;
 }
 
+// A broken terminal must not break the operation it reports on: write errors are dropped.
 void write_fully(int fd, const std::string& s) {
-    std::size_t off = 0;
-    while (off < s.size()) {
-        ssize_t n = ::write(fd, s.data() + off, s.size() - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return;  // a broken terminal must not break the operation
-        off += static_cast<std::size_t>(n);
-    }
+    (void)write_all(fd, s, "the terminal");
 }
 
 }  // namespace
@@ -90,4 +87,4 @@ void ProgressBar::finish() {
     finished_ = true;
 }
 
-}  // namespace pdsync::backup
+}  // namespace pdsync::terminal

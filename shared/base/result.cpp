@@ -1,11 +1,12 @@
 // Names of the reason codes, as they travel on the wire.
-#include "shared/result.hpp"
+#include "shared/base/result.hpp"
 
 #include <array>
+#include <ostream>
 
 namespace pdsync {
 namespace {
-constexpr std::array<std::string_view, 31> kNames = {
+constexpr std::array<std::string_view, 40> kNames = {
     "ok",
     "malformed",
     "too_large",
@@ -30,6 +31,15 @@ constexpr std::array<std::string_view, 31> kNames = {
     "io",
     "invalid_argument",
     "user_limit",
+    "no_space",
+    "sqlite",
+    "integrity",
+    "checksum",
+    "bad_manifest",
+    "auth",
+    "access_denied",
+    "unreachable",
+    "smb",
     "bad_join_code",
     "join_code_expired",
     "pending_approval",
@@ -38,11 +48,17 @@ constexpr std::array<std::string_view, 31> kNames = {
     "ca_mismatch",
     "not_enabled",
 };
+// One name per code, in the enum's order: a code appended without its name fails here.
+static_assert(kNames.size() == static_cast<size_t>(Errc::not_enabled) + 1);
 }  // namespace
 
 std::string_view errc_name(Errc code) {
     auto i = static_cast<size_t>(code);
     return i < kNames.size() ? kNames[i] : "unknown";
+}
+
+std::ostream& operator<<(std::ostream& os, Errc code) {
+    return os << errc_name(code);
 }
 
 Errc errc_from_name(std::string_view name) {
