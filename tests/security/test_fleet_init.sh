@@ -111,7 +111,7 @@ check "the broker logged no error" bash -c "! grep -i 'error' '$BROKER_LOG'"
 stop_broker
 
 echo "# a fleet without a TLS listener (--no-tls)"
-quietly "$REPO/deploy/fleet-init.sh" "$T/solo" --no-tls --port "$PORT" --run-user "$(id -un)" --server-host localhost
+quietly "$REPO/deploy/fleet-init.sh" "$T/solo" --broker-auth passwd --no-tls --port "$PORT" --run-user "$(id -un)" --server-host localhost
 quietly "$REPO/deploy/enroll-device.sh" "$T/solo" solo-1
 check "no TLS listener in its broker config" bash -c "! grep -q '^cafile' '$T/solo/mosquitto.conf'"
 check "its devices use the loopback listener" grep -qx "broker = \"mqtt://127.0.0.1:$PORT\"" "$T/solo/devices/solo-1/pdsync-client.conf"
