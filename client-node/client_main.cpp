@@ -100,6 +100,22 @@ int main(int argc, char** argv) {
     net::ControlServer control(
         socket_path,
         [&](const Value& req, const net::ControlServer::Progress&) { return client.request(req); });
+    // "watch": the connection becomes a stream of events, so a panel need not poll
+    // (docs/control-protocol.md). The first line is the status, as "status" answers it.
+    control.set_streamer("watch", [&](const Value&, const net::ControlServer::LineWriter& write,
+                                      const std::function<bool()>& open) {
+        const uint64_t generation = client.generation();
+        auto queue = client.watch();
+        Value first = client.request({{"cmd", "status"}});
+        first["watching"] = true;
+        if (write(first)) {
+            while (open() && client.generation() == generation) {
+                auto event = queue->pop(std::chrono::milliseconds(200));
+                if (event && !write(*event)) break;
+            }
+        }
+        client.unwatch(queue);
+    });
     if (auto st = control.start(); !st) {
         spdlog::critical("{}", st.error().message);
         return 1;

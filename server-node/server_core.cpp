@@ -15,11 +15,12 @@
 
 namespace pdsync::server {
 
-ServerCore::ServerCore(ServerStore& store, Topics topics, ServerSettings settings)
+ServerCore::ServerCore(ServerStore& store, Topics topics, ServerSettings settings, Environment env)
     : store_(store),
       cache_(tuning::server::kDocumentCacheBytes),
       topics_(std::move(topics)),
       settings_(std::move(settings)),
+      env_(std::move(env)),
       started_at_(now_ms()),
       boot_id_(random_hex(8)) {
     for (auto& d : store_.list_devices()) devices_[d.device_id] = d;

@@ -17,6 +17,7 @@
 #include "server-node/document_cache.hpp"
 #include "server-node/server_store.hpp"
 #include "shared/base/tuning.hpp"
+#include "shared/clock.hpp"
 #include "shared/messages.hpp"
 #include "topics/topics.hpp"
 
@@ -72,7 +73,8 @@ struct ServerSettings {
 
 class ServerCore {
   public:
-    ServerCore(ServerStore& store, Topics topics, ServerSettings settings);
+    // `env`: the wall clock and random source (ids, timestamps); a test passes fixed ones.
+    ServerCore(ServerStore& store, Topics topics, ServerSettings settings, Environment env = {});
 
     // Applies a batch in one transaction and returns what to publish after it committed.
     // On a store failure nothing is applied and every change set in the batch is answered
@@ -146,6 +148,11 @@ class ServerCore {
     DocumentCache cache_;
     Topics topics_;
     ServerSettings settings_;
+    // Every member reads time and randomness through these two, so nothing here calls
+    // the machine's clock or random source itself.
+    Environment env_;
+    int64_t now_ms() const { return env_.wall_ms(); }
+    std::string random_hex(std::size_t bytes) const { return env_.random_hex(bytes); }
     std::map<std::string, DeviceRow> devices_;    // committed device rows
     std::map<std::string, std::string> refused_;  // device id -> last refusal, not stored
     std::set<std::string> online_;

@@ -67,6 +67,28 @@ void print_status(const Value& s) {
     std::cout << "error     " << (err.empty() ? "-" : err) << "\n";
 }
 
+// A login served by the server, or from this device alone (and why); a login of the
+// user already logged in says that it counted as a use.
+void print_login(const Value& r) {
+    std::string user = r.value("user", "");
+    if (r.value("again", false)) {
+        std::cout << user << " was already logged in; this login counts as a use ("
+                  << (r.value("use", "") == "sent" ? "sent to the server"
+                                                   : "the server learns of it at the next join")
+                  << ")\n";
+    }
+    if (r.value("source", "") != "cache") {
+        std::cout << user << " is ready (" << r.value("source", "?") << ", " << r.value("ms", 0.0)
+                  << " ms)\n";
+        return;
+    }
+    std::string cached;
+    for (const auto& c : r.value("cached", Value::array()))
+        cached += (cached.empty() ? "" : ", ") + c.get<std::string>();
+    std::cout << user << " is ready from this device alone: " << r.value("why", "") << "\n"
+              << "  cached here: " << (cached.empty() ? "nothing yet" : cached) << "\n";
+}
+
 std::string read_all(std::istream& in) {
     std::stringstream ss;
     ss << in.rdbuf();
@@ -99,8 +121,7 @@ int main(int argc, char** argv) {
             if (c.json) {
                 std::cout << r->dump() << "\n";
             } else {
-                std::cout << user << " is ready (" << r->value("source", "?") << ", "
-                          << r->value("ms", 0.0) << " ms)\n";
+                print_login(*r);
             }
         }
     });
@@ -215,9 +236,11 @@ int main(int argc, char** argv) {
                 std::cout << r->dump() << "\n";
             } else {
                 std::string state = r->value("state", "");
+                std::string why = r->value("message", "");
                 std::cout << (state == "acked"   ? "saved and synchronized"
                               : state == "local" ? "saved on this device"
-                                                 : "saved; waiting to synchronize")
+                                                 : "saved; waiting to synchronize" +
+                                                       (why.empty() ? "" : " (" + why + ")"))
                           << (r->contains("version")
                                   ? " (version " + std::to_string((*r)["version"].get<uint64_t>()) +
                                         ")"
@@ -236,6 +259,21 @@ int main(int argc, char** argv) {
                 print_status(*r);
             }
         }
+    });
+
+    auto* watch = device->add_subcommand(
+        "watch", "Print this device's events as they happen, one JSON object a line (Ctrl-C ends)");
+    watch->callback([&] {
+        auto st = pdsync::net::control_stream(
+            c.socket, {{"cmd", "watch"}},
+            [](const Value& line) {
+                std::cout << line.dump(-1, ' ', false, Value::error_handler_t::replace)
+                          << std::endl;
+                return true;
+            },
+            [] { return true; });
+        if (!st) exit_code = fail(std::string(pdsync::errc_name(st.code())), st.error().message,
+                                  c.json);
     });
 
     std::string file;

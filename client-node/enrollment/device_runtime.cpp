@@ -76,7 +76,23 @@ Status DeviceRuntime::open_node() {
     }
     node_ = std::make_unique<ClientNode>(std::move(store), settings_.topics, cs, std::move(mqtt));
     node_->start();
+    ++generation_;
     return Ok{};
+}
+
+std::shared_ptr<EventQueue> DeviceRuntime::watch() {
+    std::shared_lock lock(mu_);
+    if (!node_) {
+        auto closed = std::make_shared<EventQueue>(1);
+        closed->close();
+        return closed;
+    }
+    return node_->watch();
+}
+
+void DeviceRuntime::unwatch(const std::shared_ptr<EventQueue>& queue) {
+    std::shared_lock lock(mu_);
+    if (node_) node_->unwatch(queue);
 }
 
 Value DeviceRuntime::enable(const std::string& server, const std::string& code) {
@@ -107,6 +123,7 @@ Value DeviceRuntime::enable(const std::string& server, const std::string& code) 
     std::unique_lock lock(mu_);
     if (node_) node_->stop();
     node_.reset();
+    ++generation_;
     creds_ = std::move(creds).value();
     enroll_error_.clear();
     {
@@ -131,6 +148,7 @@ Value DeviceRuntime::disable() {
     }
     if (node_) node_->stop();
     node_.reset();
+    ++generation_;
     forget_credentials(settings_.credentials_path);
     creds_.reset();
     spdlog::info("disable: credentials forgotten; synchronization is off");

@@ -14,6 +14,7 @@
 // Ownership and threads: owned by main(); request() from the control socket's threads.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <shared_mutex>
@@ -43,6 +44,12 @@ class DeviceRuntime {
     [[nodiscard]] Status start();
     void stop();
     Value request(const Value& req);
+    // The control socket's "watch" stream, through the node running now. A swap (enable,
+    // disable) increments generation(): a stream of the old node ends, and the panel
+    // watches again.
+    std::shared_ptr<EventQueue> watch();
+    void unwatch(const std::shared_ptr<EventQueue>& queue);
+    uint64_t generation() const { return generation_.load(); }
 
   private:
     Status open_node();  // builds and starts the node for the current mode
@@ -55,6 +62,7 @@ class DeviceRuntime {
     std::optional<Credentials> creds_;
     std::string enroll_error_;  // why the last enable failed
     std::thread auto_enable_;
+    std::atomic<uint64_t> generation_{0};
 };
 
 }  // namespace pdsync::client

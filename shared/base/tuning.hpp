@@ -100,6 +100,11 @@ namespace control {
 // Longest request line a daemon reads: an import chunk of 200 documents at a realistic
 // ~40 KiB each fits with room; a runaway client cannot make the daemon buffer more.
 inline constexpr std::size_t kMaxRequestBytes = 8 * 1024 * 1024;
+// Events held for one panel watching the device's control socket that has not read them
+// yet: a burst (a first merge's documents, a fleet-wide change) fits; a panel that
+// stopped reading costs at most this many small JSON objects, then is told how many it
+// missed.
+inline constexpr std::size_t kWatchQueueEvents = 1000;
 }  // namespace control
 
 // ---- Backup (server-node/backup) -------------------------------------------------------

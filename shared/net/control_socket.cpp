@@ -70,6 +70,11 @@ ControlServer::~ControlServer() {
     stop();
 }
 
+void ControlServer::set_streamer(std::string cmd, Streamer streamer) {
+    stream_cmd_ = std::move(cmd);
+    streamer_ = std::move(streamer);
+}
+
 Status ControlServer::start() {
     auto addr = address(path_);
     if (!addr) return addr.error();
@@ -137,6 +142,17 @@ void ControlServer::serve(int fd) {
         if (r == ReadResult::idle) continue;
         Value request;
         Value answer;
+        if (streamer_) {
+            try {
+                request = Value::parse(line);
+            } catch (const std::exception&) {
+                request = Value();
+            }
+            if (request.is_object() && request.value("cmd", "") == stream_cmd_) {
+                serve_stream(fd, request);
+                break;
+            }
+        }
         try {
             Progress progress = [fd](const Value& p) {
                 (void)send_line(fd, Value{{"progress", p}});
@@ -152,6 +168,64 @@ void ControlServer::serve(int fd) {
     std::lock_guard lock(mu_);
     open_fds_.remove(fd);
     ::close(fd);
+}
+
+void ControlServer::serve_stream(int fd, const Value& request) {
+    LineWriter write = [fd](const Value& v) { return send_line(fd, v); };
+    // The peer is still there while reading would block; EOF or an error ends the stream.
+    std::function<bool()> open = [this, fd] {
+        if (stopping_) return false;
+        pollfd p{fd, POLLIN | POLLRDHUP, 0};
+        if (::poll(&p, 1, 0) <= 0) return true;
+        if (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) return false;
+        char c;
+        ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0) return false;
+        if (n > 0) {
+            char sink[4096];  // a streaming peer has nothing more to say: drop it
+            (void)::recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+        }
+        return true;
+    };
+    try {
+        streamer_(request, write, open);
+    } catch (const std::exception& e) {
+        spdlog::warn("control stream ended: {}", e.what());
+    }
+}
+
+Status control_stream(const std::string& path, const Value& request,
+                      const std::function<bool(const Value&)>& on_line,
+                      const std::function<bool()>& keep_going) {
+    auto addr = address(path);
+    if (!addr) return addr.error();
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return make_error(Errc::io, std::string("socket: ") + std::strerror(errno));
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof(sockaddr_un)) != 0) {
+        return make_error(Errc::io,
+                          "the daemon is not running (" + path + ": " + std::strerror(errno) + ")");
+    }
+    if (!send_line(fd, request)) return make_error(Errc::io, "cannot send the request");
+    std::string buffer;
+    std::string line;
+    while (keep_going()) {
+        auto r = read_line(fd, buffer, line, 200);
+        if (r == ReadResult::closed) return Ok{};
+        if (r == ReadResult::idle) continue;
+        Value v;
+        try {
+            v = Value::parse(line);
+        } catch (const std::exception& e) {
+            return make_error(Errc::malformed,
+                              std::string("bad line from the daemon: ") + e.what());
+        }
+        if (!on_line(v)) return Ok{};
+    }
+    return Ok{};
 }
 
 Result<Value> control_call(const std::string& path, const Value& request,

@@ -163,3 +163,16 @@ TEST_F(ServerCoreTest, AcksOfOneBatchGoToEachDeviceAsOneMessageInOrder) {
         }
     }
 }
+
+// The core reads time and randomness only through what it is given.
+TEST(ServerCoreEnvironment, StatusTimesAndBootIdComeFromTheInjectedSources) {
+    auto store = open_sqlite_server_store(":memory:");
+    int64_t wall = 1'234'567;
+    Environment env{[&] { return wall; }, [](std::size_t n) { return std::string(2 * n, 'a'); }};
+    ServerCore core(*store, Topics(), ServerSettings{}, env);
+    wall += 1000;
+    Value st = core.status_value();
+    EXPECT_EQ(st["boot_id"], "aaaaaaaaaaaaaaaa");
+    EXPECT_EQ(st["started_at"], 1'234'567);
+    EXPECT_EQ(st["at"], 1'235'567);
+}
