@@ -40,7 +40,7 @@ mosquitto -c "$FLEET/mosquitto.conf" >"$RUN/mosquitto.log" 2>&1 & PIDS+=($!)
 wait_for "the broker" bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
 "$BIN/server-node/pdsync-server" --config "$FLEET/pdsync-server.conf" --admin-socket "$RUN/server.sock" \
   --backup-dir "$RUN/backups" --log-file "$RUN/server.log" --log-level warn 2>/dev/null & PIDS+=($!)
-wait_for "the server" "$BIN/client-node/pdsync" join-code --server-socket "$RUN/server.sock"
+wait_for "the server's broker rights" bash -c "'$BIN/client-node/pdsync' join-code --server-socket '$RUN/server.sock' --json | grep -q '\"broker_ready\":true'"
 
 step "2. the join code (pdsync join-code)"
 "$BIN/client-node/pdsync" join-code --server-socket "$RUN/server.sock"

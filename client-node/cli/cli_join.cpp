@@ -28,6 +28,7 @@ void print_code(const Value& v) {
     std::cout << "  expires " << when(v.value("expires_at", int64_t{0})) << ", uses left "
               << (uses < 0 ? std::string("unlimited") : std::to_string(uses))
               << (v.value("valid", true) ? "" : "  (NO LONGER VALID: pdsync join-code --rotate)")
+              << (v.value("broker_ready", true) ? "" : "\n  the broker is not ready for devices yet (is pdsync-server connected to it?)")
               << "\n  on each device: pdsync device enable --server THIS-HOST --join-code "
               << v.value("join_code", "") << "\n";
 }

@@ -197,8 +197,8 @@ void JoinService::on_connected() {
             spdlog::error("join: {}", r.error().message);
         }
     }
-    if (has_rights && bound_id == settings_.server_client_id)
-        spdlog::info("join: broker rights in place");
+    ready_ = has_rights && bound_id == settings_.server_client_id;
+    if (ready_) spdlog::info("join: broker rights in place");
     if (!has_rights || bound_id != settings_.server_client_id) {
         // The first start on a plugin set up by `mosquitto_ctrl dynsec init`: take the
         // server's rights and bind its client id. The plugin disconnects this server for
@@ -362,6 +362,7 @@ Value JoinService::join_code_info(bool with_code) const {
                {"uses_left", c.uses_left},
                {"ca_sha256_prefix", ca_pin_hex(c.code.ca_pin)}};
     if (with_code) v["join_code"] = format_join_code(c.code);
+    v["broker_ready"] = ready_;
     const int64_t now = now_ms();
     v["valid"] = (c.expires_at == 0 || now < c.expires_at) && c.uses_left != 0;
     return v;

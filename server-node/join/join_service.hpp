@@ -88,6 +88,7 @@ class JoinService {
     std::condition_variable cv_;
     std::map<std::string, Value> answers_;  // correlation tag -> responses
     uint64_t next_tag_ = 0;
+    bool ready_ = false;  // the broker's rights are in place: devices may claim now
 };
 
 }  // namespace pdsync::server
