@@ -222,6 +222,7 @@ void ServerCore::on_hello(const std::string& device_id, const Hello& h, Batch& b
         r.message = std::move(message);
         refused_[device_id] = std::string(errc_name(code)) + ": " + r.message;
         spdlog::warn("device={} join refused: {} ({})", device_id, errc_name(code), r.message);
+        join_decisions_.push_back({device_id, false, code, r.message});
         b.status_changed = true;
         reply(device_id, r, b);
     };
@@ -246,6 +247,14 @@ void ServerCore::on_hello(const std::string& device_id, const Hello& h, Batch& b
                                                std::to_string(settings_.machine_limit) +
                                                " machines (the server machine included)");
     }
+    if (is_new && settings_.admission) {
+        if (Errc why = settings_.admission(device_id, h); why != Errc::ok) {
+            return refuse(why, why == Errc::pending_approval
+                                   ? "waiting for an administrator: pdsync machines approve " +
+                                         device_id
+                                   : "an administrator denied this machine");
+        }
+    }
     int64_t now = now_ms();
     DeviceRow row = is_new ? DeviceRow{} : known->second;
     if (auto pending = b.devices.find(device_id); pending != b.devices.end()) row = pending->second;
@@ -269,6 +278,7 @@ void ServerCore::on_hello(const std::string& device_id, const Hello& h, Batch& b
     b.status_changed = true;
 
     r.accepted = true;
+    join_decisions_.push_back({device_id, true, Errc::ok, ""});
     r.categories = settings_.categories.intersect(h.categories);
     r.last_seq = row.last_seq;
     for (const auto& u : h.cached_users) {

@@ -47,6 +47,14 @@ struct CommitRecord {
     }
 };
 
+// A hello's outcome, for the broker rights that follow it (server-node/join/).
+struct JoinDecision {
+    std::string device_id;
+    bool accepted = false;
+    Errc reason = Errc::ok;
+    std::string message;
+};
+
 struct ServerSettings {
     std::string server_id = "pdsync-server";
     std::string device_id;  // the server machine's own client ("localhost"), if any
@@ -58,6 +66,9 @@ struct ServerSettings {
     // Also publish a JSON view of every document and of the status under {root}/inspect/,
     // secrets redacted, for MQTT Explorer / MQTTX (only the inspector account reads it).
     bool inspect_view = false;
+    // Set: asked about a machine the server has not accepted before; Errc::ok admits it,
+    // anything else (pending_approval, denied) is the refusal's reason.
+    std::function<Errc(const std::string& device_id, const Hello& hello)> admission;
 };
 
 class ServerCore {
@@ -91,6 +102,8 @@ class ServerCore {
     // The broker connection was re-established: presence comes again as retained messages.
     void reset_presence() { online_.clear(); }
     const ServerSettings& settings() const { return settings_; }
+    // The hellos decided since the last call, in order (accepted or refused).
+    std::vector<JoinDecision> take_join_decisions() { return std::move(join_decisions_); }
 
     // ---- Administration (server_admin.cpp) --------------------------------------------
     struct AdminResult {
@@ -151,6 +164,7 @@ class ServerCore {
     int64_t started_at_;
 
     bool last_batch_had_changes_ = false;
+    std::vector<JoinDecision> join_decisions_;
 
     std::string boot_id_;
 };

@@ -12,6 +12,9 @@
 #include "server-node/web/web_options.hpp"
 #include "shared/base/tuning.hpp"
 #include "shared/net/node_options.hpp"
+#include "shared/secrets.hpp"
+
+#include <fstream>
 
 int main(int argc, char** argv) {
     using namespace pdsync;
@@ -92,6 +95,28 @@ int main(int argc, char** argv) {
                  "(pdsync cluster add) instead of for `pdsync cluster init`");
     app.add_option("--cluster-snapshot-every", cluster.snapshot_threshold,
                    "Log entries between two snapshots of the store (0: 1024)");
+    // Joining by code (server-node/join/, docs/deploying.md).
+    std::string broker_rights = "none";
+    app.add_option("--broker-rights", broker_rights,
+                   "dynsec: grant every device's broker rights through Mosquitto's dynamic "
+                   "security plugin (join codes); none: the broker's own password file and ACL")
+        ->check(CLI::IsMember({"dynsec", "none"}))
+        ->capture_default_str();
+    server::JoinSettings join;
+    app.add_option("--join-state", join.state_path,
+                   "Join code and approvals file (default: the store's path + .join.json)");
+    std::string server_fleet_key;
+    app.add_option("--fleet-key-file", server_fleet_key,
+                   "The fleet key, sealed to every device that joins by code");
+    std::string approval = "auto";
+    app.add_option("--join-approval", approval,
+                   "auto: a machine with the join code joins; manual: it waits for "
+                   "`pdsync machines approve`")
+        ->check(CLI::IsMember({"auto", "manual"}))
+        ->capture_default_str();
+    std::string inspector_password_file;
+    app.add_option("--inspector-password-file", inspector_password_file,
+                   "Keep the read-only inspector account with this password (dynsec)");
     server::RestoreRequest restore_request;
     auto* restore = app.add_subcommand(
         "restore",
@@ -136,6 +161,34 @@ int main(int argc, char** argv) {
         return 2;
     }
     options.replica_ack_wait = std::chrono::milliseconds(replica_ack_wait_ms);
+    if (broker_rights == "dynsec") {
+        if (node.ca_file.empty() || mqtt->ca_file.empty()) {
+            spdlog::critical("--broker-rights dynsec needs --ca-file (the fleet CA) and a TLS "
+                             "broker address (mqtts://): the server's own link is verified too");
+            return 2;
+        }
+        join.ca_file = node.ca_file;
+        join.manual_approval = approval == "manual";
+        if (join.state_path.empty()) join.state_path = store_path + ".join.json";
+        if (!server_fleet_key.empty()) {
+            auto key = load_fleet_key(server_fleet_key);
+            if (!key) {
+                spdlog::critical("{}", key.error().message);
+                return 2;
+            }
+            join.fleet_key = *key;
+        }
+        if (!inspector_password_file.empty()) {
+            std::ifstream in(inspector_password_file);
+            if (!in || !std::getline(in, join.inspector_password) ||
+                join.inspector_password.empty()) {
+                spdlog::critical("cannot read the inspector password from {}",
+                                 inspector_password_file);
+                return 2;
+            }
+        }
+        options.join = std::move(join);
+    }
     if (!standby_of.empty()) {
         // The primary's broker, as the same server account under a client id of its own.
         auto primary = node.mqtt_settings(settings.server_id + "-standby");

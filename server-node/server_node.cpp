@@ -26,9 +26,22 @@ ServerNode::ServerNode(std::unique_ptr<ServerStore> store, Topics topics, Server
         {"schema", "pds.status/1"}, {"server_id", settings_.server_id}, {"server_online", false}};
     mqtt.will =
         net::MqttSettings::Will{topics_.server_status(), encode_msgpack_unchecked(offline), true};
+    if (options_.join) {
+        // Joining by code: claims, broker roles and their plugin (server-node/join/).
+        options_.join->server_client_id = mqtt.client_id;
+        if (options_.join->server_user.empty()) options_.join->server_user = mqtt.username;
+        join_ = std::make_unique<JoinService>(
+            topics_, *options_.join, [this](const std::string& topic, const std::string& payload) {
+                return link_->publish(topic, payload, false);
+            });
+        settings_.admission = [this](const std::string& id, const Hello& h) {
+            return join_->admission(id, h);
+        };
+    }
     net::MqttLink::Handlers h;
     h.on_message = [this](net::Received m) {
         if (m.topic == fence_topic_) return on_fence(m.payload);
+        if (join_ && join_->is_dynsec_response(m.topic)) return join_->on_dynsec_response(m.payload);
         // A standby's request or report is the replication publisher's, never the core's.
         if (publisher_ && publisher_->handles(m.topic)) {
             publisher_->on_message(m.topic, m.payload);
@@ -56,6 +69,7 @@ ServerNode::ServerNode(std::unique_ptr<ServerStore> store, Topics topics, Server
                       topics_.all_devices_filter(TopicKind::device_presence)});
     link_->subscribe(replication::ReplicationPublisher::filters(topics_));
     link_->subscribe({fence_topic_});
+    if (join_) link_->subscribe({topics_.claim_requests_filter(), kDynsecResponseTopic});
     started_at_ms_ = now_ms();
     clear_own_fence_ = options_.clear_fence;
     if (options_.cluster) {
@@ -186,6 +200,10 @@ ServerNode::~ServerNode() {
 }
 
 Status ServerNode::start() {
+    if (join_) {
+        PDS_CHECK(join_->load());
+        if (core_) core_->set_status_extra("joining", join_->status());
+    }
     backups_ = std::make_unique<ServerBackups>(
         options_.store_path, options_.backup, [this](const Value& summary) {
             run_on_worker({{"cmd", "_status-extra"}, {"key", "last_backup"}, {"value", summary}});
@@ -360,6 +378,7 @@ void ServerNode::worker_loop() {
         if (reconcile && cluster_ && !core_) publish_all({follower_status()});
         if (reconcile && core_) {
             core_->reset_presence();
+            if (join_) join_->on_connected();  // broker rights before anything is published
 
             if (clear_own_fence_) {
                 publish_all({{fence_topic_, "", true}});
@@ -400,9 +419,18 @@ void ServerNode::worker_loop() {
                                            "(pdsync server promote)"));
                 continue;
             }
+            if (join_ && join_->handles_admin(cmd)) {
+                job->reply.set_value(join_->admin(req));
+                core_->set_status_extra("joining", join_->status());
+                continue;
+            }
             try {
                 if (publisher_) core_->set_status_extra("replica", publisher_->status());
+                if (join_) core_->set_status_extra("joining", join_->status());
                 auto result = core_->admin(job->request);
+                // A removed machine's account goes too, which ends its live session.
+                if (join_ && cmd == "machines-remove" && result.answer.value("ok", false))
+                    join_->forget(req.value("device_id", ""));
                 publish_all(publisher_ ? publisher_->gate(std::move(result.publish))
                                        : result.publish);
                 job->reply.set_value(std::move(result.answer));
@@ -410,6 +438,14 @@ void ServerNode::worker_loop() {
                 spdlog::error("admin {} failed: {}", job->request.value("cmd", "?"), e.what());
                 job->reply.set_value(error_reply(Errc::storage, e.what()));
             }
+        }
+        if (join_ && core_) {
+            // Claims are the join service's, never the core's.
+            std::erase_if(batch, [&](const Inbound& m) {
+                if (!join_->is_claim(m.topic)) return false;
+                join_->on_claim(m);
+                return true;
+            });
         }
         if (!batch.empty() && core_) {
             auto out = core_->handle_batch(
@@ -419,6 +455,14 @@ void ServerNode::worker_loop() {
                 spdlog::critical("fault injection: exiting after a commit, before its acks");
                 spdlog::default_logger()->flush();
                 ::_exit(9);
+            }
+            if (join_) {
+                // Rights first: a device is a member before its "accepted" is published.
+                auto decisions = core_->take_join_decisions();
+                if (!decisions.empty()) {
+                    join_->apply(decisions);
+                    core_->set_status_extra("joining", join_->status());
+                }
             }
             // Documents now; acks once an attached standby holds their commit.
             publish_all(publisher_ ? publisher_->gate(std::move(out)) : out);

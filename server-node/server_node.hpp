@@ -33,6 +33,7 @@
 #include <thread>
 
 #include "server-node/cluster/cluster_node.hpp"
+#include "server-node/join/join_service.hpp"
 #include "server-node/replication/fence.hpp"
 #include "server-node/replication/publisher.hpp"
 #include "server-node/replication/standby.hpp"
@@ -60,6 +61,10 @@ struct ServerNodeOptions {
     Value settings_extra = Value::object();
     // Set: a member of a raft cluster (replaces the standby/primary replication above).
     std::optional<cluster::ClusterSettings> cluster;
+    // Set: the broker runs the dynamic security plugin and this server grants every
+    // device's rights through it (server-node/join/). Unset: the broker's rights are not
+    // the server's business (a password file and ACL, or an anonymous test broker).
+    std::optional<JoinSettings> join;
 };
 
 class ServerNode {
@@ -106,6 +111,7 @@ class ServerNode {
     std::unique_ptr<net::MqttLink> link_;
     std::unique_ptr<net::ControlServer> admin_socket_;
     std::unique_ptr<ServerBackups> backups_;
+    std::unique_ptr<JoinService> join_;  // with options_.join
 
     // Cluster mode: events from the raft thread, taken by the worker under mu_.
     std::unique_ptr<cluster::ClusterNode> cluster_;

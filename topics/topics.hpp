@@ -50,6 +50,13 @@ class Topics {
         const;                            // {root}/server/replication/request  standby -> primary
     std::string replication_ack() const;  // {root}/server/replication/ack      standby -> primary
     std::string server_fence() const;     // {root}/server/fence    promoted server, retained
+    // Joining by code (shared/join_code.hpp): the claim account publishes a request and
+    // reads its reply under a random nonce; not part of parse() either.
+    std::string claim_request(std::string_view nonce) const;   // {root}/claim/{nonce}/request
+    std::string claim_response(std::string_view nonce) const;  // {root}/claim/{nonce}/response
+    std::string claim_requests_filter() const;                 // {root}/claim/+/request
+    // The nonce of a claim request topic, or empty if `topic` is not one.
+    std::string claim_nonce_of_request(std::string_view topic) const;
 
     // Subscription filters the nodes use.
     std::string all_user_docs_filter() const;                      // {root}/users/+/+

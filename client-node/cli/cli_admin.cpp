@@ -149,6 +149,16 @@ void print_status(const Value& s) {
                   << pad_to(join(m.value("not_synced", Value::array())), 20)
                   << (m.value("last_error", "").empty() ? "-" : m.value("last_error", "")) << "\n";
     }
+    if (s.contains("joining")) {
+        const Value& j = s["joining"];
+        for (const auto& m : j.value("pending", Value::array())) {
+            std::cout << "pending approval: " << m.value("device_id", "") << " ("
+                      << m.value("product", "") << ", since " << when(m.value("since", int64_t{0}))
+                      << "): pdsync machines approve|deny " << m.value("device_id", "") << "\n";
+        }
+        if (!j.value("join_code", Value::object()).value("valid", true))
+            std::cout << "join code: expired or used up (pdsync join-code --rotate)\n";
+    }
     const Value refused = s.value("refused", Value::object());
     for (auto it = refused.begin(); it != refused.end(); ++it) {
         std::cout << "refused: " << it.key() << ": " << it.value().get<std::string>() << "\n";

@@ -54,6 +54,15 @@ void print_status(const Value& s) {
     std::cout << "user      " << (user.empty() ? "-" : user)
               << (user.empty() ? "" : (s["ready"].get<bool>() ? " (ready)" : " (loading)")) << "\n";
     std::cout << "pending   " << s["pending"] << " change sets\n";
+    if (s.contains("enabled")) {
+        std::cout << "enabled   "
+                  << (s["enabled"].get<bool>() ? "yes, by " + s.value("enabled_by", "") +
+                                                     (s.contains("broker") ? " (" + s.value("broker", "") + ")" : "")
+                                               : std::string("no (pdsync device enable --server HOST --join-code CODE)"))
+                  << "\n";
+        if (s.contains("enable_error"))
+            std::cout << "enable    failed: " << s.value("enable_error", "") << "\n";
+    }
     std::string err = s["last_error"].get<std::string>();
     std::cout << "error     " << (err.empty() ? "-" : err) << "\n";
 }
@@ -383,6 +392,7 @@ int main(int argc, char** argv) {
     pdsync::cli::add_admin_commands(app, exit_code);
     pdsync::cli::add_watch_command(app, exit_code);
     pdsync::cli::add_cluster_command(app, exit_code);
+    pdsync::cli::add_join_commands(app, *device, *app.get_subcommand("machines"), c, exit_code);
 
     CLI11_PARSE(app, argc, argv);
     return exit_code;

@@ -6,7 +6,7 @@
 
 namespace pdsync {
 namespace {
-constexpr std::array<std::string_view, 36> kNames = {
+constexpr std::array<std::string_view, 43> kNames = {
     "ok",
     "malformed",
     "too_large",
@@ -43,9 +43,16 @@ constexpr std::array<std::string_view, 36> kNames = {
     "unauthenticated",
     "forbidden",
     "rate_limited",
+    "bad_join_code",
+    "join_code_expired",
+    "pending_approval",
+    "denied",
+    "device_id_taken",
+    "ca_mismatch",
+    "not_enabled",
 };
 // One name per code, in the enum's order: a code appended without its name fails here.
-static_assert(kNames.size() == static_cast<size_t>(Errc::rate_limited) + 1);
+static_assert(kNames.size() == static_cast<size_t>(Errc::not_enabled) + 1);
 }  // namespace
 
 std::string_view errc_name(Errc code) {

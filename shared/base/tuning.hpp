@@ -235,4 +235,21 @@ inline constexpr std::size_t kHttpThreads = 8;
 inline constexpr std::chrono::seconds kHttpKeepAlive{2};
 }  // namespace web
 
+// ---- Joining by code (shared/join_code.hpp, server-node/join/, client-node/enrollment/) -----
+namespace join {
+// A claim's timestamp may differ from the server's clock by this much either way: devices
+// without NTP drift, and a replayed request is useless anyway (its reply is sealed to the
+// requester's key), so this only bounds how long a captured request stays meaningful.
+inline constexpr std::chrono::minutes kClaimClockSkew{15};
+// How long a device waits for the claim account's connection and for the claim reply: the
+// server answers in milliseconds; claims share one broker session (the account is bound to
+// one client id), so a second claimant can cut one off, and the device tries again.
+inline constexpr std::chrono::milliseconds kClaimReplyWait{5000};
+inline constexpr int kClaimAttempts = 5;
+// How long the server waits for the dynamic security plugin's answer to one command
+// message. The plugin answers on the broker's thread in well under a millisecond on
+// loopback; waiting longer means the broker is gone.
+inline constexpr std::chrono::milliseconds kDynsecReplyWait{3000};
+}  // namespace join
+
 }  // namespace pdsync::tuning

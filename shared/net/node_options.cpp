@@ -25,6 +25,21 @@ Result<MqttSettings> NodeOptions::mqtt_settings(const std::string& client_id) co
         if (!in) return make_error(Errc::io, "cannot read password file " + password_file);
         std::getline(in, s.password);
     }
+    if (!s.password.empty()) {
+        // A password goes only to a broker that proved who it is: a TLS listener whose
+        // certificate the fleet CA signed (a local user who binds a plaintext port first
+        // would otherwise receive it).
+        for (const auto& uri : s.servers) {
+            if (uri.rfind("mqtts://", 0) != 0 && uri.rfind("ssl://", 0) != 0)
+                return make_error(Errc::invalid_argument,
+                                  "refusing to send a password to " + uri +
+                                      ", which is not TLS: use mqtts:// with --ca-file");
+        }
+        if (ca_file.empty())
+            return make_error(Errc::invalid_argument,
+                              "refusing to send a password without --ca-file: the broker's "
+                              "certificate could not be verified");
+    }
     s.keep_alive = std::chrono::seconds(keep_alive_s);
     s.ca_file = ca_file;
     s.cert_file = cert_file;

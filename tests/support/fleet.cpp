@@ -107,6 +107,8 @@ Device::Device(const TempDir& dir, std::vector<std::string> brokers, std::string
     args_ = {
         PDSYNC_CLIENT_BIN, "--broker", join(brokers, ","), "--device-id", id_, "--store", store_,
         "--socket",        socket_,    "--log-level",      "debug"};
+    // No broker: a device that joins by code (pdsync device enable), as shipped.
+    if (brokers.empty()) args_.erase(args_.begin() + 1, args_.begin() + 3);
     args_.insert(args_.end(), extra_args.begin(), extra_args.end());
     start();
 }
