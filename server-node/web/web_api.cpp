@@ -101,7 +101,7 @@ ApiResponse WebApi::handle(const ApiRequest& r) {
                 return {409, error_reply(Errc::busy, "a backup is already running")};
             return {202, {{"ok", true}, {"job", backup_job_.state()}}};
         }
-        if (p == "/join-code/rotate") return call({{"cmd", "join-code-rotate"}});
+        if (p == "/join-code/rotate") return call({{"cmd", "join-code"}, {"rotate", true}});
     }
     return {404, error_reply(Errc::not_found, "no API route " + r.method + " /api/v1" + p)};
 }
