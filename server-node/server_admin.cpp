@@ -104,8 +104,9 @@ ServerCore::AdminResult ServerCore::admin(const Value& request) {
 ServerCore::AdminResult ServerCore::users_page(const Value& request) {
     // {"prefix": "al", "after": "alice", "limit": 50}: one page, and how many match.
     const Value& limit_v = request["limit"];
-    if (!limit_v.is_number_unsigned() || limit_v.get<uint64_t>() == 0 ||
-        limit_v.get<uint64_t>() > tuning::web::kUsersPageMax) {
+    // Any JSON integer: a parsed "50" is unsigned, a 50 built in C++ is signed.
+    if (!limit_v.is_number_integer() || limit_v.get<int64_t>() < 1 ||
+        limit_v.get<int64_t>() > static_cast<int64_t>(tuning::web::kUsersPageMax)) {
         return {error_reply(Errc::invalid_argument, "'limit' must be a number from 1 to " +
                                                         std::to_string(tuning::web::kUsersPageMax)),
                 {}};

@@ -38,7 +38,8 @@ class AdminPageOverHttps(unittest.TestCase):
         cls.fleet_dir = os.path.join(tmp, "fleet")
         user = subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
         subprocess.run(["bash", os.path.join(fleet.SOURCE_DIR, "deploy", "fleet-init.sh"), cls.fleet_dir,
-                        "--no-tls", "--port", str(fleet.free_port()), "--run-user", user,
+                        "--no-tls", "--broker-auth", "passwd", "--port", str(fleet.free_port()),
+                        "--run-user", user,
                         "--server-host", "localhost", "--data-dir", os.path.join(tmp, "data")],
                        check=True, capture_output=True, timeout=120,
                        env={**os.environ, "PDSYNC_SERVER_BIN": fleet.SERVER_BIN})
@@ -52,6 +53,8 @@ class AdminPageOverHttps(unittest.TestCase):
         # The fleet's config as written, with the test's broker, store and port over it.
         cls.process = fleet.Process(
             [fleet.SERVER_BIN, "--config", cls.conf, "--broker", cls.broker.url,
+             # The test's broker is anonymous on loopback: no account, so no password to send.
+             "--password-file", "", "--password", "",
              "--store", os.path.join(tmp, "server.db"), "--admin-socket", os.path.join(tmp, "server.sock"),
              "--web-listen", f"127.0.0.1:{cls.port}"], os.path.join(tmp, "server.log"))
         fleet.wait_until(lambda: not cls.process.running() or fleet.port_open(cls.port), 20,

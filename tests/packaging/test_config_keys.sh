@@ -50,8 +50,9 @@ expect_accepted pdsync-client "$T/client-good.conf" "the corrected file"
 
 # The configs the deploy scripts write use only keys the daemons declare.
 fleet=$T/fleet
+# The password-file mode: enroll-device.sh then needs no running server to write a config.
 if "$REPO/deploy/fleet-init.sh" "$fleet" --server-host localhost --tls-addr 127.0.0.1 \
-    --run-user "$(id -un)" >"$T/fleet-init.log" 2>&1 \
+    --broker-auth passwd --run-user "$(id -un)" >"$T/fleet-init.log" 2>&1 \
     && "$REPO/deploy/enroll-device.sh" "$fleet" mfp-1 >>"$T/fleet-init.log" 2>&1; then
     expect_accepted pdsync-server "$fleet/pdsync-server.conf" "the config fleet-init.sh writes"
     mkdir -p "$T/bundle"
