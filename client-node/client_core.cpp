@@ -187,7 +187,8 @@ void ClientCore::send_hello() {
     h.cached_users = store_.cached_users();
     // Exponential back-off: a refused device asks again, but never in a tight loop.
     next_hello_ = now_ + hello_backoff_;
-    hello_backoff_ = std::min(hello_backoff_ * 2, std::chrono::milliseconds(tuning::client::kJoinRetryMax));
+    hello_backoff_ =
+        std::min(hello_backoff_ * 2, std::chrono::milliseconds(tuning::client::kJoinRetryMax));
     ++join_attempts_;
     publish(topics_.device(settings_.device_id, TopicKind::device_hello),
             encode_msgpack_unchecked(hello_to_value(h)));
@@ -569,7 +570,8 @@ void ClientCore::check_login_ready() {
 // Why a login cannot be served by the server right now ("" when it can).
 std::string ClientCore::refusal() const {
     if (!sync_enabled_) return "synchronization is off on this device";
-    if (join_state_ == JoinState::refused) return "the server refused this device: " + refused_because_;
+    if (join_state_ == JoinState::refused)
+        return "the server refused this device: " + refused_because_;
     if (!connected_) return "offline: the broker is not reachable";
     if (!joined_ && !server_status_.value("server_online", false)) return "no server is online";
     return "";
@@ -637,10 +639,10 @@ Value ClientCore::login_answer(const std::string& why_cache) const {
         }
         body["documents"] = static_cast<uint64_t>(cached.size());
         body["cached"] = std::move(cached);
-        body["why"] = why_cache.empty() ? "the server did not answer in " +
-                                              std::to_string(tuning::client::kLoginServerWait.count()) +
-                                              " ms"
-                                        : why_cache;
+        body["why"] = why_cache.empty()
+                          ? "the server did not answer in " +
+                                std::to_string(tuning::client::kLoginServerWait.count()) + " ms"
+                          : why_cache;
     }
     return body;
 }
@@ -699,13 +701,13 @@ void ClientCore::tick() {
     }
     std::erase_if(edit_waiters_, [&](auto& kv) {
         if (now_ < kv.second.deadline) return false;
-        Value body = {{"ok", true},
-                      {"state", "pending"},
-                      {"seq", kv.first},
-                      {"waited_ms", static_cast<int64_t>(kv.second.bound.count())},
-                      {"message", "not acknowledged within " +
-                                      std::to_string(kv.second.bound.count()) +
-                                      " ms; kept in the outbox and sent again"}};
+        Value body = {
+            {"ok", true},
+            {"state", "pending"},
+            {"seq", kv.first},
+            {"waited_ms", static_cast<int64_t>(kv.second.bound.count())},
+            {"message", "not acknowledged within " + std::to_string(kv.second.bound.count()) +
+                            " ms; kept in the outbox and sent again"}};
         body.update(kv.second.extra);
         answer(kv.second.id, std::move(body));
         return true;
@@ -719,11 +721,8 @@ void ClientCore::tick() {
 
 void ClientCore::answer_edit_waiters(const std::string& why) {
     for (auto& [seq, w] : edit_waiters_) {
-        Value body = {{"ok", true},
-                      {"state", "pending"},
-                      {"seq", seq},
-                      {"waited_ms", 0},
-                      {"message", why}};
+        Value body = {
+            {"ok", true}, {"state", "pending"}, {"seq", seq}, {"waited_ms", 0}, {"message", why}};
         body.update(w.extra);
         answer(w.id, std::move(body));
     }

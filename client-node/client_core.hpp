@@ -20,17 +20,17 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <set>
 #include <optional>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "client-node/client_store.hpp"
+#include "shared/base/tuning.hpp"
 #include "shared/environment.hpp"
 #include "shared/net/mqtt_link.hpp"
 #include "shared/secrets.hpp"
-#include "shared/base/tuning.hpp"
 #include "topics/topics.hpp"
 
 namespace pdsync::client {
@@ -233,9 +233,9 @@ class ClientCore {
     std::map<uint64_t, Waiter> edit_waiters_;
     Value server_status_ = Value::object();         // this broker's retained server/status
     std::optional<TimePoint> server_absent_since_;  // connected, no online server
-    bool merging_ = false;    // a first merge has documents left to register
-    std::size_t merged_ = 0;  // registered so far in this first merge
-    Value shown_state_;       // the last "state" event
+    bool merging_ = false;                          // a first merge has documents left to register
+    std::size_t merged_ = 0;                        // registered so far in this first merge
+    Value shown_state_;                             // the last "state" event
 };
 
 }  // namespace pdsync::client

@@ -142,7 +142,7 @@ Value ClientCore::cmd_show(const Value& body) {
         auto c = category_from_name(body["category"].get<std::string>());
         if (!c)
             return error_reply(Errc::unknown_category,
-                                 "unknown category '" + body["category"].get<std::string>() + "'");
+                               "unknown category '" + body["category"].get<std::string>() + "'");
         cats.push_back(*c);
     } else {
         for (auto c : kAllCategories) {
@@ -182,14 +182,12 @@ std::optional<Value> ClientCore::cmd_edit(RequestId request, const Value& body) 
     std::vector<std::pair<std::string, Value>> device_ops;  // kind, op
     Value ids = Value::array();
     for (const auto& o : body["ops"]) {
-        if (!o.is_object())
-            return error_reply(Errc::invalid_argument, "each op must be an object");
+        if (!o.is_object()) return error_reply(Errc::invalid_argument, "each op must be an object");
         std::string kind = o.value("op", "");
         std::string id = o.value("id", "");
         bool device = o.value("range", "shared") == "device";
         if (kind == "add" && id.empty()) id = env_.random_hex(8);
-        if (auto st = validate_entry_id(id); !st)
-            return error_reply(st.code(), st.error().message);
+        if (auto st = validate_entry_id(id); !st) return error_reply(st.code(), st.error().message);
         ids.push_back(id);
         if (device) {
             Value op = o;
@@ -214,8 +212,8 @@ std::optional<Value> ClientCore::cmd_edit(RequestId request, const Value& body) 
             }
             if (has_secret && !settings_.fleet_key) {
                 return error_reply(Errc::invalid_argument,
-                                     "this device has no fleet key (--fleet-key-file): it cannot "
-                                     "store a password field");
+                                   "this device has no fleet key (--fleet-key-file): it cannot "
+                                   "store a password field");
             }
             if (has_secret) op.fields = seal_secrets(op.fields, *settings_.fleet_key);
 
@@ -229,13 +227,12 @@ std::optional<Value> ClientCore::cmd_edit(RequestId request, const Value& body) 
         } else if (kind == "move") {
             op.kind = OpKind::move;
             if (!op.after)
-                return error_reply(Errc::invalid_argument,
-                                     "move needs 'after' (\"\" for first)");
+                return error_reply(Errc::invalid_argument, "move needs 'after' (\"\" for first)");
             if (!existing || existing->deleted)
                 return error_reply(Errc::not_found, "no entry '" + id + "' to move");
         } else {
             return error_reply(Errc::invalid_argument,
-                                 "unknown op '" + kind + "' (add, update, delete, move)");
+                               "unknown op '" + kind + "' (add, update, delete, move)");
         }
         shared_ops.push_back(std::move(op));
     }
@@ -305,7 +302,9 @@ std::optional<Value> ClientCore::cmd_edit(RequestId request, const Value& body) 
                                               "): kept on this device";
         return queued;
     }
-    edit_waiters_[seq] = Waiter{request, now_ + std::chrono::milliseconds(wait_ms), {{"ids", ids}},
+    edit_waiters_[seq] = Waiter{request,
+                                now_ + std::chrono::milliseconds(wait_ms),
+                                {{"ids", ids}},
                                 std::chrono::milliseconds(wait_ms)};
     return std::nullopt;
 }

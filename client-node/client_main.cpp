@@ -17,7 +17,8 @@ int main(int argc, char** argv) {
     // to 8 malloc arenas per core (one per busy thread: Paho's, the worker, each control
     // connection) keeps megabytes of freed memory that two arenas do without.
     ::mallopt(M_ARENA_MAX, 2);
-    CLI::App app{"pdsync-client: synchronizes this device's personalized data with the fleet", "pdsync-client"};
+    CLI::App app{"pdsync-client: synchronizes this device's personalized data with the fleet",
+                 "pdsync-client"};
     app.set_version_flag("--version", "pdsync-client " PDSYNC_VERSION);
     app.set_config("--config", "", "Config file (TOML)");
     net::NodeOptions node;
@@ -54,8 +55,8 @@ int main(int argc, char** argv) {
                    "Where an enabled device keeps its account (default: the store + .credentials)");
     if (auto done = net::parse_node_command_line(app, argc, argv)) return *done;
     // A broker given by hand (or an account) means the pre-join-code way of running.
-    const bool configured = app.count("--broker") > 0 || !node.username.empty() ||
-                            !node.cert_file.empty();
+    const bool configured =
+        app.count("--broker") > 0 || !node.username.empty() || !node.cert_file.empty();
 
     settings.failover_after = std::chrono::milliseconds(failover_after_ms);
     net::setup_logging("client:" + settings.device_id, node);
@@ -81,8 +82,8 @@ int main(int argc, char** argv) {
         settings.fleet_key = *key;
     }
 
-    client::RuntimeSettings rs{store_path, credentials_file, Topics(node.root), settings,
-                               std::nullopt, server, join_code};
+    client::RuntimeSettings rs{store_path,   credentials_file, Topics(node.root), settings,
+                               std::nullopt, server,           join_code};
     if (configured) {
         auto mqtt = node.mqtt_settings(settings.device_id);
         if (!mqtt) {
@@ -122,8 +123,9 @@ int main(int argc, char** argv) {
         return 1;
     }
     spdlog::info("device={} store={} socket={} broker={}", settings.device_id, store_path,
-                 socket_path, configured ? fmt::format("{}", fmt::join(node.brokers, ","))
-                                         : std::string("(join by code)"));
+                 socket_path,
+                 configured ? fmt::format("{}", fmt::join(node.brokers, ","))
+                            : std::string("(join by code)"));
     int sig = net::wait_for_stop_signal();
     spdlog::info("signal {}: stopping", sig);
     control.stop();

@@ -25,7 +25,7 @@ class DocumentCache {
 
     struct Taken {
         Document doc;
-        std::size_t bytes = 0;      // its encoded size
+        std::size_t bytes = 0;     // its encoded size
         EntryEncodings encodings;  // its entries' bytes, to re-encode only what changes
     };
     // Removes and returns the document, if cached.

@@ -104,7 +104,8 @@ std::vector<Outbound> ServerCore::transact(Batch& b, const std::function<void()>
     for (const auto& [key, bytes] : b.from_cache) {
         // Read but unchanged: back in as it was.
         if (b.dirty.count(key) || b.deleted.count(key)) continue;
-        if (auto& doc = b.docs[key]) cache_.put(std::move(*doc), bytes, std::move(b.encodings[key]));
+        if (auto& doc = b.docs[key])
+            cache_.put(std::move(*doc), bytes, std::move(b.encodings[key]));
     }
     flush_acks(b);
     for (auto& r : b.replies) out.push_back(std::move(r));
@@ -249,10 +250,10 @@ void ServerCore::on_hello(const std::string& device_id, const Hello& h, Batch& b
     }
     if (is_new && settings_.admission) {
         if (Errc why = settings_.admission(device_id, h); why != Errc::ok) {
-            return refuse(why, why == Errc::pending_approval
-                                   ? "waiting for an administrator: pdsync machines approve " +
-                                         device_id
-                                   : "an administrator denied this machine");
+            return refuse(why,
+                          why == Errc::pending_approval
+                              ? "waiting for an administrator: pdsync machines approve " + device_id
+                              : "an administrator denied this machine");
         }
     }
     int64_t now = now_ms();

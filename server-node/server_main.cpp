@@ -163,8 +163,9 @@ int main(int argc, char** argv) {
     options.replica_ack_wait = std::chrono::milliseconds(replica_ack_wait_ms);
     if (broker_rights == "dynsec") {
         if (node.ca_file.empty() || mqtt->ca_file.empty()) {
-            spdlog::critical("--broker-rights dynsec needs --ca-file (the fleet CA) and a TLS "
-                             "broker address (mqtts://): the server's own link is verified too");
+            spdlog::critical(
+                "--broker-rights dynsec needs --ca-file (the fleet CA) and a TLS "
+                "broker address (mqtts://): the server's own link is verified too");
             return 2;
         }
         join.ca_file = node.ca_file;
@@ -208,8 +209,9 @@ int main(int argc, char** argv) {
             return 2;
         }
         if (!standby_of.empty()) {
-            spdlog::critical("--standby-of and --cluster-listen exclude each other: a cluster's "
-                             "standby is a member added with `pdsync cluster add --role standby`");
+            spdlog::critical(
+                "--standby-of and --cluster-listen exclude each other: a cluster's "
+                "standby is a member added with `pdsync cluster add --role standby`");
             return 2;
         }
         auto peers = server::cluster::parse_peers(cluster_peers);

@@ -41,7 +41,8 @@ ServerNode::ServerNode(std::unique_ptr<ServerStore> store, Topics topics, Server
     net::MqttLink::Handlers h;
     h.on_message = [this](net::Received m) {
         if (m.topic == fence_topic_) return on_fence(m.payload);
-        if (join_ && join_->is_dynsec_response(m.topic)) return join_->on_dynsec_response(m.payload);
+        if (join_ && join_->is_dynsec_response(m.topic))
+            return join_->on_dynsec_response(m.payload);
         // A standby's request or report is the replication publisher's, never the core's.
         if (publisher_ && publisher_->handles(m.topic)) {
             publisher_->on_message(m.topic, m.payload);
@@ -74,7 +75,9 @@ ServerNode::ServerNode(std::unique_ptr<ServerStore> store, Topics topics, Server
     clear_own_fence_ = options_.clear_fence;
     if (options_.cluster) {
         cluster::ClusterNode::Events events;
-        events.on_leader = [this](uint64_t term) { cluster_wake([&] { cluster_lead_term_ = term; }); };
+        events.on_leader = [this](uint64_t term) {
+            cluster_wake([&] { cluster_lead_term_ = term; });
+        };
         events.on_follower = [this] { cluster_wake([&] { cluster_step_down_ = true; }); };
         events.on_status = [this] { cluster_wake([] {}); };
         cluster_ = std::make_unique<cluster::ClusterNode>(*options_.cluster, std::move(events));
@@ -111,9 +114,12 @@ void ServerNode::cluster_wake(const std::function<void()>& set) {
 }
 
 Outbound ServerNode::follower_status() const {
-    Value v = {{"schema", "pds.status/1"},   {"server_id", settings_.server_id},
-               {"at", now_ms()},             {"server_online", false},
-               {"role", "cluster-follower"}, {"cluster", cluster_->status()}};
+    Value v = {{"schema", "pds.status/1"},
+               {"server_id", settings_.server_id},
+               {"at", now_ms()},
+               {"server_online", false},
+               {"role", "cluster-follower"},
+               {"cluster", cluster_->status()}};
     return {topics_.server_status(), encode_msgpack_unchecked(v), true};
 }
 

@@ -71,7 +71,8 @@ Error bad(const std::string& why) {
 JoinCode JoinCode::generate(const CaPin& pin) {
     ensure_sodium();
     JoinCode c;
-    for (std::size_t i = 0; i < kJoinIdSymbols; ++i) c.id.push_back(kAlphabet[randombytes_uniform(32)]);
+    for (std::size_t i = 0; i < kJoinIdSymbols; ++i)
+        c.id.push_back(kAlphabet[randombytes_uniform(32)]);
     randombytes_buf(c.secret.data(), c.secret.size());
     c.ca_pin = pin;
     return c;
@@ -95,16 +96,16 @@ Result<JoinCode> parse_join_code(std::string_view typed) {
         if (u == 'I' || u == 'L') u = '1';
         if (u == 'O') u = '0';
         if (kAlphabet.find(u) == std::string_view::npos) {
-            return make_error(Errc::bad_join_code,
-                              "the join code holds a character that is not in it: '" +
-                                  std::string(1, c) + "'");
+            return make_error(
+                Errc::bad_join_code,
+                "the join code holds a character that is not in it: '" + std::string(1, c) + "'");
         }
         flat.push_back(u);
     }
     if (flat.size() != kCodeSymbols) {
-        return make_error(Errc::bad_join_code,
-                          "a join code has " + std::to_string(kCodeSymbols) + " symbols, this one " +
-                              std::to_string(flat.size()));
+        return make_error(Errc::bad_join_code, "a join code has " + std::to_string(kCodeSymbols) +
+                                                   " symbols, this one " +
+                                                   std::to_string(flat.size()));
     }
     JoinCode c;
     c.id = flat.substr(0, kJoinIdSymbols);
@@ -185,8 +186,7 @@ Result<ClaimRequest> claim_request_from_value(const Value& v) {
     if (!bin_field(v, "proof", r.proof)) return bad("proof is not 32 bytes");
     if (!v.contains("nonce") || !v["nonce"].is_string()) return bad("no nonce");
     r.nonce = v["nonce"].get<std::string>();
-    if (r.nonce.size() != 32 ||
-        r.nonce.find_first_not_of("0123456789abcdef") != std::string::npos)
+    if (r.nonce.size() != 32 || r.nonce.find_first_not_of("0123456789abcdef") != std::string::npos)
         return bad("the nonce is not 32 lower-case hex digits");
     if (!v.contains("at") || !v["at"].is_number_integer()) return bad("no timestamp");
     r.at_ms = v["at"].get<int64_t>();
@@ -215,7 +215,8 @@ Result<ClaimReply> claim_reply_from_value(const Value& v) {
     r.accepted = v["accepted"].get<bool>();
     if (v.contains("reason") && v["reason"].is_string())
         r.reason = errc_from_name(v["reason"].get<std::string>());
-    if (v.contains("message") && v["message"].is_string()) r.message = v["message"].get<std::string>();
+    if (v.contains("message") && v["message"].is_string())
+        r.message = v["message"].get<std::string>();
     if (v.contains("sealed") && v["sealed"].is_binary()) {
         const auto& b = v["sealed"].get_binary();
         r.sealed.assign(b.begin(), b.end());

@@ -20,15 +20,15 @@
 #include <string>
 #include <string_view>
 
-#include "shared/codec.hpp"
 #include "shared/base/result.hpp"
+#include "shared/codec.hpp"
 #include "shared/secrets.hpp"
 
 namespace pdsync {
 
-inline constexpr std::size_t kJoinIdSymbols = 4;      // 20 bits, public
-inline constexpr std::size_t kJoinSecretBytes = 10;   // 80 bits
-inline constexpr std::size_t kCaPinBytes = 10;        // 80 bits of SHA-256
+inline constexpr std::size_t kJoinIdSymbols = 4;     // 20 bits, public
+inline constexpr std::size_t kJoinSecretBytes = 10;  // 80 bits
+inline constexpr std::size_t kCaPinBytes = 10;       // 80 bits of SHA-256
 using JoinSecret = std::array<unsigned char, kJoinSecretBytes>;
 using CaPin = std::array<unsigned char, kCaPinBytes>;
 using BoxPublicKey = std::array<unsigned char, 32>;

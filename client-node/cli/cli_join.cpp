@@ -25,12 +25,15 @@ std::string when(int64_t ms) {
 void print_code(const Value& v) {
     std::cout << v.value("join_code", "") << "\n";
     const int64_t uses = v.value("uses_left", int64_t{-1});
-    std::cout << "  expires " << when(v.value("expires_at", int64_t{0})) << ", uses left "
-              << (uses < 0 ? std::string("unlimited") : std::to_string(uses))
-              << (v.value("valid", true) ? "" : "  (NO LONGER VALID: pdsync join-code --rotate)")
-              << (v.value("broker_ready", true) ? "" : "\n  the broker is not ready for devices yet (is pdsync-server connected to it?)")
-              << "\n  on each device: pdsync device enable --server THIS-HOST --join-code "
-              << v.value("join_code", "") << "\n";
+    std::cout
+        << "  expires " << when(v.value("expires_at", int64_t{0})) << ", uses left "
+        << (uses < 0 ? std::string("unlimited") : std::to_string(uses))
+        << (v.value("valid", true) ? "" : "  (NO LONGER VALID: pdsync join-code --rotate)")
+        << (v.value("broker_ready", true)
+                ? ""
+                : "\n  the broker is not ready for devices yet (is pdsync-server connected to it?)")
+        << "\n  on each device: pdsync device enable --server THIS-HOST --join-code "
+        << v.value("join_code", "") << "\n";
 }
 
 }  // namespace
@@ -55,11 +58,12 @@ void add_join_commands(CLI::App& app, CLI::App& device, CLI::App& machines, Comm
     static bool rotate = false;
     static std::string expires;
     static int64_t uses = 0;
-    auto* jc = app.add_subcommand("join-code",
-                                  "Print the fleet's join code (devices join with it alone)");
+    auto* jc =
+        app.add_subcommand("join-code", "Print the fleet's join code (devices join with it alone)");
     common(jc);
     jc->add_flag("--rotate", rotate, "Replace the code; the old one stops working at once");
-    jc->add_option("--expires", expires, "With a new code: valid for this long (90s, 30m, 24h, 7d)");
+    jc->add_option("--expires", expires,
+                   "With a new code: valid for this long (90s, 30m, 24h, 7d)");
     jc->add_option("--uses", uses, "With a new code: this many devices may join with it")
         ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
     jc->callback([&] {
@@ -113,16 +117,16 @@ void add_join_commands(CLI::App& app, CLI::App& device, CLI::App& machines, Comm
     enable->callback([&] {
         Common cc = device_common;
         cc.timeout_ms = std::max(cc.timeout_ms, 60000);
-        if (auto r = call(cc, {{"cmd", "enable"}, {"server", server}, {"join_code", code}},
-                          exit_code)) {
+        if (auto r =
+                call(cc, {{"cmd", "enable"}, {"server", server}, {"join_code", code}}, exit_code)) {
             print(cc, *r, [](const Value& v) {
-                std::cout << "enabled: this device has its own account at "
-                          << v.value("broker", "") << "; it joins the fleet now\n";
+                std::cout << "enabled: this device has its own account at " << v.value("broker", "")
+                          << "; it joins the fleet now\n";
             });
         }
     });
-    auto* disable = device.add_subcommand(
-        "disable", "Stop synchronizing and forget this device's credentials");
+    auto* disable =
+        device.add_subcommand("disable", "Stop synchronizing and forget this device's credentials");
     disable->callback([&] {
         if (auto r = call(device_common, {{"cmd", "disable"}}, exit_code)) {
             print(device_common, *r, [](const Value&) {

@@ -56,9 +56,10 @@ void print_status(const Value& s) {
     std::cout << "pending   " << s["pending"] << " change sets\n";
     if (s.contains("enabled")) {
         std::cout << "enabled   "
-                  << (s["enabled"].get<bool>() ? "yes, by " + s.value("enabled_by", "") +
-                                                     (s.contains("broker") ? " (" + s.value("broker", "") + ")" : "")
-                                               : std::string("no (pdsync device enable --server HOST --join-code CODE)"))
+                  << (s["enabled"].get<bool>()
+                          ? "yes, by " + s.value("enabled_by", "") +
+                                (s.contains("broker") ? " (" + s.value("broker", "") + ")" : "")
+                          : std::string("no (pdsync device enable --server HOST --join-code CODE)"))
                   << "\n";
         if (s.contains("enable_error"))
             std::cout << "enable    failed: " << s.value("enable_error", "") << "\n";

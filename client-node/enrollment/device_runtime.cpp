@@ -38,8 +38,7 @@ Status DeviceRuntime::start() {
         // Enabled by its config file: claim now, beside the control socket.
         auto_enable_ = std::thread([this] {
             Value r = enable(settings_.server, settings_.join_code);
-            if (!r.value("ok", false))
-                spdlog::error("enable: {}", r.value("message", "failed"));
+            if (!r.value("ok", false)) spdlog::error("enable: {}", r.value("message", "failed"));
         });
     }
     return Ok{};
@@ -105,8 +104,7 @@ Value DeviceRuntime::enable(const std::string& server, const std::string& code) 
         std::shared_lock lock(mu_);
         if (creds_) {
             return error_reply(Errc::busy, "this device is already enabled (server " +
-                                               creds_->broker +
-                                               "); pdsync device disable first");
+                                               creds_->broker + "); pdsync device disable first");
         }
     }
     spdlog::info("enable: claiming an account at {} for device {}", server,
@@ -134,7 +132,9 @@ Value DeviceRuntime::enable(const std::string& server, const std::string& code) 
     if (auto st = open_node(); !st) return error_reply(st.code(), st.error().message);
     spdlog::info("enable: device {} has its own account at {}; joining", settings_.client.device_id,
                  creds_->broker);
-    return {{"ok", true}, {"enabled", true}, {"broker", creds_->broker},
+    return {{"ok", true},
+            {"enabled", true},
+            {"broker", creds_->broker},
             {"message", "enabled; joining the fleet"}};
 }
 
@@ -153,13 +153,16 @@ Value DeviceRuntime::disable() {
     creds_.reset();
     spdlog::info("disable: credentials forgotten; synchronization is off");
     if (auto st = open_node(); !st) return error_reply(st.code(), st.error().message);
-    return {{"ok", true}, {"enabled", false}, {"message", "synchronization stopped; credentials forgotten"}};
+    return {{"ok", true},
+            {"enabled", false},
+            {"message", "synchronization stopped; credentials forgotten"}};
 }
 
 Value DeviceRuntime::request(const Value& req) {
     const std::string cmd = req.is_object() ? req.value("cmd", "") : "";
     if (cmd == "enable") {
-        return enable(req.value("server", settings_.server), req.value("join_code", settings_.join_code));
+        return enable(req.value("server", settings_.server),
+                      req.value("join_code", settings_.join_code));
     }
     if (cmd == "disable") return disable();
     std::shared_lock lock(mu_);

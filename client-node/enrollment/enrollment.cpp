@@ -2,9 +2,9 @@
 #include "client-node/enrollment/enrollment.hpp"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -19,8 +19,8 @@
 #include "client-node/enrollment/ca_pin.hpp"
 #include "shared/base/durable_file.hpp"
 #include "shared/base/hex.hpp"
-#include "shared/clock.hpp"
 #include "shared/base/tuning.hpp"
+#include "shared/clock.hpp"
 
 namespace pdsync::client {
 namespace {
@@ -37,7 +37,8 @@ Result<HostPort> split_server(const std::string& s) {
     std::string rest;
     if (!s.empty() && s.front() == '[') {
         auto close = s.find(']');
-        if (close == std::string::npos) return make_error(Errc::invalid_argument, "bad --server '" + s + "'");
+        if (close == std::string::npos)
+            return make_error(Errc::invalid_argument, "bad --server '" + s + "'");
         hp.host = s.substr(1, close - 1);
         rest = s.substr(close + 1);
     } else if (auto colon = s.rfind(':'); colon != std::string::npos && s.find(':') == colon) {
@@ -151,9 +152,10 @@ Result<Credentials> enroll(const EnableRequest& request, const Topics& topics) {
         if (!session.link().wait_connected(tuning::join::kClaimReplyWait)) {
             // The CA matched, so this broker is the fleet's: it refuses the code's claim
             // password, which only a wrong or replaced code has. Trying again cannot help.
-            return make_error(Errc::bad_join_code,
-                              "the broker refused the claim account: the join code is wrong or "
-                              "was replaced (pdsync join-code on the server prints the current one)");
+            return make_error(
+                Errc::bad_join_code,
+                "the broker refused the claim account: the join code is wrong or "
+                "was replaced (pdsync join-code on the server prints the current one)");
         }
         if (auto st = session.link().publish(topics.claim_request(req.nonce),
                                              encode_msgpack_unchecked(claim_request_to_value(req)),

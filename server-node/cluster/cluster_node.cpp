@@ -42,7 +42,9 @@ Status ClusterNode::start(ServerStore& store) {
     store_ = &store;
     std::error_code ec;
     std::filesystem::create_directories(settings_.dir, ec);
-    if (ec) return Error{Errc::io, "cannot create the raft directory " + settings_.dir + ": " + ec.message()};
+    if (ec)
+        return Error{Errc::io,
+                     "cannot create the raft directory " + settings_.dir + ": " + ec.message()};
     std::filesystem::permissions(settings_.dir, std::filesystem::perms::owner_all,
                                  std::filesystem::perm_options::replace, ec);
     try {
@@ -67,8 +69,9 @@ Status ClusterNode::start(ServerStore& store) {
     }
     sqlite3* db = store.sqlite_handle();
     if (!db) return Error{Errc::storage, "cluster mode needs the SQLite store"};
-    store.set_transaction_factory(
-        [this, db] { return begin_captured(db, [this](std::string cs) { submit(std::move(cs)); }); });
+    store.set_transaction_factory([this, db] {
+        return begin_captured(db, [this](std::string cs) { submit(std::move(cs)); });
+    });
     raft_ = std::make_unique<RaftNode>(settings_, *fsm_, events_);
     return raft_->start();
 }
@@ -138,7 +141,8 @@ Value ClusterNode::admin(const Value& request) {
         if (!role) return fail(role.code(), role.error().message);
         m.role = *role;
         if (m.id == 0 || m.address.find(':') == std::string::npos)
-            return fail(Errc::invalid_argument, "cluster add needs --id N (above 0) and --address HOST:PORT");
+            return fail(Errc::invalid_argument,
+                        "cluster add needs --id N (above 0) and --address HOST:PORT");
         return wait_answer(raft_->add(m));
     }
     if (cmd == "cluster-remove") {

@@ -8,9 +8,12 @@ namespace pdsync::server::cluster {
 
 const char* role_name(Role r) {
     switch (r) {
-        case Role::voter: return "voter";
-        case Role::standby: return "standby";
-        case Role::spare: return "spare";
+        case Role::voter:
+            return "voter";
+        case Role::standby:
+            return "standby";
+        case Role::spare:
+            return "spare";
     }
     return "?";
 }
@@ -35,8 +38,7 @@ Result<std::vector<Member>> parse_peers(const std::string& text) {
         if (item.empty()) continue;
         auto eq = item.find('=');
         if (eq == std::string::npos || eq == 0 || eq + 1 == item.size()) {
-            return Error{Errc::invalid_argument,
-                         "cluster peer '" + item + "' is not ID=HOST:PORT"};
+            return Error{Errc::invalid_argument, "cluster peer '" + item + "' is not ID=HOST:PORT"};
         }
         Member m;
         try {

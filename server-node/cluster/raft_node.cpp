@@ -21,27 +21,36 @@ namespace {
 
 int raft_role(Role r) {
     switch (r) {
-        case Role::voter: return RAFT_VOTER;
-        case Role::standby: return RAFT_STANDBY;
-        case Role::spare: return RAFT_SPARE;
+        case Role::voter:
+            return RAFT_VOTER;
+        case Role::standby:
+            return RAFT_STANDBY;
+        case Role::spare:
+            return RAFT_SPARE;
     }
     return RAFT_SPARE;
 }
 
 const char* raft_role_name(int role) {
     switch (role) {
-        case RAFT_VOTER: return "voter";
-        case RAFT_STANDBY: return "standby";
-        case RAFT_SPARE: return "spare";
+        case RAFT_VOTER:
+            return "voter";
+        case RAFT_STANDBY:
+            return "standby";
+        case RAFT_SPARE:
+            return "spare";
     }
     return "?";
 }
 
 const char* state_name(int state) {
     switch (state) {
-        case RAFT_FOLLOWER: return "follower";
-        case RAFT_CANDIDATE: return "candidate";
-        case RAFT_LEADER: return "leader";
+        case RAFT_FOLLOWER:
+            return "follower";
+        case RAFT_CANDIDATE:
+            return "candidate";
+        case RAFT_LEADER:
+            return "leader";
     }
     return "unavailable";
 }
@@ -78,7 +87,7 @@ struct RaftNode::Impl {
     raft_uv_transport transport{};
     raft_io io{};
     raft_fsm raft_fsm_{};
-    struct raft raft{};
+    struct raft raft {};
     bool raft_ready = false;  // raft_init done
     bool started = false;     // raft_start done
     bool closing = false;
@@ -156,7 +165,8 @@ struct RaftNode::Impl {
 
     static int fsm_restore(struct raft_fsm* f, struct raft_buffer* buf) {
         auto* self = static_cast<Impl*>(f->data);
-        auto st = self->fsm.restore(std::string_view(static_cast<const char*>(buf->base), buf->len));
+        auto st =
+            self->fsm.restore(std::string_view(static_cast<const char*>(buf->base), buf->len));
         std::size_t bytes = buf->len;
         raft_free(buf->base);
         if (!st) {
@@ -200,10 +210,12 @@ struct RaftNode::Impl {
         raft.data = this;
         raft_set_election_timeout(&raft, pdsync::tuning::cluster::kElectionTimeoutMs);
         raft_set_heartbeat_timeout(&raft, pdsync::tuning::cluster::kHeartbeatTimeoutMs);
-        unsigned threshold = settings.snapshot_threshold ? settings.snapshot_threshold
-                                                         : pdsync::tuning::cluster::kSnapshotThreshold;
+        unsigned threshold = settings.snapshot_threshold
+                                 ? settings.snapshot_threshold
+                                 : pdsync::tuning::cluster::kSnapshotThreshold;
         raft_set_snapshot_threshold(&raft, threshold);
-        raft_set_snapshot_trailing(&raft, std::min(pdsync::tuning::cluster::kSnapshotTrailing, threshold / 2));
+        raft_set_snapshot_trailing(
+            &raft, std::min(pdsync::tuning::cluster::kSnapshotTrailing, threshold / 2));
         // Pre-vote: a member cut off and coming back does not depose a working leader by
         // bumping the term.
         raft_set_pre_vote(&raft, true);
@@ -218,7 +230,8 @@ struct RaftNode::Impl {
             int rv = raft_configuration_add(&conf, m.id, m.address.c_str(), raft_role(m.role));
             if (rv != 0) {
                 raft_configuration_close(&conf);
-                return Error{Errc::invalid_argument, std::string("cluster peers: ") + raft_strerror(rv)};
+                return Error{Errc::invalid_argument,
+                             std::string("cluster peers: ") + raft_strerror(rv)};
             }
         }
         int rv = raft_bootstrap(&raft, &conf);
@@ -292,21 +305,22 @@ struct RaftNode::Impl {
             buf.len = entry.size();
             buf.base = raft_malloc(buf.len);
             std::memcpy(buf.base, entry.data(), buf.len);
-            int rv = raft_apply(&raft, &p->req, &buf, 1, [](struct raft_apply* req, int status, void*) {
-                auto* pending = static_cast<Pending<struct raft_apply, int>*>(req->data);
-                Impl* self = pending->impl;
-                uint64_t term = pending->term;
-                delete pending;
-                self->barrier_pending = false;
-                if (status != 0) {
-                    spdlog::warn("cluster: the initial store did not commit: {}",
-                                 raft_strerror(status));
-                    return;
-                }
-                spdlog::info("cluster: the initial store is committed");
-                self->seed.clear();
-                self->serve(term);
-            });
+            int rv =
+                raft_apply(&raft, &p->req, &buf, 1, [](struct raft_apply* req, int status, void*) {
+                    auto* pending = static_cast<Pending<struct raft_apply, int>*>(req->data);
+                    Impl* self = pending->impl;
+                    uint64_t term = pending->term;
+                    delete pending;
+                    self->barrier_pending = false;
+                    if (status != 0) {
+                        spdlog::warn("cluster: the initial store did not commit: {}",
+                                     raft_strerror(status));
+                        return;
+                    }
+                    spdlog::info("cluster: the initial store is committed");
+                    self->seed.clear();
+                    self->serve(term);
+                });
             if (rv != 0) {
                 raft_free(buf.base);
                 delete p;
@@ -422,7 +436,8 @@ struct RaftNode::Impl {
                     settings.dir);
             }
         }
-        if (st) uv_timer_start(&timer, &Impl::on_timer, 0, pdsync::tuning::cluster::kStatePoll.count());
+        if (st)
+            uv_timer_start(&timer, &Impl::on_timer, 0, pdsync::tuning::cluster::kStatePoll.count());
         refresh_status();
         bool ok = st.ok();
         ready.set_value(std::move(st));
@@ -496,19 +511,21 @@ std::future<Result<Committed>> RaftNode::propose(std::string entry) {
         buf.len = entry.size();
         buf.base = raft_malloc(buf.len ? buf.len : 1);
         std::memcpy(buf.base, entry.data(), buf.len);
-        int rv = raft_apply(&self->raft, &p->req, &buf, 1, [](struct raft_apply* req, int status, void*) {
-            auto* pending = static_cast<P*>(req->data);
-            if (status == 0) {
-                pending->promise.set_value(Committed{pending->term, req->index});
-            } else {
-                pending->promise.set_value(
-                    Error{Errc::busy, std::string("not committed: ") + raft_strerror(status)});
-            }
-            delete pending;
-        });
+        int rv = raft_apply(
+            &self->raft, &p->req, &buf, 1, [](struct raft_apply* req, int status, void*) {
+                auto* pending = static_cast<P*>(req->data);
+                if (status == 0) {
+                    pending->promise.set_value(Committed{pending->term, req->index});
+                } else {
+                    pending->promise.set_value(
+                        Error{Errc::busy, std::string("not committed: ") + raft_strerror(status)});
+                }
+                delete pending;
+            });
         if (rv != 0) {
             raft_free(buf.base);
-            p->promise.set_value(Error{Errc::busy, std::string("not appended: ") + raft_strerror(rv)});
+            p->promise.set_value(
+                Error{Errc::busy, std::string("not appended: ") + raft_strerror(rv)});
             delete p;
         }
     });
@@ -531,8 +548,8 @@ using ChangePending = Pending<struct raft_change, std::promise<Value>>;
 void change_done(struct raft_change* req, int status) {
     auto* p = static_cast<ChangePending*>(req->data);
     if (status != 0) {
-        p->promise.set_value(fail(Errc::busy, std::string("configuration change failed: ") +
-                                                  raft_strerror(status)));
+        p->promise.set_value(
+            fail(Errc::busy, std::string("configuration change failed: ") + raft_strerror(status)));
     } else {
         p->promise.set_value({{"ok", true}});
     }
@@ -626,17 +643,19 @@ std::future<Value> RaftNode::init(std::string seed_image) {
                                     "added to one)"));
             return;
         }
-        auto st = self->bootstrap({Member{self->settings.id, self->settings.address(), Role::voter}});
+        auto st =
+            self->bootstrap({Member{self->settings.id, self->settings.address(), Role::voter}});
         if (st) st = self->start_raft();
         if (!st) {
             promise->set_value(fail(st.code(), st.error().message));
             return;
         }
         self->seed = std::move(seed);
-        promise->set_value({{"ok", true},
-                            {"id", self->settings.id},
-                            {"address", self->settings.address()},
-                            {"message", "a cluster of one voter; add members with pdsync cluster add"}});
+        promise->set_value(
+            {{"ok", true},
+             {"id", self->settings.id},
+             {"address", self->settings.address()},
+             {"message", "a cluster of one voter; add members with pdsync cluster add"}});
     });
     return fut;
 }
@@ -678,7 +697,8 @@ std::future<Value> RaftNode::force_sole_voter() {
                     int rv = raft_recover(&me->raft, &conf);
                     raft_configuration_close(&conf);
                     if (rv != 0)
-                        st = Error{Errc::io, std::string("raft recover: ") + raft_errmsg(&me->raft)};
+                        st =
+                            Error{Errc::io, std::string("raft recover: ") + raft_errmsg(&me->raft)};
                 }
                 if (st) st = me->start_raft();
                 if (!st) {

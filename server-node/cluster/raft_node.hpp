@@ -26,8 +26,8 @@
 
 #include "server-node/cluster/cluster_settings.hpp"
 #include "server-node/cluster/store_fsm.hpp"
-#include "shared/codec.hpp"
 #include "shared/base/result.hpp"
+#include "shared/codec.hpp"
 
 namespace pdsync::server::cluster {
 

@@ -75,9 +75,10 @@ StoreFsm::~StoreFsm() {
 namespace {
 int on_conflict(void* self, int kind, sqlite3_changeset_iter* /*iter*/) {
     static_cast<StoreFsm*>(self)->note_divergence();
-    spdlog::error("cluster: a replicated change met a row in another state (conflict kind {}): "
-                  "this store had diverged; the leader's row wins",
-                  kind);
+    spdlog::error(
+        "cluster: a replicated change met a row in another state (conflict kind {}): "
+        "this store had diverged; the leader's row wins",
+        kind);
     if (kind == SQLITE_CHANGESET_DATA || kind == SQLITE_CHANGESET_CONFLICT)
         return SQLITE_CHANGESET_REPLACE;
     return SQLITE_CHANGESET_OMIT;
@@ -99,8 +100,7 @@ Status StoreFsm::apply(std::string_view entry) {
     if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK)
         return Error{Errc::storage, sqlite_error(db_, "begin")};
     int rc = sqlite3changeset_apply(db_, static_cast<int>(body.size()),
-                                    const_cast<char*>(body.data()), nullptr,
-                                    &on_conflict, this);
+                                    const_cast<char*>(body.data()), nullptr, &on_conflict, this);
     if (rc != SQLITE_OK) {
         std::string why = sqlite_error(db_, "changeset apply");
         sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);

@@ -9,8 +9,8 @@
 #include <sstream>
 
 #include "shared/base/hex.hpp"
-#include "shared/clock.hpp"
 #include "shared/base/tuning.hpp"
+#include "shared/clock.hpp"
 #include "shared/user_id.hpp"
 
 namespace pdsync::server {
@@ -55,11 +55,16 @@ int64_t duration_ms(const std::string& s) {
         n = n * 10 + (s[i] - '0');
     }
     switch (s.back()) {
-        case 's': return n * 1000;
-        case 'm': return n * 60'000;
-        case 'h': return n * 3'600'000;
-        case 'd': return n * 86'400'000;
-        default: return 0;
+        case 's':
+            return n * 1000;
+        case 'm':
+            return n * 60'000;
+        case 'h':
+            return n * 3'600'000;
+        case 'd':
+            return n * 86'400'000;
+        default:
+            return 0;
     }
 }
 
@@ -126,9 +131,10 @@ Result<std::vector<Value>> JoinService::run(std::vector<Value> commands, const s
     Value msg = dynsec_message(std::move(commands), tag);
     if (auto st = publish_(kDynsecTopic, msg.dump()); !st) return st.error();
     std::unique_lock lock(mu_);
-    if (!cv_.wait_for(lock, tuning::join::kDynsecReplyWait, [&] { return answers_.count(tag) > 0; })) {
-        return make_error(Errc::timeout, "the broker's dynamic security plugin did not answer (" +
-                                             what + ")");
+    if (!cv_.wait_for(lock, tuning::join::kDynsecReplyWait,
+                      [&] { return answers_.count(tag) > 0; })) {
+        return make_error(Errc::timeout,
+                          "the broker's dynamic security plugin did not answer (" + what + ")");
     }
     Value responses = std::move(answers_[tag]);
     answers_.erase(tag);
@@ -149,8 +155,9 @@ void JoinService::on_connected() {
     bool has_rights = false;
     std::string bound_id;
     if (auto me = run({commands_.get_client(settings_.server_user)}, "own account"); me) {
-        const Value& c = (*me)[0].contains("data") ? (*me)[0]["data"].value("client", Value::object())
-                                                  : Value::object();
+        const Value& c = (*me)[0].contains("data")
+                             ? (*me)[0]["data"].value("client", Value::object())
+                             : Value::object();
         bound_id = c.value("clientid", "");
         for (const auto& r : c.value("roles", Value::array()))
             if (r.value("rolename", "") == "pdsync-server") has_rights = true;
@@ -204,10 +211,10 @@ void JoinService::on_connected() {
         // server's rights and bind its client id. The plugin disconnects this server for
         // it (so no answer comes back); the link reconnects at once and this runs again,
         // finding everything in place.
-        spdlog::warn("join: taking the server's broker rights; the broker reconnects this server once");
-        Value msg = dynsec_message(commands_.own_account(settings_.server_user,
-                                                         settings_.server_client_id),
-                                   "self");
+        spdlog::warn(
+            "join: taking the server's broker rights; the broker reconnects this server once");
+        Value msg = dynsec_message(
+            commands_.own_account(settings_.server_user, settings_.server_client_id), "self");
         if (auto st = publish_(kDynsecTopic, msg.dump()); !st)
             spdlog::error("join: {}", st.error().message);
     }
@@ -397,7 +404,8 @@ Value JoinService::admin(const Value& request) {
     const std::string cmd = request.value("cmd", "");
     const std::string id = request.value("device_id", "");
     if (cmd == "join-code") {
-        if (request.value("rotate", false) || request.contains("expires") || request.contains("uses"))
+        if (request.value("rotate", false) || request.contains("expires") ||
+            request.contains("uses"))
             return rotate(request);
         return join_code_info(true);
     }
@@ -410,7 +418,9 @@ Value JoinService::admin(const Value& request) {
                             {"firmware", m.firmware},
                             {"location", m.location}});
         }
-        return {{"ok", true}, {"pending", list}, {"approval", settings_.manual_approval ? "manual" : "auto"}};
+        return {{"ok", true},
+                {"pending", list},
+                {"approval", settings_.manual_approval ? "manual" : "auto"}};
     }
     if (cmd == "machines-approve") {
         if (!state_.pending.count(id))
@@ -441,7 +451,8 @@ Value JoinService::admin(const Value& request) {
         if (!answers) return fail(answers.code(), answers.error().message);
         const std::string err = error_of(answers->back());
         if (err == "Client already exists")
-            return fail(Errc::device_id_taken, "the fleet already has a machine called '" + id + "'");
+            return fail(Errc::device_id_taken,
+                        "the fleet already has a machine called '" + id + "'");
         if (!err.empty()) return fail(Errc::io, "the broker refused the account: " + err);
         state_.roles[id] = "candidate";
         if (auto st = save(); !st) return fail(st.code(), st.error().message);

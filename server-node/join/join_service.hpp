@@ -30,10 +30,10 @@
 namespace pdsync::server {
 
 struct JoinSettings {
-    std::string state_path;  // the join state file (0600)
-    std::string ca_file;     // the fleet CA (PEM) whose pin goes into every code
-    std::string server_user;       // the server's broker account
-    std::string server_client_id;  // the client id that account is bound to
+    std::string state_path;             // the join state file (0600)
+    std::string ca_file;                // the fleet CA (PEM) whose pin goes into every code
+    std::string server_user;            // the server's broker account
+    std::string server_client_id;       // the client id that account is bound to
     std::optional<FleetKey> fleet_key;  // sealed into every grant
     bool manual_approval = false;       // --join-approval manual
     std::string inspector_password;     // set: the inspector account is kept

@@ -4,8 +4,8 @@
 #include "shared/base/durable_file.hpp"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <sodium.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -80,10 +80,9 @@ Result<JoinState> JoinState::from_value(const Value& v) {
         }
         if (v.contains("pending")) {
             for (auto it = v["pending"].begin(); it != v["pending"].end(); ++it) {
-                s.pending[it.key()] = {it.value().value("since", int64_t{0}),
-                                       it.value().value("product", ""),
-                                       it.value().value("firmware", ""),
-                                       it.value().value("location", "")};
+                s.pending[it.key()] = {
+                    it.value().value("since", int64_t{0}), it.value().value("product", ""),
+                    it.value().value("firmware", ""), it.value().value("location", "")};
             }
         }
         if (v.contains("approved")) s.approved = v["approved"].get<std::set<std::string>>();

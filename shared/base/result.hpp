@@ -57,13 +57,13 @@ enum class Errc {
     forbidden,        // a session without the right CSRF token, or a cross-site request (403)
     rate_limited,     // too many failed logins from this address: wait and retry (429)
     // Joining by code (shared/join_code.hpp).
-    bad_join_code,     // the code does not parse, or its proof does not match the current code
-    join_code_expired, // past its --expires, or its --uses are spent
-    pending_approval,  // --join-approval manual: waiting for `pdsync machines approve`
-    denied,            // an administrator denied this machine
-    device_id_taken,   // a claim for a device id that already has an account
-    ca_mismatch,       // the broker's CA does not match the join code's pin
-    not_enabled,       // the client function was never enabled (pdsync device enable)
+    bad_join_code,      // the code does not parse, or its proof does not match the current code
+    join_code_expired,  // past its --expires, or its --uses are spent
+    pending_approval,   // --join-approval manual: waiting for `pdsync machines approve`
+    denied,             // an administrator denied this machine
+    device_id_taken,    // a claim for a device id that already has an account
+    ca_mismatch,        // the broker's CA does not match the join code's pin
+    not_enabled,        // the client function was never enabled (pdsync device enable)
 };
 
 std::string_view errc_name(Errc code);

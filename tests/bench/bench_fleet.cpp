@@ -8,10 +8,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <map>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -224,8 +224,9 @@ SocketBytes socket_bytes(pid_t pid) {
     char buf[4096];
     auto counter = [](const std::string& line, const char* key) -> uint64_t {
         auto at = line.find(key);
-        return at == std::string::npos ? 0 : std::strtoull(line.c_str() + at + std::strlen(key),
-                                                           nullptr, 10);
+        return at == std::string::npos
+                   ? 0
+                   : std::strtoull(line.c_str() + at + std::strlen(key), nullptr, 10);
     };
     while (std::fgets(buf, sizeof buf, ss)) {
         std::string line(buf);

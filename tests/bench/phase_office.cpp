@@ -11,10 +11,10 @@
 
 #include "shared/category.hpp"
 #include "shared/clock.hpp"
+#include "tests/bench/bench_fleet.hpp"
 #include "tests/bench/fleet_setup.hpp"
 #include "tests/bench/phases.hpp"
 #include "tests/bench/profiles.hpp"
-#include "tests/bench/bench_fleet.hpp"
 #include "tests/bench/raw_baselines.hpp"
 #include "tests/bench/throughput.hpp"
 
@@ -39,9 +39,10 @@ LoginRun login_figure(const BenchOptions& o, Fleet& fleet, BenchDaemon& daemon, 
                               fmt_count(o.users) + " users, " + std::to_string(o.machines) +
                               " machines)",
                           run.latency, baseline, 3.0, std::nullopt);
-    report.note("c) bytes received by the daemon per cold login (TCP, MQTT framing included): " +
-                fmt_count((bytes1.received - bytes0.received) / std::max<std::size_t>(users.size(), 1)) +
-                " (a realistic user's six documents: about 197,000)");
+    report.note(
+        "c) bytes received by the daemon per cold login (TCP, MQTT framing included): " +
+        fmt_count((bytes1.received - bytes0.received) / std::max<std::size_t>(users.size(), 1)) +
+        " (a realistic user's six documents: about 197,000)");
     report.note("c) daemon-reported login time (its own clock, no control socket): p50 " +
                 fmt_ms(run.daemon_reported.p50()) + ", p99 " + fmt_ms(run.daemon_reported.p99()) +
                 "; logins not served by the server (cache fallback or error): " +
@@ -133,8 +134,8 @@ void edit_figure_sim(const BenchOptions& o, Fleet& fleet, SimPool& sims, Categor
     std::size_t n = std::max<std::size_t>(o.edits, 1);
     report.note("d) bytes per edit, " + label + ": the server sent " +
                 fmt_count((server1.sent - server0.sent) / n) +
-                " (TCP, all its publishes), device B received " +
-                fmt_count((at_b1 - at_b0) / n) + " of document payload; the edit's change set is " +
+                " (TCP, all its publishes), device B received " + fmt_count((at_b1 - at_b0) / n) +
+                " of document payload; the edit's change set is " +
                 fmt_count(change_set_bytes(user, c, 0).size()));
     if (run.lost)
         report.note("d) " + label +
@@ -311,8 +312,7 @@ void memory_figures(const BenchOptions& o, const IdleMemory& idle, std::size_t l
     constexpr double kKiB = 1024;
     MemoryUse after = memory_use(daemon.pid());
     report.memory("g) client daemon private memory, idle (joined, no login)",
-                  idle.daemon.private_kib * kKiB, idle.baseline.private_kib * kKiB,
-                  2 * 1048576.0);
+                  idle.daemon.private_kib * kKiB, idle.baseline.private_kib * kKiB, 2 * 1048576.0);
     report.memory("g) client daemon private memory after " + fmt_count(logins) + " logins",
                   after.private_kib * kKiB, idle.baseline.private_kib * kKiB, 4 * 1048576.0);
     report.note("g) idle daemon: " + describe(idle.daemon) + "; after " + fmt_count(logins) +
@@ -320,8 +320,10 @@ void memory_figures(const BenchOptions& o, const IdleMemory& idle, std::size_t l
                 fmt_mib(peak_rss_kib(daemon.pid()) * kKiB) +
                 "; baseline = bench_idle_client (pdsync::net + Paho, connected, nothing else): " +
                 describe(idle.baseline));
-    report.note("g) the idle daemon's shared pages (library files, mapped by every process "
-                "that uses them): " + idle.shared_pages);
+    report.note(
+        "g) the idle daemon's shared pages (library files, mapped by every process "
+        "that uses them): " +
+        idle.shared_pages);
     // Each control request should leave nothing behind; measure what 1,000 status calls leave.
     constexpr int kRequests = 1000;
     long before = memory_use(daemon.pid()).private_kib;

@@ -73,8 +73,8 @@ SweepPoint measure_size(const BenchOptions& o, Fleet& fleet, SimPool& pool, SimD
     for (std::size_t k = 0; k < o.edits; ++k) {
         uint64_t before = watcher.document_version(topic);
         auto t0 = Clock::now();
-        uint64_t seq = pool[0].send_changes(
-            user, Category::addressbook, {edit_op(Category::addressbook, k % entries, 100 + k)});
+        uint64_t seq = pool[0].send_changes(user, Category::addressbook,
+                                            {edit_op(Category::addressbook, k % entries, 100 + k)});
         auto at = watcher.wait_document(topic, before + 1, t0 + kStepWait);
         auto ack = pool[0].wait_ack(seq, t0 + kStepWait);
         if (at && ack && ack->first.ok) {
@@ -88,8 +88,7 @@ SweepPoint measure_size(const BenchOptions& o, Fleet& fleet, SimPool& pool, SimD
     p.paced_cpu_us = cpu / static_cast<double>(std::max<std::size_t>(done, 1)) * 1e6;
     p.server_bytes_per_edit = static_cast<double>(sent1.sent - sent0.sent) /
                               static_cast<double>(std::max<std::size_t>(done, 1));
-    p.document_bytes = (watcher.document_bytes_received() - doc0) /
-                       std::max<std::size_t>(done, 1);
+    p.document_bytes = (watcher.document_bytes_received() - doc0) / std::max<std::size_t>(done, 1);
 
     progress("f) throughput, " + std::to_string(entries) + " entries");
     p.throughput = measure_throughput(o, fleet, pool, Category::addressbook, entries,
@@ -125,13 +124,12 @@ void run_sweep(const BenchOptions& o, Report& report) {
     const SweepPoint& smallest = points.front();
     for (const auto& p : points) {
         bool largest = &p == &points.back() && points.size() > 1;
-        report.value_ratio("f) server CPU per acked change, " + std::to_string(pool.size()) +
-                               " devices × " + std::to_string(o.window) +
-                               " in flight, address book of " + fmt_count(p.entries) +
-                               " entries (baseline: " + fmt_count(smallest.entries) + " entries)",
-                           p.throughput.server_us_per_change(),
-                           smallest.throughput.server_us_per_change(), "µs",
-                           largest ? std::optional<double>(2.0) : std::nullopt);
+        report.value_ratio(
+            "f) server CPU per acked change, " + std::to_string(pool.size()) + " devices × " +
+                std::to_string(o.window) + " in flight, address book of " + fmt_count(p.entries) +
+                " entries (baseline: " + fmt_count(smallest.entries) + " entries)",
+            p.throughput.server_us_per_change(), smallest.throughput.server_us_per_change(), "µs",
+            largest ? std::optional<double>(2.0) : std::nullopt);
         char buf[400];
         std::snprintf(buf, sizeof buf,
                       "f) %zu entries: %.0f changes acked/s (server %.0f %% of a core); paced "

@@ -28,15 +28,14 @@ uint64_t total_acked(SimPool& pool) {
 
 }  // namespace
 
-ThroughputResult measure_throughput(const BenchOptions& o, Fleet& fleet, SimPool& pool,
-                                    Category c, std::size_t entries,
+ThroughputResult measure_throughput(const BenchOptions& o, Fleet& fleet, SimPool& pool, Category c,
+                                    std::size_t entries,
                                     const std::function<std::string(std::size_t)>& user_of) {
     auto warm = Clock::now() + std::chrono::seconds(1);
     auto end = warm + o.throughput_time();
     std::vector<std::thread> senders;
     for (std::size_t i = 0; i < pool.size(); ++i) {
-        senders.emplace_back(
-            [&, i] { edit_loop(pool[i], user_of(i), c, entries, o.window, end); });
+        senders.emplace_back([&, i] { edit_loop(pool[i], user_of(i), c, entries, o.window, end); });
     }
     std::this_thread::sleep_until(warm);  // the measurement window opens, not a sync
     uint64_t acked0 = total_acked(pool);

@@ -26,8 +26,8 @@ struct ThroughputResult {
 };
 
 // Device i edits user `user_of(i)`'s `category` document, entries 0..entries-1 in turn.
-ThroughputResult measure_throughput(const BenchOptions& o, Fleet& fleet, SimPool& pool,
-                                    Category c, std::size_t entries,
+ThroughputResult measure_throughput(const BenchOptions& o, Fleet& fleet, SimPool& pool, Category c,
+                                    std::size_t entries,
                                     const std::function<std::string(std::size_t)>& user_of);
 
 }  // namespace pdsync::bench

@@ -17,10 +17,10 @@
 #include <set>
 #include <thread>
 
-#include "tests/fault/raft_proxy.hpp"
+#include "shared/base/hex.hpp"
 #include "shared/document.hpp"
 #include "shared/net/mqtt_link.hpp"
-#include "shared/base/hex.hpp"
+#include "tests/fault/raft_proxy.hpp"
 #include "tests/support/fleet.hpp"
 #include "topics/topics.hpp"
 
@@ -269,8 +269,9 @@ TEST(Cluster, LeaderKillPartitionAndFollowerDeathLoseNoAcknowledgedChange) {
     for (int k = 0; k < kMembers; ++k) {
         std::vector<std::string> brokers;
         for (int j = 0; j < kMembers; ++j) brokers.push_back(m[(k + j) % kMembers].broker->uri());
-        devices.push_back(std::make_unique<Device>(dir, brokers, "dev-" + std::to_string(k),
-                                                   std::vector<std::string>{"--failover-after-ms", "1000"}));
+        devices.push_back(
+            std::make_unique<Device>(dir, brokers, "dev-" + std::to_string(k),
+                                     std::vector<std::string>{"--failover-after-ms", "1000"}));
     }
     for (auto& d : devices) {
         ASSERT_TRUE(d->wait_joined(std::chrono::seconds(30))) << d->log();
@@ -290,7 +291,8 @@ TEST(Cluster, LeaderKillPartitionAndFollowerDeathLoseNoAcknowledgedChange) {
     {
         uint64_t last_version = 0;
         for (auto& r : recorders) {
-            for (const auto& p : r->publications()) last_version = std::max(last_version, p.version);
+            for (const auto& p : r->publications())
+                last_version = std::max(last_version, p.version);
         }
         auto killed_at = Clock::now();
         m[leader].server->kill9();
@@ -300,8 +302,9 @@ TEST(Cluster, LeaderKillPartitionAndFollowerDeathLoseNoAcknowledgedChange) {
         ASSERT_TRUE(wait_until([&] { return (next = serving_leader(m, rest)) >= 0; }))
             << m[*rest.begin()].server->log();
         auto elected_at = Clock::now();
-        ASSERT_TRUE(wait_until([&] { return editors.first_ack_issued_after(killed_at).has_value(); },
-                               std::chrono::seconds(20)))
+        ASSERT_TRUE(
+            wait_until([&] { return editors.first_ack_issued_after(killed_at).has_value(); },
+                       std::chrono::seconds(20)))
             << editors.failure() << devices[0]->log();
         auto device_ack = *editors.first_ack_issued_after(killed_at);
         // The new leader publishes a batch's documents and then its acks, in one go, right
@@ -349,9 +352,9 @@ TEST(Cluster, LeaderKillPartitionAndFollowerDeathLoseNoAcknowledgedChange) {
         ASSERT_TRUE(wait_until([&] { return (next = serving_leader(m, rest)) >= 0; }))
             << all_logs(m);
         // Within its election timeout (1 s) and a state poll, the cut-off leader stops serving.
-        ASSERT_TRUE(wait_until(
-            [&] { return !cluster_status(*m[isolated].server).value("serving", true); },
-            std::chrono::seconds(3)))
+        ASSERT_TRUE(
+            wait_until([&] { return !cluster_status(*m[isolated].server).value("serving", true); },
+                       std::chrono::seconds(3)))
             << cluster_status(*m[isolated].server).dump();
         ASSERT_TRUE(acks_grow_by(10, std::chrono::seconds(20))) << editors.failure();
         // Nothing committed after the cut: the isolated leader's broker got no new version.
@@ -386,7 +389,8 @@ TEST(Cluster, LeaderKillPartitionAndFollowerDeathLoseNoAcknowledgedChange) {
     editors.stop();
     ASSERT_EQ(editors.failure(), "");
     for (auto& d : devices) {
-        ASSERT_TRUE(wait_until([&] { return d->status()["pending"] == 0; }, std::chrono::seconds(30)))
+        ASSERT_TRUE(
+            wait_until([&] { return d->status()["pending"] == 0; }, std::chrono::seconds(30)))
             << d->log();
     }
     const auto acked = editors.acked_ids();
@@ -466,14 +470,14 @@ TEST(Cluster, InitFromASingleServerThenPromoteItsStandby) {
 
     // The same store, now as a cluster member waiting for init: it does not serve yet.
     a.stop();
-    a = Server(dir, {broker_a.uri()}, {"--cluster-id", "1", "--cluster-listen", addr_a}, "server-a");
+    a = Server(dir, {broker_a.uri()}, {"--cluster-id", "1", "--cluster-listen", addr_a},
+               "server-a");
     ASSERT_TRUE(wait_until([&] { return cluster_status(a).value("state", "") == "uninitialized"; }))
         << cluster_status(a).dump() << a.log();
     EXPECT_FALSE(cluster_status(a).value("serving", true));
     auto init = run_cli({"cluster", "init", "--server-socket", a.admin_socket()});
     ASSERT_EQ(init.exit_code, 0) << init.out << init.err << a.log();
-    ASSERT_TRUE(wait_until([&] { return cluster_status(a).value("serving", false); }))
-        << a.log();
+    ASSERT_TRUE(wait_until([&] { return cluster_status(a).value("serving", false); })) << a.log();
     ASSERT_TRUE(d.wait_joined()) << d.log();
     ASSERT_EQ(d.edit("addressbook", add("clustered", 2)).value("state", ""), "acked") << a.log();
 
@@ -501,8 +505,7 @@ TEST(Cluster, InitFromASingleServerThenPromoteItsStandby) {
                             std::chrono::seconds(3)));
     auto promoted = run_cli({"server", "promote", "--server-socket", b.admin_socket()});
     ASSERT_EQ(promoted.exit_code, 0) << promoted.out << promoted.err << b.log();
-    ASSERT_TRUE(wait_until([&] { return cluster_status(b).value("serving", false); }))
-        << b.log();
+    ASSERT_TRUE(wait_until([&] { return cluster_status(b).value("serving", false); })) << b.log();
     // The device moves to broker B and goes on; everything acked before is there.
     Value r = d.edit("addressbook", add("promoted", 4), 15000);
     ASSERT_EQ(r.value("state", ""), "acked") << r.dump() << d.log() << b.log();

@@ -13,8 +13,8 @@ TEST(AdminSocket, InternalJobsAreRefusedAndTheServerGoesOn) {
     Value no_key = server.admin({{"cmd", "_status-extra"}});
     EXPECT_FALSE(no_key.value("ok", true)) << no_key.dump();
     EXPECT_EQ(no_key.value("error", ""), "invalid_argument");
-    Value forged = server.admin(
-        {{"cmd", "_status-extra"}, {"key", "last_backup"}, {"value", {{"ok", true}}}});
+    Value forged =
+        server.admin({{"cmd", "_status-extra"}, {"key", "last_backup"}, {"value", {{"ok", true}}}});
     EXPECT_FALSE(forged.value("ok", true)) << forged.dump();
     Value status = server.admin({{"cmd", "status"}});
     ASSERT_TRUE(status.value("ok", false)) << status.dump();

@@ -111,14 +111,13 @@ TEST(Offline, EditWhileOfflineIsAnsweredAtOnceAndSaysWhy) {
               << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms\n";
     ASSERT_EQ(cli.exit_code, 0) << cli.err;
     EXPECT_LT(took, std::chrono::seconds(2)) << cli.out;
-    EXPECT_NE(cli.out.find("saved; waiting to synchronize (offline"), std::string::npos)
-        << cli.out;
+    EXPECT_NE(cli.out.find("saved; waiting to synchronize (offline"), std::string::npos) << cli.out;
     EXPECT_EQ(a.status()["pending"], 1);
 
     // Connected again, an edit waits for its ack, which comes.
     link.heal();
     ASSERT_TRUE(a.wait_joined());
-    auto online = run_cli({"device", "--socket", a.socket(), "edit", "addressbook", "--add",
-                           R"({"name":"Online"})"});
+    auto online = run_cli(
+        {"device", "--socket", a.socket(), "edit", "addressbook", "--add", R"({"name":"Online"})"});
     EXPECT_NE(online.out.find("saved and synchronized"), std::string::npos) << online.out;
 }

@@ -172,7 +172,8 @@ TEST(BrokerRights, ManualApprovalHoldsNewMachinesUntilApprovedOrDenied) {
     ASSERT_TRUE(fleet.enable(*b, code).value("ok", false));
     for (auto* d : {a.get(), b.get()}) {
         ASSERT_TRUE(wait_until([&] {
-            return d->status().value("last_error", "").find("pending_approval") != std::string::npos;
+            return d->status().value("last_error", "").find("pending_approval") !=
+                   std::string::npos;
         })) << d->status().dump();
     }
     Value pending = fleet.server().admin({{"cmd", "machines-pending"}});
@@ -181,15 +182,16 @@ TEST(BrokerRights, ManualApprovalHoldsNewMachinesUntilApprovedOrDenied) {
     EXPECT_EQ(status["joining"]["pending"].size(), 2u) << status.dump();
 
     auto t0 = std::chrono::steady_clock::now();
-    ASSERT_TRUE(
-        fleet.server().admin({{"cmd", "machines-approve"}, {"device_id", "mfp-a"}}).value("ok", false));
+    ASSERT_TRUE(fleet.server()
+                    .admin({{"cmd", "machines-approve"}, {"device_id", "mfp-a"}})
+                    .value("ok", false));
     ASSERT_TRUE(a->wait_joined(std::chrono::seconds(5))) << a->log();
-    RecordProperty("approve_to_joined_ms",
-                   std::to_string(std::chrono::duration<double, std::milli>(
-                                      std::chrono::steady_clock::now() - t0)
-                                      .count()));
-    ASSERT_TRUE(
-        fleet.server().admin({{"cmd", "machines-deny"}, {"device_id", "mfp-b"}}).value("ok", false));
+    RecordProperty("approve_to_joined_ms", std::to_string(std::chrono::duration<double, std::milli>(
+                                                              std::chrono::steady_clock::now() - t0)
+                                                              .count()));
+    ASSERT_TRUE(fleet.server()
+                    .admin({{"cmd", "machines-deny"}, {"device_id", "mfp-b"}})
+                    .value("ok", false));
     // b's next hello is refused as denied, and it still reads nothing.
     b->stop();
     b->start();

@@ -88,12 +88,16 @@ void JoinFleet::start_server(const std::vector<std::string>& extra) {
     std::vector<std::string> args = {"--config", fleet_ + "/pdsync-server.conf"};
     args.insert(args.end(), options_.server_args.begin(), options_.server_args.end());
     args.insert(args.end(), extra.begin(), extra.end());
-    server_ = std::make_unique<Server>(dir_, std::vector<std::string>{uri()}, args, name_ + "-server");
+    server_ =
+        std::make_unique<Server>(dir_, std::vector<std::string>{uri()}, args, name_ + "-server");
     // Ready for devices once its broker rights are set up (the claim account exists).
-    if (!wait_until([&] { return server_->log().find("join: broker rights in place") !=
-                                 std::string::npos; },
-                    std::chrono::seconds(15)))
-        throw std::runtime_error("the server did not set up the broker's rights: " + server_->log());
+    if (!wait_until(
+            [&] {
+                return server_->log().find("join: broker rights in place") != std::string::npos;
+            },
+            std::chrono::seconds(15)))
+        throw std::runtime_error("the server did not set up the broker's rights: " +
+                                 server_->log());
 }
 
 std::string JoinFleet::server_password() const {
@@ -153,12 +157,11 @@ struct RawClient::State : public mqtt::callback {
 
 RawClient::RawClient(const std::string& uri, const std::string& ca_file, std::string client_id)
     : state_(std::make_unique<State>()), ca_file_(ca_file) {
-    client_ = std::make_unique<mqtt::async_client>(uri, client_id,
-                                                   mqtt::create_options(MQTTVERSION_5));
+    client_ =
+        std::make_unique<mqtt::async_client>(uri, client_id, mqtt::create_options(MQTTVERSION_5));
     client_->set_callback(*state_);
-    client_->set_disconnected_handler([this](const mqtt::properties&, mqtt::ReasonCode) {
-        state_->connection_lost("");
-    });
+    client_->set_disconnected_handler(
+        [this](const mqtt::properties&, mqtt::ReasonCode) { state_->connection_lost(""); });
 }
 
 RawClient::~RawClient() {

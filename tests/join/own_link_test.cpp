@@ -42,10 +42,10 @@ TEST(OwnBrokerLink, ServerSendsNoPasswordToAListenerTheFleetCaDidNotSign) {
     ASSERT_TRUE(wait_until([&] { return port_open(fleet.tls_port()); }));
 
     const std::string server_log = dir.file("server.log");
-    Process server({PDSYNC_SERVER_BIN, "--config", fleet.fleet_dir() + "/pdsync-server.conf",
-                    "--store", dir.file("s.db"), "--admin-socket", dir.file("s.sock"), "--server-id",
-                    "fleet-server"},
-                   server_log);
+    Process server(
+        {PDSYNC_SERVER_BIN, "--config", fleet.fleet_dir() + "/pdsync-server.conf", "--store",
+         dir.file("s.db"), "--admin-socket", dir.file("s.sock"), "--server-id", "fleet-server"},
+        server_log);
     // It tries, and its TLS handshake fails each time: the certificate is not the fleet's.
     ASSERT_TRUE(wait_until(
         [&] {

@@ -55,14 +55,14 @@ class ClientCoreTest : public ::testing::Test {
         inbox(j);
     }
     void server_online() {
-        take(core->on_message({topics.server_status(),
-                               encode_msgpack_unchecked({{"server_online", true}, {"boot_id", "b1"}}),
-                               true},
-                              now));
+        take(core->on_message(
+            {topics.server_status(),
+             encode_msgpack_unchecked({{"server_online", true}, {"boot_id", "b1"}}), true},
+            now));
     }
     void document(const Document& d) {
-        take(core->on_message({topics.user_doc(d.user, d.category), encode_document(d), true},
-                              now));
+        take(
+            core->on_message({topics.user_doc(d.user, d.category), encode_document(d), true}, now));
     }
     // A request; returns its answer if it came out in the same step.
     std::optional<Value> request(const Value& body) {
@@ -182,7 +182,8 @@ TEST_F(ClientCoreTest, ConnectingAnnouncesPresenceAndSendsHello) {
     EXPECT_TRUE(p->online);
     EXPECT_EQ(p->at, wall) << "stamped with the injected wall clock";
     ASSERT_EQ(hellos(), 1u);
-    auto h = hello_from_value(decode_msgpack(published(TopicKind::device_hello)[0].payload).value());
+    auto h =
+        hello_from_value(decode_msgpack(published(TopicKind::device_hello)[0].payload).value());
     EXPECT_EQ(h->epoch, store->setting("epoch").value());
     EXPECT_EQ(h->next_seq, 1u);
     EXPECT_EQ(status()["state"], "joining");
@@ -231,10 +232,10 @@ TEST_F(ClientCoreTest, ServerRestartAsksToJoinAgainAtOnce) {
     connect();
     server_online();
     accept();
-    take(core->on_message({topics.server_status(),
-                           encode_msgpack_unchecked({{"server_online", true}, {"boot_id", "b2"}}),
-                           true},
-                          now));
+    take(core->on_message(
+        {topics.server_status(),
+         encode_msgpack_unchecked({{"server_online", true}, {"boot_id", "b2"}}), true},
+        now));
     EXPECT_EQ(hellos(), 1u);
 }
 
@@ -592,8 +593,8 @@ TEST(Rebase, ALaterPendingEditOfTheSameEntryWins) {
 TEST(Rebase, PendingDeleteHidesTheEntry) {
     Document base{"alice", Category::addressbook, 2, 0, {}, Value::object()};
     base.entries.push_back(Entry{"bob", 2, false, {{"name", "Bob"}}, {}});
-    Document v = rebase(base, {row(1, {ChangeOp{OpKind::remove, "bob", Value::object(), 2,
-                                                std::nullopt}})});
+    Document v =
+        rebase(base, {row(1, {ChangeOp{OpKind::remove, "bob", Value::object(), 2, std::nullopt}})});
     EXPECT_EQ(v.live_count(), 0u);
 }
 
