@@ -11,8 +11,13 @@ build=$(cd "${1:?usage: run_all.sh BUILD_DIR [-v]}" && pwd)
 verbose=0
 [ "${2:-}" = -v ] && verbose=1
 
-# Under the build tree, not /tmp: the sandbox test hides /tmp (PrivateTmp=).
-export PDSYNC_PACKAGING_WORK=$build/packaging-tests
+# Not under /tmp or /var/tmp: the sandbox test hides both (PrivateTmp=). So under the build
+# tree, unless the build tree itself is there (a checkout in /tmp, as CI may make).
+case "$build/" in
+    /tmp/* | /var/tmp/*) PDSYNC_PACKAGING_WORK=/var/lib/pdsync-packaging-tests ;;
+    *) PDSYNC_PACKAGING_WORK=$build/packaging-tests ;;
+esac
+export PDSYNC_PACKAGING_WORK
 mkdir -p "$PDSYNC_PACKAGING_WORK"
 root=$(mktemp -d "$PDSYNC_PACKAGING_WORK/root.XXXXXX")
 out=$(mktemp "$PDSYNC_PACKAGING_WORK/out.XXXXXX")
