@@ -24,7 +24,12 @@ built=$(date +%s)
 say "built $(basename "$server_deb") and $(basename "$client_deb") in $((built - start)) s"
 
 # Under the build tree, not /tmp: the sandbox test hides /tmp (PrivateTmp=).
-export PDSYNC_PACKAGING_WORK=$BUILD/packaging-tests
+# Not under /tmp or /var/tmp: the sandbox test hides both (PrivateTmp=), as in run_all.sh.
+case "$BUILD/" in
+    /tmp/* | /var/tmp/*) PDSYNC_PACKAGING_WORK=/var/lib/pdsync-packaging-tests ;;
+    *) PDSYNC_PACKAGING_WORK=$BUILD/packaging-tests ;;
+esac
+export PDSYNC_PACKAGING_WORK
 mkdir -p "$PDSYNC_PACKAGING_WORK"
 scratch=$(mktemp -d "$PDSYNC_PACKAGING_WORK/deb-root.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
