@@ -64,20 +64,6 @@ int main(int argc, char** argv) {
                    "Users stored before the least recently used is evicted")
         ->capture_default_str()
         ->check(CLI::Range(1, 100000000));
-    app.add_flag("--clear-fence", options.clear_fence,
-                 "Serve as the primary even if a promoted standby fenced this server");
-    std::vector<std::string> standby_of;
-    app.add_option("--standby-of", standby_of,
-                   "Run as a standby: copy the store of the primary server reached over these "
-                   "broker URIs (tried in order) until `pdsync server promote` makes this server "
-                   "the primary on --broker")
-        ->delimiter(',');
-    int replica_ack_wait_ms = static_cast<int>(tuning::replication::kDefaultAckWait.count());
-    app.add_option("--replica-ack-wait-ms", replica_ack_wait_ms,
-                   "How long an ack waits for an attached standby to hold its change (0: "
-                   "asynchronous replication, a failover may lose the last acked changes)")
-        ->capture_default_str()
-        ->check(CLI::Range(0, 600000));
     server::cluster::ClusterSettings cluster;
     std::string cluster_peers;
     app.add_option("--cluster-listen", cluster.listen,
@@ -160,7 +146,6 @@ int main(int argc, char** argv) {
         spdlog::critical("{}", mqtt.error().message);
         return 2;
     }
-    options.replica_ack_wait = std::chrono::milliseconds(replica_ack_wait_ms);
     if (broker_rights == "dynsec") {
         if (node.ca_file.empty() || mqtt->ca_file.empty()) {
             spdlog::critical(
@@ -190,28 +175,9 @@ int main(int argc, char** argv) {
         }
         options.join = std::move(join);
     }
-    if (!standby_of.empty()) {
-        // The primary's broker, as the same server account under a client id of its own.
-        auto primary = node.mqtt_settings(settings.server_id + "-standby");
-        if (!primary) {
-            spdlog::critical("{}", primary.error().message);
-            return 2;
-        }
-        primary->servers = standby_of;
-        if (node.username.empty()) primary->username = settings.server_id;
-        options.standby =
-            server::replication::StandbySettings{settings.server_id, std::move(primary).value()};
-    }
-
     if (!cluster.listen.empty()) {
         if (cluster.id == 0) {
             spdlog::critical("--cluster-listen needs --cluster-id N (a number above 0)");
-            return 2;
-        }
-        if (!standby_of.empty()) {
-            spdlog::critical(
-                "--standby-of and --cluster-listen exclude each other: a cluster's "
-                "standby is a member added with `pdsync cluster add --role standby`");
             return 2;
         }
         auto peers = server::cluster::parse_peers(cluster_peers);
@@ -243,12 +209,9 @@ int main(int argc, char** argv) {
         spdlog::critical("cannot open store {}: {}", store_path, e.what());
         return 1;
     }
-    spdlog::info("server={} store={} categories=[{}] machine_limit={} user_limit={}{}",
+    spdlog::info("server={} store={} categories=[{}] machine_limit={} user_limit={}",
                  settings.server_id, store_path, fmt::join(settings.categories.names(), ","),
-                 settings.machine_limit, settings.user_limit,
-                 standby_of.empty()
-                     ? ""
-                     : " role=standby of " + fmt::format("{}", fmt::join(standby_of, ",")));
+                 settings.machine_limit, settings.user_limit);
     options.settings_extra["broker"] = {{"servers", mqtt->servers},
                                         {"username", mqtt->username},
                                         {"tls", !mqtt->ca_file.empty()},
@@ -278,5 +241,5 @@ int main(int argc, char** argv) {
     spdlog::info("signal {}: stopping", sig);
     if (web) web->stop();
     server.stop();
-    return server.fenced() ? 3 : 0;  // 3: do not restart (systemd RestartPreventExitStatus)
+    return 0;
 }
