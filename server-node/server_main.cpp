@@ -79,6 +79,10 @@ int main(int argc, char** argv) {
     app.add_flag("--cluster-join", cluster.join,
                  "With a new raft directory and no peers: wait to be added by the leader "
                  "(pdsync cluster add) instead of for `pdsync cluster init`");
+    std::string cluster_secret_file;
+    app.add_option("--cluster-secret-file", cluster_secret_file,
+                   "The cluster's shared secret (`pdsync cluster secret --out FILE`, mode 600): "
+                   "raft connections from peers without it are refused");
     app.add_option("--cluster-snapshot-every", cluster.snapshot_threshold,
                    "Log entries between two snapshots of the store (0: 1024)");
     // Joining by code (server-node/join/, docs/deploying.md).
@@ -180,6 +184,19 @@ int main(int argc, char** argv) {
             spdlog::critical("--cluster-listen needs --cluster-id N (a number above 0)");
             return 2;
         }
+        if (cluster_secret_file.empty()) {
+            spdlog::critical(
+                "--cluster-listen needs --cluster-secret-file FILE, the secret every member "
+                "holds (make it once with `pdsync cluster secret --out FILE` and copy it to "
+                "each member)");
+            return 2;
+        }
+        auto secret = server::cluster::load_cluster_secret(cluster_secret_file);
+        if (!secret) {
+            spdlog::critical("{}", secret.error().message);
+            return 2;
+        }
+        cluster.secret = *secret;
         auto peers = server::cluster::parse_peers(cluster_peers);
         if (!peers) {
             spdlog::critical("{}", peers.error().message);
@@ -189,7 +206,8 @@ int main(int argc, char** argv) {
         if (cluster.dir.empty()) cluster.dir = store_path + ".raft";
         cluster.store_path = store_path;
         options.cluster = std::move(cluster);
-    } else if (cluster.id != 0 || !cluster_peers.empty() || cluster.join) {
+    } else if (cluster.id != 0 || !cluster_peers.empty() || cluster.join ||
+               !cluster_secret_file.empty()) {
         spdlog::critical("the --cluster-* options need --cluster-listen ADDR:PORT");
         return 2;
     }

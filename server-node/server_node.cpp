@@ -322,6 +322,7 @@ void ServerNode::worker_loop() {
             }
             try {
                 if (join_) core_->set_status_extra("joining", join_->status());
+                if (cluster_) core_->set_status_extra("cluster", cluster_->status());
                 auto result = core_->admin(job->request);
                 // A removed machine's account goes too, which ends its live session.
                 if (join_ && cmd == "machines-remove" && result.answer.value("ok", false))

@@ -13,6 +13,7 @@ extern "C" {  // libraft's headers declare C functions without extern "C"
 #include <cstring>
 #include <filesystem>
 
+#include "server-node/cluster/auth_transport.hpp"
 #include "shared/base/tuning.hpp"
 #include "shared/reply.hpp"
 
@@ -84,7 +85,7 @@ struct RaftNode::Impl {
     uv_loop_t loop{};
     uv_async_t async{};
     uv_timer_t timer{};
-    raft_uv_transport transport{};
+    AuthTransport transport{&loop, settings.secret};
     raft_io io{};
     raft_fsm raft_fsm_{};
     struct raft raft {};
@@ -178,20 +179,20 @@ struct RaftNode::Impl {
     }
 
     Status init_raft() {
-        int rv = raft_uv_tcp_init(&transport, &loop);
+        int rv = transport.init();
         if (rv != 0) return Error{Errc::io, std::string("raft tcp: ") + raft_strerror(rv)};
         if (settings.listen != settings.address()) {
-            rv = raft_uv_tcp_set_bind_address(&transport, settings.listen.c_str());
+            rv = transport.set_bind_address(settings.listen.c_str());
             if (rv != 0) {
-                raft_uv_tcp_close(&transport);
+                transport.release();
                 return Error{Errc::invalid_argument,
                              "--cluster-listen '" + settings.listen + "': " + raft_strerror(rv)};
             }
         }
-        rv = raft_uv_init(&io, &loop, settings.dir.c_str(), &transport);
+        rv = raft_uv_init(&io, &loop, settings.dir.c_str(), transport.transport());
         if (rv != 0) {
             std::string why = io.errmsg;
-            raft_uv_tcp_close(&transport);
+            transport.release();
             return Error{Errc::io, "raft directory " + settings.dir + ": " + why};
         }
         raft_uv_set_connect_retry_delay(&io, pdsync::tuning::cluster::kConnectRetryMs);
@@ -204,7 +205,7 @@ struct RaftNode::Impl {
         if (rv != 0) {
             std::string why = raft_errmsg(&raft);
             raft_uv_close(&io);
-            raft_uv_tcp_close(&transport);
+            transport.release();
             return Error{Errc::io, std::string("raft: ") + why};
         }
         raft.data = this;
@@ -401,7 +402,7 @@ struct RaftNode::Impl {
             raft_close(&raft, [](struct raft* r) {
                 auto* self = static_cast<Impl*>(r->data);
                 raft_uv_close(&self->io);
-                raft_uv_tcp_close(&self->transport);
+                self->transport.release();
                 self->raft_ready = false;
                 self->started = false;
                 uv_close(reinterpret_cast<uv_handle_t*>(&self->timer), nullptr);
@@ -679,7 +680,7 @@ std::future<Value> RaftNode::force_sole_voter() {
         raft_close(&self->raft, [](struct raft* r) {
             auto* me = static_cast<Impl*>(r->data);
             raft_uv_close(&me->io);
-            raft_uv_tcp_close(&me->transport);
+            me->transport.release();
             me->raft_ready = false;
             me->started = false;
             me->leading = false;
