@@ -265,8 +265,8 @@ void ServerNode::worker_loop() {
         {
             std::unique_lock lock(mu_);
             auto ready = [&] {
-                return stopping_ || reconcile_ || !queue_.empty() ||
-                       !admin_jobs_.empty() || cluster_event_;
+                return stopping_ || reconcile_ || !queue_.empty() || !admin_jobs_.empty() ||
+                       cluster_event_;
             };
             cv_.wait(lock, ready);
             if (stopping_) break;

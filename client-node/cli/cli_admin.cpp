@@ -342,14 +342,14 @@ void add_admin_commands(CLI::App& app, int& exit_code) {
         if (auto r = call(c, {{"cmd", "stop"}}, exit_code))
             print(*r, [](const Value& v) { std::cout << v["message"].get<std::string>() << "\n"; });
     });
-    leaf(server, "promote",
-         "Make this cluster standby the only voter, when the voters are gone")->callback([&] {
-        if (auto r = call(c, {{"cmd", "promote"}}, exit_code)) {
-            print(*r, [](const Value& v) {
-                std::cout << v.value("message", std::string("promoted")) << "\n";
-            });
-        }
-    });
+    leaf(server, "promote", "Make this cluster standby the only voter, when the voters are gone")
+        ->callback([&] {
+            if (auto r = call(c, {{"cmd", "promote"}}, exit_code)) {
+                print(*r, [](const Value& v) {
+                    std::cout << v.value("message", std::string("promoted")) << "\n";
+                });
+            }
+        });
 }
 
 }  // namespace pdsync::cli

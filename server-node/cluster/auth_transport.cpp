@@ -63,10 +63,10 @@ struct Handshake {
     uv_timer_t timer{};
     bool dialer = false;
     raft_id dialer_id = 0;
-    std::string address;                // acceptor: what the dialer claims; dialer: the peer's
-    raft_id peer_id = 0;                // dialer: the member it dials
-    raft_uv_connect* req = nullptr;     // the dialer's: raft's connect request
-    int stage = 0;                      // which message is awaited
+    std::string address;             // acceptor: what the dialer claims; dialer: the peer's
+    raft_id peer_id = 0;             // dialer: the member it dials
+    raft_uv_connect* req = nullptr;  // the dialer's: raft's connect request
+    int stage = 0;                   // which message is awaited
     unsigned char nonce_a[kNonce]{};
     unsigned char nonce_d[kNonce]{};
     unsigned char rx[kNonce + kMac]{};  // what is awaited, read into exactly
@@ -178,9 +178,8 @@ struct Handshake {
         done = true;
         owner->pending.remove(this);
         uv_timer_stop(&timer);
-        uv_close(reinterpret_cast<uv_handle_t*>(&timer), [](uv_handle_t* h) {
-            static_cast<Handshake*>(h->data)->release();
-        });
+        uv_close(reinterpret_cast<uv_handle_t*>(&timer),
+                 [](uv_handle_t* h) { static_cast<Handshake*>(h->data)->release(); });
     }
 
     void hand_over() {

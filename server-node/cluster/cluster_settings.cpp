@@ -38,9 +38,9 @@ Result<ClusterSecret> load_cluster_secret(const std::string& path) {
                                    " (make one with `pdsync cluster secret --out FILE`)"};
     if (!S_ISREG(st.st_mode)) return Error{Errc::invalid_argument, path + " is not a file"};
     if ((st.st_mode & 077) != 0)
-        return Error{Errc::invalid_argument,
-                     "the cluster secret " + path +
-                         " may be read or written by other users (chmod 600 it)"};
+        return Error{
+            Errc::invalid_argument,
+            "the cluster secret " + path + " may be read or written by other users (chmod 600 it)"};
     if (st.st_uid != ::geteuid())
         return Error{Errc::invalid_argument,
                      "the cluster secret " + path + " belongs to another user"};

@@ -390,26 +390,31 @@ struct RaftNode::Impl {
         status_value = std::move(v);
     }
 
+    // After raft_close: its I/O and transport go; init_raft() may set them up again.
+    void release_io() {
+        raft_uv_close(&io);
+        transport.release();
+        raft_ready = false;
+        started = false;
+    }
+
+    void close_handles() {
+        uv_close(reinterpret_cast<uv_handle_t*>(&timer), nullptr);
+        uv_close(reinterpret_cast<uv_handle_t*>(&async), nullptr);
+    }
+
     void close_all() {
         closing = true;
         serving.store(false);
         uv_timer_stop(&timer);
-        auto finish = [](Impl* self) {
-            uv_close(reinterpret_cast<uv_handle_t*>(&self->timer), nullptr);
-            uv_close(reinterpret_cast<uv_handle_t*>(&self->async), nullptr);
-        };
         if (raft_ready) {
             raft_close(&raft, [](struct raft* r) {
                 auto* self = static_cast<Impl*>(r->data);
-                raft_uv_close(&self->io);
-                self->transport.release();
-                self->raft_ready = false;
-                self->started = false;
-                uv_close(reinterpret_cast<uv_handle_t*>(&self->timer), nullptr);
-                uv_close(reinterpret_cast<uv_handle_t*>(&self->async), nullptr);
+                self->release_io();
+                self->close_handles();
             });
         } else {
-            finish(this);
+            close_handles();
         }
     }
 
@@ -558,6 +563,15 @@ void change_done(struct raft_change* req, int status) {
 }
 }  // namespace
 
+// Administration needs the leader: anywhere else the request is answered at once.
+template <typename P>
+bool leads_or_refuse(P* p) {
+    if (p->impl->started && raft_state(&p->impl->raft) == RAFT_LEADER) return true;
+    p->promise.set_value(fail(Errc::busy, "this server is not the cluster leader"));
+    delete p;
+    return false;
+}
+
 std::future<Value> RaftNode::add(Member member) {
     auto* p = new ChangePending();
     auto fut = p->promise.get_future();
@@ -566,11 +580,7 @@ std::future<Value> RaftNode::add(Member member) {
     p->id = member.id;
     impl_->post([p, member] {
         Impl* self = p->impl;
-        if (!self->started || raft_state(&self->raft) != RAFT_LEADER) {
-            p->promise.set_value(fail(Errc::busy, "this server is not the cluster leader"));
-            delete p;
-            return;
-        }
+        if (!leads_or_refuse(p)) return;
         p->req.data = p;
         int rv = raft_add(&self->raft, &p->req, member.id, member.address.c_str(),
                           [](struct raft_change* req, int status) {
@@ -592,11 +602,7 @@ std::future<Value> RaftNode::remove(uint64_t id) {
     p->impl = impl_.get();
     impl_->post([p, id] {
         Impl* self = p->impl;
-        if (!self->started || raft_state(&self->raft) != RAFT_LEADER) {
-            p->promise.set_value(fail(Errc::busy, "this server is not the cluster leader"));
-            delete p;
-            return;
-        }
+        if (!leads_or_refuse(p)) return;
         p->req.data = p;
         int rv = raft_remove(&self->raft, &p->req, id, &change_done);
         if (rv != 0) change_done(&p->req, rv);
@@ -611,11 +617,7 @@ std::future<Value> RaftNode::transfer(uint64_t id) {
     p->impl = impl_.get();
     impl_->post([p, id] {
         Impl* self = p->impl;
-        if (!self->started || raft_state(&self->raft) != RAFT_LEADER) {
-            p->promise.set_value(fail(Errc::busy, "this server is not the cluster leader"));
-            delete p;
-            return;
-        }
+        if (!leads_or_refuse(p)) return;
         p->req.data = p;
         int rv = raft_transfer(&self->raft, &p->req, id, [](struct raft_transfer* req) {
             auto* pending = static_cast<TP*>(req->data);
@@ -679,10 +681,7 @@ std::future<Value> RaftNode::force_sole_voter() {
         self->serving.store(false);
         raft_close(&self->raft, [](struct raft* r) {
             auto* me = static_cast<Impl*>(r->data);
-            raft_uv_close(&me->io);
-            me->transport.release();
-            me->raft_ready = false;
-            me->started = false;
+            me->release_io();
             me->leading = false;
             me->barrier_pending = false;
             // The TCP handles closed by raft_close are released on the next loop turn.

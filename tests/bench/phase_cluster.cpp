@@ -84,8 +84,8 @@ Figures measure(const BenchOptions& o, Node& n, const std::string& prefix) {
     return f;
 }
 
-void report_figures(Report& report, const std::string& label, const Figures& f,
-                    std::size_t devices, std::size_t window) {
+void report_figures(Report& report, const std::string& label, const Figures& f, std::size_t devices,
+                    std::size_t window) {
     report.latency("h) edit → ack, one device, 25-entry prefs (" + label + ")", f.acked,
                    f.baseline);
     report.throughput("h) changes acked/s, " + std::to_string(devices) + " devices × " +
@@ -128,11 +128,11 @@ void run_cluster(const BenchOptions& o, Report& report) {
     progress("cluster: three members on loopback, each with its own broker");
     std::vector<Node> nodes;
     for (int i = 0; i < kMembers; ++i) {
-        nodes.push_back(start_node(
-            dir, "member-" + std::to_string(i + 1),
-            {"--cluster-id", std::to_string(i + 1), "--cluster-listen",
-             "127.0.0.1:" + std::to_string(ports[static_cast<std::size_t>(i)]), "--cluster-peers",
-             peers, "--cluster-secret-file", secret}));
+        nodes.push_back(
+            start_node(dir, "member-" + std::to_string(i + 1),
+                       {"--cluster-id", std::to_string(i + 1), "--cluster-listen",
+                        "127.0.0.1:" + std::to_string(ports[static_cast<std::size_t>(i)]),
+                        "--cluster-peers", peers, "--cluster-secret-file", secret}));
     }
     int leader = -1;
     if (!test::wait_until(
@@ -145,8 +145,7 @@ void run_cluster(const BenchOptions& o, Report& report) {
             kLeaderWait))
         throw std::runtime_error("no cluster member became a serving leader");
     report_figures(report, "cluster of 3, loopback",
-                   measure(o, nodes[static_cast<std::size_t>(leader)], "three"), devices,
-                   o.window);
+                   measure(o, nodes[static_cast<std::size_t>(leader)], "three"), devices, o.window);
 }
 
 }  // namespace pdsync::bench

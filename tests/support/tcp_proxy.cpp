@@ -138,7 +138,8 @@ void TcpProxy::serve(int client) {
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     addr.sin_port = htons(static_cast<uint16_t>(target_port_));
-    if (refused(from) || ::connect(upstream, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+    if (refused(from) ||
+        ::connect(upstream, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
         (mode_ == Mode::raft_member && !write_all(upstream, preamble, sizeof preamble))) {
         ::close(client);
         ::close(upstream);
