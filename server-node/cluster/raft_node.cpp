@@ -572,16 +572,25 @@ bool leads_or_refuse(P* p) {
     return false;
 }
 
-std::future<Value> RaftNode::add(Member member) {
-    auto* p = new ChangePending();
+// Runs `op(p)` on the raft thread once this member leads (the request `p` then owned by
+// raft's callback); anywhere else `p` is answered at once.
+template <typename P, typename Op>
+auto as_leader(RaftNode::Impl* impl, P* p, Op op) {
     auto fut = p->promise.get_future();
-    p->impl = impl_.get();
-    p->then_role = raft_role(member.role);
-    p->id = member.id;
-    impl_->post([p, member] {
-        Impl* self = p->impl;
+    p->impl = impl;
+    impl->post([p, op = std::move(op)]() mutable {
         if (!leads_or_refuse(p)) return;
         p->req.data = p;
+        op(p->impl, p);
+    });
+    return fut;
+}
+
+std::future<Value> RaftNode::add(Member member) {
+    auto* change = new ChangePending();
+    change->then_role = raft_role(member.role);
+    change->id = member.id;
+    return as_leader(impl_.get(), change, [member](Impl* self, ChangePending* p) {
         int rv = raft_add(&self->raft, &p->req, member.id, member.address.c_str(),
                           [](struct raft_change* req, int status) {
                               auto* pending = static_cast<ChangePending*>(req->data);
@@ -593,32 +602,18 @@ std::future<Value> RaftNode::add(Member member) {
                           });
         if (rv != 0) change_done(&p->req, rv);
     });
-    return fut;
 }
 
 std::future<Value> RaftNode::remove(uint64_t id) {
-    auto* p = new ChangePending();
-    auto fut = p->promise.get_future();
-    p->impl = impl_.get();
-    impl_->post([p, id] {
-        Impl* self = p->impl;
-        if (!leads_or_refuse(p)) return;
-        p->req.data = p;
+    return as_leader(impl_.get(), new ChangePending(), [id](Impl* self, ChangePending* p) {
         int rv = raft_remove(&self->raft, &p->req, id, &change_done);
         if (rv != 0) change_done(&p->req, rv);
     });
-    return fut;
 }
 
 std::future<Value> RaftNode::transfer(uint64_t id) {
     using TP = Pending<struct raft_transfer, std::promise<Value>>;
-    auto* p = new TP();
-    auto fut = p->promise.get_future();
-    p->impl = impl_.get();
-    impl_->post([p, id] {
-        Impl* self = p->impl;
-        if (!leads_or_refuse(p)) return;
-        p->req.data = p;
+    return as_leader(impl_.get(), new TP(), [id](Impl* self, TP* p) {
         int rv = raft_transfer(&self->raft, &p->req, id, [](struct raft_transfer* req) {
             auto* pending = static_cast<TP*>(req->data);
             raft_id leader = 0;
@@ -632,7 +627,6 @@ std::future<Value> RaftNode::transfer(uint64_t id) {
             delete p;
         }
     });
-    return fut;
 }
 
 std::future<Value> RaftNode::init(std::string seed_image) {
