@@ -4,6 +4,7 @@
 # offers AEAD suites only (CBC and SHA-1 MAC suites are refused at the handshake); the
 # listener's connection bound holds; no anonymous client; and a re-run of fleet-init never
 # rewrites the plugin's file, which the broker and the server own from then on.
+# sec-modes: one
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need mosquitto_ctrl

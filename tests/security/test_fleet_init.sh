@@ -5,8 +5,10 @@
 # accepts the configuration they render, invalid device names are refused, the systemd
 # units pass `systemd-analyze verify`, and, as root, the broker works as the unprivileged
 # 'mosquitto' user it drops to in production (reload included).
+# sec-modes: one
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
+SEC_AUTH=passwd  # the password-file case; the dynsec case follows below
 
 # systemd-analyze verify wants ExecStart binaries to exist; the real ones are built elsewhere.
 mkdir -p "$T/bin"

@@ -4,8 +4,10 @@
 # or the server of this fleet cannot write under another root. Also: render.sh refuses
 # values that would weaken or break the config, and a refused render leaves the files it
 # would have replaced untouched.
+# sec-modes: one
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
+SEC_AUTH=passwd  # the password-file case; the dynsec case follows below
 
 ROOT=acme/pds/v2
 PORT=$(free_port)
