@@ -170,6 +170,7 @@ start_broker() {
     before=$(grep -c ' running$' "$BROKER_LOG" 2>/dev/null || true)
     local in_use
     in_use=$(grep -c 'Address already in use' "$BROKER_LOG" 2>/dev/null || true)
+    : >>"$BROKER_LOG"  # exists before broker_running reads it
     mosquitto -c "$1" >>"$BROKER_LOG" 2>&1 &
     BROKER_PID=$!
     BG_PIDS+=("$BROKER_PID")
