@@ -138,6 +138,10 @@ BROKER_PID=""
 SEC_AUTH=dynsec
 BROKER_LOG=$T/dynsec-broker.log
 FLEET_DIR=$T/dyn make_fleet --bindir "$T/bin"
+check "dynsec: fleet-init's last words name the TLS port, the only listener" \
+    grep -q "TLS port $TLS_PORT, the broker's only listener" "$T/fleet-init.log"
+check "dynsec: and no loopback port (there is none)" bash -c "! grep -q 'loopback port' '$T/fleet-init.log'"
+check "dynsec: and how a device joins" grep -q "pdsync device enable --server localhost:$TLS_PORT --join-code" "$T/fleet-init.log"
 snapshot "$FLEET" >"$T/dsnap1"
 quietly "$REPO/deploy/fleet-init.sh" "$FLEET"
 snapshot "$FLEET" >"$T/dsnap2"
