@@ -57,7 +57,12 @@ if [ "$SEC_AUTH" = dynsec ]; then
     bound_refused "mfp-1's credentials under the inspector's client id refused" mfp-1 "$DEV_PW" "$PDS_INSPECTOR_USER"
     bound_refused "the server's own account under another client id refused" \
         "$PDS_SERVER_USER" "$SERVER_PW" not-the-server
-    check "mfp-2's live session was not taken over" bash -c "! grep -q 'mfp-2.*already connected\|mfp-2.*session taken over' '$BROKER_LOG' && kill -0 ${CLIENT_PID[holder]}"
+    check "mfp-2's live session was not taken over" kill -0 "${CLIENT_PID[holder]}"
+    # One connection per account: a second login with the same credentials (and so the
+    # same client id) replaces the first rather than adding one.
+    client_start second mfp-2 -t "$ROOT/devices/mfp-2/inbox"
+    check "a second connection of mfp-2 replaces its first (one connection per account)" \
+        wait_until "$DEADLINE_S" client_gone holder
 fi
 
 echo "# listeners"
