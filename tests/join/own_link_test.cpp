@@ -59,10 +59,12 @@ TEST(OwnBrokerLink, ServerSendsNoPasswordToAListenerTheFleetCaDidNotSign) {
               0);
     const std::string capture = dir.file("thief.capture");
     const std::string port = std::to_string(fleet.tls_port());
-    Process thief({"/usr/bin/python3", std::string(PDSYNC_SOURCE_DIR) + "/tests/join/fake_broker.py",
-                   port, crt, key, capture},
-                  dir.file("thief.log"));
-    ASSERT_TRUE(wait_until([&] { return port_open(fleet.tls_port()); })) << slurp(dir.file("thief.log"));
+    Process thief(
+        {"/usr/bin/python3", std::string(PDSYNC_SOURCE_DIR) + "/tests/join/fake_broker.py", port,
+         crt, key, capture},
+        dir.file("thief.log"));
+    ASSERT_TRUE(wait_until([&] { return port_open(fleet.tls_port()); }))
+        << slurp(dir.file("thief.log"));
     ASSERT_TRUE(thief.running()) << slurp(dir.file("thief.log"));
     // port_open's probe is connection 1.
     ASSERT_TRUE(wait_until([&] { return count(slurp(capture), "connection ") >= 1; }));
@@ -112,9 +114,9 @@ TEST(OwnBrokerLink, ServerSendsNoPasswordToAListenerTheFleetCaDidNotSign) {
     const std::size_t device_end = slurp(capture).size();
 
     // `pdsync watch` with the inspector's password.
-    auto watch = run_cli({"watch", "--broker", fleet.uri(), "--ca-file", fleet.ca_file(),
-                          "--username", "inspector", "--password", "watch-secret-password",
-                          "--timeout-ms", "3000"});
+    auto watch =
+        run_cli({"watch", "--broker", fleet.uri(), "--ca-file", fleet.ca_file(), "--username",
+                 "inspector", "--password", "watch-secret-password", "--timeout-ms", "3000"});
     EXPECT_GE(connections_since(device_end), 1u) << watch.out << watch.err;
     thief.stop();
 

@@ -62,7 +62,6 @@ make_fleet() {
     TLS_PORT=$(free_port)
     while [ "$TLS_PORT" = "$PORT" ]; do TLS_PORT=$(free_port); done
     ROOT=$PDS_DEFAULT_ROOT
-    DATA=$FLEET/data
     if ! "$REPO/deploy/fleet-init.sh" "$FLEET" --port "$PORT" --tls-port "$TLS_PORT" \
         --tls-addr 127.0.0.1 --server-host localhost --run-user "$(id -un)" \
         --broker-auth "$SEC_AUTH" "$@" >"$T/fleet-init.log" 2>&1; then
@@ -222,9 +221,10 @@ dynsec_setup() {
     server_stop
     # The stand-in's account, made with the server's (the plugin's admin) credentials and
     # client id while the server is stopped.
-    ctrl createClient "$TEST_SERVER_USER" -p "$TEST_SERVER_PW" \
-        && ctrl addClientRole "$TEST_SERVER_USER" pdsync-server \
-        || die_setup "could not make the test's server account" "$T/commands.log"
+    if ! ctrl createClient "$TEST_SERVER_USER" -p "$TEST_SERVER_PW" \
+        || ! ctrl addClientRole "$TEST_SERVER_USER" pdsync-server; then
+        die_setup "could not make the test's server account" "$T/commands.log"
+    fi
     local name
     for name in $(dynsec_devices); do clear_retained "$ROOT/devices/$name/presence"; done
     clear_retained "$ROOT/server/status"
