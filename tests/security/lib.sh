@@ -144,10 +144,13 @@ dynsec_enroll() {
         pids+=($!)
         BG_PIDS+=($!)
         wait_until 30 member_since "$name" "${before:-0}" || die_setup "$name did not become a member" "$T/server.log"
+        # The promotion ends its session; stop it only once it is back, not mid-handshake.
+        wait_until 30 reconnected "$T/device-$name.log" || die_setup "$name did not reconnect as a member" "$T/device-$name.log"
     done
     for name in "${pids[@]}"; do kill "$name" 2>/dev/null || true; wait "$name" 2>/dev/null || true; done
     [ -n "$was_running" ] || server_stop
 }
+reconnected() { [ "$(grep -c 'connected to mqtts://' "$1" || true)" -ge 2 ]; }
 member_since() { [ "$(grep -c "join: device '$1' is now a member" "$T/server.log" || true)" -gt "$2" ]; }
 
 # The devices' daemons leave their retained presence behind; the tests expect a clean slate.
