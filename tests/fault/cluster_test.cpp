@@ -560,9 +560,10 @@ TEST(Cluster, InitFromASingleServerThenPromoteItsStandby) {
     ASSERT_EQ(d.edit("addressbook", add("clustered", 2)).value("state", ""), "acked") << a.log();
 
     // The standby: started empty, added by the leader, catches up without voting.
+    const std::string backups_b = dir.file("backups-b");
     Server b(dir, {broker_b.uri()},
              {"--cluster-id", "2", "--cluster-listen", addr_b, "--cluster-join",
-              "--cluster-secret-file", secret},
+              "--cluster-secret-file", secret, "--backup-dir", backups_b},
              "server-b");
     auto added = run_cli({"cluster", "add", "--server-socket", a.admin_socket(), "--id", "2",
                           "--address", addr_b, "--role", "standby"});
@@ -588,6 +589,12 @@ TEST(Cluster, InitFromASingleServerThenPromoteItsStandby) {
         return s["last_applied"] == cluster_status(a)["commit_index"] &&
                s.value("last_applied", uint64_t{0}) > 0;
     })) << b.log();
+    // Backups work on the standby's store as on a single server's: it holds what was applied.
+    Value backup = b.admin({{"cmd", "backup-now"}, {"label", "standby"}});
+    ASSERT_TRUE(backup.value("ok", false)) << backup.dump() << b.log();
+    StoredDoc saved = stored_doc(backups_b + "/" + backup.value("id", "") + ".db");
+    for (const char* id : {"single", "clustered", "replicated", "standby-down"})
+        EXPECT_EQ(saved.ids.count(id), 1u) << id << " missing from the standby's backup";
     // The status says in words which member this is and who leads.
     auto words = run_cli({"status", "--server-socket", a.admin_socket()});
     ASSERT_EQ(words.exit_code, 0) << words.err;
