@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -676,6 +677,20 @@ TEST(ClusterAuth, PeersWithoutTheClusterSecretAreDroppedBeforeRaftSeesThem) {
                             std::chrono::seconds(2)))
         << cluster_status(b).dump();
     EXPECT_EQ(cluster_status(a)["term"], before["term"]);
+
+    // `pdsync cluster secret` makes files only their owner reads, and never overwrites one.
+    struct stat st {};
+    ASSERT_EQ(::stat(secret.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    auto read_all = [](const std::string& path) {
+        std::ifstream in(path);
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    };
+    const std::string before_text = read_all(secret);
+    auto again = run_cli({"cluster", "secret", "--out", secret});
+    EXPECT_NE(again.exit_code, 0) << again.out;
+    EXPECT_EQ(read_all(secret), before_text);
+    EXPECT_EQ(before_text.size(), 65u);  // 64 hex digits and a newline
 
     // Refused at start: a secret others may read, and cluster options without a secret.
     const std::string loose = dir.file("loose.key");
