@@ -7,6 +7,7 @@
 
 #include "client-node/client_view.hpp"
 #include "shared/clock.hpp"
+#include "shared/text.hpp"
 #include "shared/tuning.hpp"
 #include "shared/user_id.hpp"
 
@@ -259,15 +260,24 @@ void ClientNode::on_join(const JoinReply& r) {
     merging_ = true;
     register_local_documents();
     next_send_seq_ = 0;
-    send_outbox();
+    // The server holds a user's edits only from a device where that user has a session
+    // (docs/security.md): the login goes before the outbox, and an edit of a user who has
+    // logged out since announces that user's session again (send_outbox).
+    announced_.clear();
     if (login_) {
         // Tell the server who is here (LRU order); for a login not yet ready this also
         // asks for the manifest it waits on.
-        (void)link_->publish(topics_.device(settings_.device_id, TopicKind::device_events),
-                             encode_msgpack_unchecked(event_to_value(
-                                 {settings_.device_id, EventKind::login, login_->user, now_ms()})),
-                             false);
+        announce(login_->user);
     }
+    send_outbox();
+}
+
+void ClientNode::announce(const std::string& user) {
+    announced_.insert(user);
+    (void)link_->publish(topics_.device(settings_.device_id, TopicKind::device_events),
+                         encode_msgpack_unchecked(event_to_value(
+                             {settings_.device_id, EventKind::login, user, now_ms()})),
+                         false);
 }
 
 // First merge: data only this device holds becomes a registration. The server keeps the
@@ -326,6 +336,9 @@ void ClientNode::send_outbox() {
         cs.registers = row.registers;
         cs.created_at = row.created_at;
         cs.ops = row.ops;
+        // An edit made offline by a user who has logged out since: the session it was made
+        // in ended when the device went offline.
+        if (!row.user.empty() && !row.registers && !announced_.count(row.user)) announce(row.user);
         auto st = link_->publish(topics_.device(settings_.device_id, TopicKind::device_changes),
                                  encode_msgpack_unchecked(change_set_to_value(cs)), false);
         if (!st) {
@@ -523,7 +536,19 @@ void ClientNode::unsubscribe_user(const std::string& user) {
 }
 
 void ClientNode::on_login_reply(const LoginReply& r) {
-    if (!login_ || r.user != login_->user || login_->ready) return;
+    if (!login_ || r.user != login_->user) return;
+    if (r.reason != Errc::ok) {
+        set_error(std::string(errc_name(r.reason)) + ": " + r.message);
+        spdlog::warn("device={} login of {} refused by the server: {} ({})", settings_.device_id,
+                     quoted_text(r.user), errc_name(r.reason), r.message);
+        subscribe_user(login_->user);
+        if (!login_->ready) finish_login("cache");
+        return;
+    }
+    // The server granted this device the user's documents (the broker's session plugin)
+    // before it sent this reply: subscribing now has the retained ones delivered.
+    subscribe_user(login_->user);
+    if (login_->ready) return;
     login_->manifest = true;
     login_->versions = r.versions;
     check_login_ready();
@@ -636,6 +661,7 @@ void ClientNode::tick() {
     if (login_ && !login_->ready && now >= login_->deadline) {
         spdlog::warn("device={} user={} no answer from the server; using cached documents",
                      settings_.device_id, login_->user);
+        subscribe_user(login_->user);
         finish_login("cache");
     }
     std::erase_if(edit_waiters_, [&](auto& kv) {
@@ -729,15 +755,14 @@ Value ClientNode::cmd_login(Request& r, bool& deferred) {
         ls.started = Clock::now();
         ls.deadline = ls.started + tuning::kLoginServerWait;
         login_ = std::move(ls);
-        subscribe_user(user);
         bool server_reachable =
             connected_ && (joined_ || server_status_.value("server_online", false));
         if (server_reachable) {
-            (void)link_->publish(topics_.device(settings_.device_id, TopicKind::device_events),
-                                 encode_msgpack_unchecked(event_to_value(
-                                     {settings_.device_id, EventKind::login, user, now_ms()})),
-                                 false);
+            // Subscribed at the server's reply, once the broker lets this device read the
+            // user's documents (on_login_reply).
+            announce(user);
         } else {
+            subscribe_user(user);
             // Offline, or no server online: the cached documents are all there is. The
             // subscription stays, so the server's documents still arrive when it comes.
             finish_login("cache");
@@ -766,6 +791,7 @@ Value ClientNode::cmd_logout() {
                              false);
     }
     unsubscribe_user(user);
+    announced_.erase(user);  // edits still in the outbox announce the session again
     for (auto& w : login_waiters_)
         w.reply->set_value(error_reply(Errc::busy, "logged out before ready"));
     login_waiters_.clear();

@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <variant>
 
@@ -109,6 +110,8 @@ class ClientNode {
     uint64_t pending_changes();
     void send_outbox();
     void subscribe_user(const std::string& user);
+    // Publishes a login event for `user`: the server's session for it (docs/security.md).
+    void announce(const std::string& user);
     void unsubscribe_user(const std::string& user);
     void check_login_ready();
     void finish_login(const std::string& source);
@@ -153,6 +156,7 @@ class ClientNode {
     int join_attempts_ = 0;
 
     std::map<uint64_t, Clock::time_point> inflight_;
+    std::set<std::string> announced_;  // users whose login this connection has sent
     uint64_t next_send_seq_ = 0;
     std::optional<LoginState> login_;
     std::vector<Waiter> login_waiters_;

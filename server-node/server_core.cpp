@@ -10,6 +10,7 @@
 #include "shared/clock.hpp"
 #include "shared/merge.hpp"
 #include "shared/secrets.hpp"
+#include "shared/text.hpp"
 #include "shared/tuning.hpp"
 
 namespace pdsync::server {
@@ -28,7 +29,15 @@ std::vector<Outbound> ServerCore::handle_batch(const std::vector<Inbound>& batch
                                                const EarlyPublish& before_commit) {
     Batch b;
     return transact(b, [&] {
+        sessions_.expire(now_ms(), b.session_lines);
         for (const auto& msg : batch) handle_one(msg, b);
+        if (!b.session_lines.empty()) {
+            // The grant before the login reply: the broker applies it before it routes the
+            // reply, so the device's subscription after the reply is already allowed.
+            b.early.insert(b.early.begin(), Outbound{topics_.server_sessions(),
+                                                     std::move(b.session_lines), false});
+            b.session_lines.clear();
+        }
         if (!b.early.empty()) {
             if (before_commit) {
                 before_commit(std::move(b.early));
@@ -67,6 +76,9 @@ std::vector<Outbound> ServerCore::transact(Batch& b, const std::function<void()>
         }
         last_batch_had_changes_ = false;
         flush_acks(failed);
+        if (!b.session_lines.empty())
+            failed.replies.insert(failed.replies.begin(),
+                                  {topics_.server_sessions(), std::move(b.session_lines), false});
         return std::move(failed.replies);
     }
     // Committed: now the world may learn about it.
@@ -81,6 +93,8 @@ std::vector<Outbound> ServerCore::transact(Batch& b, const std::function<void()>
     }
     for (auto& [id, row] : b.devices) devices_[id] = row;
     std::vector<Outbound> out;
+    if (!b.session_lines.empty())
+        out.push_back({topics_.server_sessions(), std::move(b.session_lines), false});
     for (const auto& key : b.deleted) {
         if (b.dirty.count(key)) continue;
         out.push_back({doc_topic(key), "", true});
@@ -362,8 +376,9 @@ AckReply ServerCore::apply_changes(const ChangeSet& cs, DeviceRow& dev, Batch& b
         return fail(Errc::category_disabled, "the device declared no support for " +
                                                  std::string(category_name(cs.category)));
     }
-    if (is_personal(cs.category) && !store_.find_user(cs.user)) {
-        if (auto st = register_user(cs.user, b); !st) return fail(st.code(), st.error().message);
+    if (is_personal(cs.category)) {
+        if (auto st = check_session(cs, dev.device_id, b); !st)
+            return fail(st.code(), st.error().message);
     }
     Document* doc = document(cs.key(), b);
     int64_t now = now_ms();
@@ -441,15 +456,40 @@ AckReply ServerCore::apply_changes(const ChangeSet& cs, DeviceRow& dev, Batch& b
     return r;
 }
 
-Status ServerCore::register_user(const std::string& user, Batch& b) {
+Status ServerCore::check_session(const ChangeSet& cs, const std::string& device_id, Batch& b) {
+    bool known = store_.find_user(cs.user).has_value();
+    if (sessions_.has(device_id, cs.user)) {
+        sessions_.touch(device_id, cs.user, now_ms());
+        return known ? Status{Ok{}} : register_user(cs.user, b);
+    }
+    // A first merge brings documents of users the device held before it joined, with no
+    // login: only for a user the server does not hold, against the device's new-user
+    // tokens, and never evicting anyone.
+    if (cs.registers && !known) {
+        PDS_CHECK(sessions_.take_new_user(device_id, now_ms()));
+        return register_user(cs.user, b, false);
+    }
+    spdlog::warn("device={} user={} change set refused: no_session (no login of this user on "
+                 "this device)",
+                 device_id, quoted_text(cs.user));
+    return make_error(Errc::no_session,
+                      "the user has no session on this device: a login event must come first");
+}
+
+Status ServerCore::register_user(const std::string& user, Batch& b, bool may_evict) {
     // The limit is a hard policy: the least recently used user makes room (DESIGN.md 5.7).
     while (store_.count_users() >= static_cast<std::size_t>(std::max(1, settings_.user_limit))) {
+        if (!may_evict)
+            return make_error(Errc::user_limit,
+                              "the user limit is reached; a new user is registered only at a login");
         auto victim = store_.least_recent_user(user);
         if (!victim) return make_error(Errc::user_limit, "user limit reached and no user to evict");
         evict_user(victim->user, b);
     }
     int64_t now = now_ms();
-    store_.save_user(UserRow{user, now, now});
+    // Registered without a login (a first merge): never used here, so the first to make
+    // room, behind every user who has logged in.
+    store_.save_user(UserRow{user, now, may_evict ? now : 0});
     b.users.insert(user);
     b.status_changed = true;
     spdlog::info("user={} registered", user);
@@ -473,6 +513,7 @@ void ServerCore::evict_user(const std::string& user, Batch& b) {
         }
     }
     store_.delete_user(user);
+    sessions_.close_user(user, b.session_lines);
     b.users.insert(user);
     EvictNotice notice{{user}};
     for (const auto& [id, d] : devices_) {
@@ -499,10 +540,25 @@ Document* ServerCore::document(const DocKey& key, Batch& b) {
 void ServerCore::on_event(const std::string& device_id, const DeviceEvent& e, Batch& b) {
     DeviceRow* dev = joined_device(device_id, b);
     if (!dev) return;
-    if (e.kind != EventKind::login) return;
+    if (e.kind == EventKind::logout) return sessions_.close(device_id, e.user, b.session_lines);
     LoginReply r;
     r.user = e.user;
-    if (auto u = store_.find_user(e.user)) {
+    auto known = store_.find_user(e.user);
+    if (!known && !sessions_.has(device_id, e.user)) {
+        // A user the server does not hold: a new user, at the device's bounded rate.
+        if (auto st = sessions_.take_new_user(device_id, now_ms()); !st) {
+            spdlog::warn("device={} user={} login refused: {} ({})", device_id, quoted_text(e.user),
+                         errc_name(st.code()), st.error().message);
+            r.reason = st.code();
+            r.message = st.error().message;
+            b.status_changed = true;
+            b.early.push_back({topics_.device(device_id, TopicKind::device_inbox),
+                               encode_msgpack_unchecked(reply_to_value(r)), false});
+            return;
+        }
+    }
+    sessions_.open(device_id, e.user, now_ms(), b.session_lines);
+    if (auto& u = known) {
         u->last_used_at = std::max(u->last_used_at + 1, now_ms());
         store_.save_user(*u);
         b.users.insert(e.user);
@@ -516,7 +572,8 @@ void ServerCore::on_event(const std::string& device_id, const DeviceEvent& e, Ba
         }
     }
     dev->last_sync_at = now_ms();
-    spdlog::info("device={} user={} login ({} documents)", device_id, e.user, r.versions.size());
+    spdlog::info("device={} user={} login ({} documents)", device_id, quoted_text(e.user),
+                 r.versions.size());
     b.early.push_back({topics_.device(device_id, TopicKind::device_inbox),
                        encode_msgpack_unchecked(reply_to_value(r)), false});
 }
@@ -528,6 +585,7 @@ void ServerCore::on_presence(const std::string& device_id, const Presence& p, Ba
         pending = p.pending;
         b.status_changed = true;
     }
+    if (!p.online) sessions_.close_device(device_id, b.session_lines);
     if (changed) {
         b.status_changed = true;
         spdlog::info("device={} {}", device_id, p.online ? "online" : "offline");
@@ -601,6 +659,10 @@ void ServerCore::add_inspect(std::vector<Outbound>& out, const std::string& topi
                    true});
 }
 
+Outbound ServerCore::session_table_message() const {
+    return {topics_.server_sessions(), sessions_.table(), false};
+}
+
 Outbound ServerCore::status_message() const {
     return {topics_.server_status(), encode_msgpack_unchecked(status_value()), true};
 }
@@ -626,6 +688,7 @@ Value ServerCore::status_value() const {
                    {"not_synced", settings_.categories.minus(d.supported).names()},
                    {"last_error", d.last_error},
                    {"server_machine", id == settings_.device_id}};
+        m.update(sessions_.status_of(id));
         machines.push_back(std::move(m));
     }
     Value refused = Value::object();

@@ -9,6 +9,7 @@
 #include <cstdlib>
 
 #include "shared/clock.hpp"
+#include "shared/text.hpp"
 #include "shared/tuning.hpp"
 
 namespace pdsync::server {
@@ -33,11 +34,7 @@ ServerNode::ServerNode(std::unique_ptr<ServerStore> store, Topics topics, Server
             publisher_->on_message(m.topic, m.payload);
             return;
         }
-        {
-            std::lock_guard lock(mu_);
-            queue_.push_back(Inbound{std::move(m.topic), std::move(m.payload), m.retained});
-        }
-        cv_.notify_one();
+        enqueue(Inbound{std::move(m.topic), std::move(m.payload), m.retained, {}});
     };
     h.on_connected = [this] {
         {
@@ -96,6 +93,46 @@ void ServerNode::on_fence(const std::string& payload) {
         "--clear-fence to make it the primary again on purpose",
         fence->server_id, fence->at);
     ::kill(::getpid(), SIGTERM);  // main() stops cleanly and exits with status 3
+}
+
+void ServerNode::enqueue(Inbound&& in) {
+    // {root}/devices/{id}/...: the device level, without a full parse on Paho's thread.
+    const std::string prefix = topics_.root() + "/devices/";
+    if (in.topic.compare(0, prefix.size(), prefix) == 0) {
+        auto end = in.topic.find('/', prefix.size());
+        in.device = in.topic.substr(prefix.size(), end == std::string::npos ? end : end - prefix.size());
+    }
+    const std::size_t bytes = in.payload.size();
+    {
+        std::lock_guard lock(mu_);
+        std::size_t& mine = queued_by_device_[in.device];
+        if (mine + bytes > tuning::kMaxQueuedBytesPerDevice ||
+            queued_bytes_ + bytes > tuning::kMaxQueuedBytesTotal) {
+            // Not decoded, not acked: an honest device re-sends after kResendAfter; a
+            // flooding one costs the others nothing but this check.
+            uint64_t n = ++dropped_by_device_[in.device];
+            if (n == 1 || n % 100 == 0) {
+                spdlog::warn("device={} message of {} bytes dropped: {} bytes of it queued "
+                             "(bound {}), {} in all (bound {}); {} dropped so far",
+                             quoted_text(in.device), bytes, mine, tuning::kMaxQueuedBytesPerDevice,
+                             queued_bytes_, tuning::kMaxQueuedBytesTotal, n);
+            }
+            if (mine == 0) queued_by_device_.erase(in.device);
+            return;
+        }
+        mine += bytes;
+        queued_bytes_ += bytes;
+        queue_.push_back(std::move(in));
+    }
+    cv_.notify_one();
+}
+
+void ServerNode::dequeued(const Inbound& in) {
+    queued_bytes_ -= in.payload.size();
+    auto it = queued_by_device_.find(in.device);
+    if (it == queued_by_device_.end()) return;
+    it->second -= std::min(it->second, in.payload.size());
+    if (it->second == 0) queued_by_device_.erase(it);
 }
 
 void ServerNode::wake_worker() {
@@ -233,6 +270,15 @@ void ServerNode::stop() {
 
 void ServerNode::publish_all(const std::vector<Outbound>& out) {
     for (const auto& o : out) {
+        // The broker drops a connection whose packet is over its max_packet_size, and the
+        // same publish would come again after the reconnect: never send one.
+        if (o.topic.size() + o.payload.size() + tuning::kPublishOverheadBytes >
+            tuning::kBrokerMaxPacketBytes) {
+            spdlog::error("mqtt: not publishing {}: {} bytes, over the broker's packet limit of "
+                          "{}",
+                          quoted_text(o.topic), o.payload.size(), tuning::kBrokerMaxPacketBytes);
+            continue;
+        }
         if (auto st = link_->publish(o.topic, o.payload, o.retained); !st) {
             // Documents come back with the reconcile after reconnect; acks with the
             // device's re-send, answered from the applied table.
@@ -265,6 +311,7 @@ void ServerNode::worker_loop() {
             reconcile = reconcile_;
             reconcile_ = false;
             while (!queue_.empty() && batch.size() < tuning::kMaxBatchMessages) {
+                dequeued(queue_.front());
                 batch.push_back(std::move(queue_.front()));
                 queue_.pop_front();
             }
@@ -279,6 +326,8 @@ void ServerNode::worker_loop() {
         }
         if (reconcile && core_) {
             core_->reset_presence();
+            // A broker that restarted holds no grants: the whole table, before anything.
+            publish_all({core_->session_table_message()});
 
             if (clear_own_fence_) {
                 publish_all({{fence_topic_, "", true}});

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -75,6 +76,11 @@ class ServerNode {
     Value promote();        // worker thread
     void wake_worker();
     void on_fence(const std::string& payload);  // Paho's thread
+    // Paho's thread: queues a device message unless its device, or the queue as a whole,
+    // holds more payload bytes than the bounds in tuning.hpp (docs/security.md).
+    void enqueue(Inbound&& in);
+    // Worker thread, under mu_: the bytes of a message taken off the queue.
+    void dequeued(const Inbound& in);
 
     std::unique_ptr<ServerStore> store_;
     Topics topics_;
@@ -97,6 +103,9 @@ class ServerNode {
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<Inbound> queue_;
+    std::size_t queued_bytes_ = 0;                        // under mu_
+    std::map<std::string, std::size_t> queued_by_device_;  // under mu_
+    std::map<std::string, uint64_t> dropped_by_device_;    // under mu_
     std::deque<std::shared_ptr<AdminJob>> admin_jobs_;
     bool reconcile_ = false;
     bool replication_wake_ = false;

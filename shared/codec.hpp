@@ -23,6 +23,7 @@ struct DecodeLimits {
     std::size_t max_string = tuning::kMaxStringBytes;
     std::size_t max_array = tuning::kMaxArrayItems;
     std::size_t max_map = tuning::kMaxMapItems;
+    std::size_t max_items = tuning::kMaxDecodedItems;  // all values of the payload together
 };
 
 // Decodes exactly one MessagePack value filling all of `bytes`. Map keys must be strings;

@@ -151,6 +151,10 @@ struct LoginReply {
     std::string user;
     bool known = false;
     std::map<Category, uint64_t> versions;
+    // Set when the server opened no session for this login (Errc::rate_limited: too many
+    // new users from this device); the device then holds no session for the user.
+    Errc reason = Errc::ok;
+    std::string message;
 };
 
 // The server dropped these users (least recently used, or an administrator's delete).

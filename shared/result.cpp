@@ -5,7 +5,7 @@
 
 namespace pdsync {
 namespace {
-constexpr std::array<std::string_view, 24> kNames = {
+constexpr std::array<std::string_view, 27> kNames = {
     "ok",
     "malformed",
     "too_large",
@@ -30,6 +30,9 @@ constexpr std::array<std::string_view, 24> kNames = {
     "io",
     "invalid_argument",
     "user_limit",
+    "no_session",
+    "rate_limited",
+    "bad_text",
 };
 }  // namespace
 

@@ -79,4 +79,44 @@ inline constexpr std::chrono::milliseconds kReconnectMin{100};
 inline constexpr std::chrono::milliseconds kReconnectMax{5000};
 inline constexpr std::chrono::seconds kConnectTimeout{5};
 
+// ---- A compromised device (docs/security.md) -------------------------------------------
+// Values one payload may decode to, all levels together: the per-array and per-map bounds
+// alone let 4 MiB of nested nil arrays become millions of values. A large address book
+// (5,000 entries of ~20 fields) is ~100,000; a quarter million leaves room.
+inline constexpr std::size_t kMaxDecodedItems = 256 * 1024;
+// Texts a device reports about itself, stored and shown in `pdsync status`: a product
+// name, a firmware version, a location label. Panels show a line or two.
+inline constexpr std::size_t kMaxProductBytes = 128;
+inline constexpr std::size_t kMaxFirmwareBytes = 128;
+inline constexpr std::size_t kMaxLocationBytes = 256;
+// Outbox epochs and auth-profile digests are ids and hex digests.
+inline constexpr std::size_t kMaxTokenBytes = 128;
+// Names of an entry's fields ("host", "password", ...): short identifiers.
+inline constexpr std::size_t kMaxFieldNameBytes = 128;
+// A session (a login seen, no logout since) ends after this long without a login event
+// or change set from it: a working day and then some, so a user who stays logged in all
+// day is not cut off, and a forgotten session does not outlive the night.
+inline constexpr std::chrono::hours kSessionIdleTimeout{12};
+// Sessions one device holds at once; a panel has one user at a time, a few more cover
+// users who left without logging out. The oldest goes first.
+inline constexpr std::size_t kMaxSessionsPerDevice = 8;
+// New users (first login of a user the server does not hold) per device: a burst, then a
+// steady rate. A device on its first day in a 1,000-user office sees a few dozen new
+// users in a morning; a flood of made-up users is held to 60 an hour, so the user limit
+// of 1,000 is not reached in less than a day of flooding, and the flood shows in status.
+inline constexpr int kNewUsersBurstPerDevice = 30;
+inline constexpr std::chrono::seconds kNewUserRefillEvery{60};
+// The server's inbound queue, in bytes of payload: per device, room for four full-size
+// change sets (a device sends at most 16 in flight, most far smaller); in all, room for
+// every device of a large fleet to have a few in the queue. A message past either bound
+// is dropped before it is decoded: the device has no ack, re-sends after kResendAfter,
+// and the others go on.
+inline constexpr std::size_t kMaxQueuedBytesPerDevice = 16 * 1024 * 1024;
+inline constexpr std::size_t kMaxQueuedBytesTotal = 128 * 1024 * 1024;
+// The broker's max_packet_size (broker-config/mosquitto.conf.template): a publish whose
+// topic and payload would not fit is not sent (the broker would drop the connection).
+inline constexpr std::size_t kBrokerMaxPacketBytes = 4259840;
+// Room for the fixed header, topic length field, packet id and v5 properties.
+inline constexpr std::size_t kPublishOverheadBytes = 1024;
+
 }  // namespace pdsync::tuning

@@ -50,6 +50,9 @@ class Topics {
         const;                            // {root}/server/replication/request  standby -> primary
     std::string replication_ack() const;  // {root}/server/replication/ack      standby -> primary
     std::string server_fence() const;     // {root}/server/fence    promoted server, retained
+    // The session table for the broker's session plugin (broker-plugin/): grants and
+    // revocations of users/ reads, written by the server only, read by no client.
+    std::string server_sessions() const;  // {root}/server/sessions
 
     // Subscription filters the nodes use.
     std::string all_user_docs_filter() const;                      // {root}/users/+/+

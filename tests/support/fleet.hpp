@@ -22,6 +22,7 @@ struct BrokerOptions {
     bool anonymous = true;  // the security tests use password files instead
     std::string password_file;
     std::string acl_file;
+    std::string extra;  // more config lines, verbatim (plugins, packet limits)
 };
 
 class Broker {
