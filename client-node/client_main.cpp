@@ -79,6 +79,7 @@ int main(int argc, char** argv) {
     net::wait_for_stop_signal_blocking_setup();
     std::unique_ptr<client::ClientStore> store;
     try {
+        net::make_private_parent(store_path);
         store = client::open_sqlite_client_store(store_path);
     } catch (const std::exception& e) {
         spdlog::critical("cannot open store {}: {}", store_path, e.what());

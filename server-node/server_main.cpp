@@ -112,6 +112,7 @@ int main(int argc, char** argv) {
     options.store_path = store_path;
     std::unique_ptr<server::ServerStore> store;
     try {
+        net::make_private_parent(store_path);
         store = server::open_sqlite_server_store(store_path);
     } catch (const std::exception& e) {
         spdlog::critical("cannot open store {}: {}", store_path, e.what());

@@ -106,9 +106,10 @@ void add_admin_commands(CLI::App& app, int& exit_code) {
     };
     auto print = [&](const Value& v, const std::function<void(const Value&)>& readable) {
         if (c.json) {
-            std::cout << v.dump() << "\n";
+            // ASCII only: control characters and bidirectional marks become \u escapes.
+            std::cout << v.dump(-1, ' ', true, Value::error_handler_t::replace) << "\n";
         } else {
-            readable(v);
+            readable(inert(v));
         }
     };
 

@@ -6,6 +6,7 @@
 
 #include "client-node/cli/cli_admin.hpp"
 #include "client-node/cli/cli_common.hpp"
+#include "shared/text.hpp"
 #include "shared/clock.hpp"
 #include "shared/net/mqtt_link.hpp"
 #include "shared/net/node_options.hpp"
@@ -52,7 +53,8 @@ void add_watch_command(CLI::App& app, int& exit_code) {
                 text = m.payload;  // the inspection view is JSON already
             }
             std::lock_guard lock(mu);
-            std::cout << m.topic << "  " << text << std::endl;
+            std::cout << escape_for_display(m.topic) << "  " << escape_for_display(text)
+                      << std::endl;
             ++seen;
             cv.notify_all();
         };
