@@ -34,8 +34,8 @@ std::vector<Outbound> ServerCore::handle_batch(const std::vector<Inbound>& batch
         if (!b.session_lines.empty()) {
             // The grant before the login reply: the broker applies it before it routes the
             // reply, so the device's subscription after the reply is already allowed.
-            b.early.insert(b.early.begin(), Outbound{topics_.server_sessions(),
-                                                     std::move(b.session_lines), false});
+            b.early.insert(b.early.begin(),
+                           Outbound{topics_.server_sessions(), std::move(b.session_lines), false});
             b.session_lines.clear();
         }
         if (!b.early.empty()) {
@@ -138,7 +138,8 @@ std::string ServerCore::doc_topic(const DocKey& key) const {
 void ServerCore::handle_one(const Inbound& msg, Batch& b) {
     auto topic = topics_.parse(msg.topic);
     if (!topic) {
-        spdlog::warn("mqtt: ignored message on '{}': {}", msg.topic, topic.error().message);
+        spdlog::warn("mqtt: ignored message on {}: {}", quoted_text(msg.topic),
+                     topic.error().message);
         return;
     }
     const std::string& device_id = topic->device_id;
@@ -147,8 +148,8 @@ void ServerCore::handle_one(const Inbound& msg, Batch& b) {
     }
     auto value = decode_msgpack(msg.payload);
     if (!value) {
-        spdlog::warn("device={} topic={} rejected payload: {} ({})", device_id, msg.topic,
-                     errc_name(value.code()), value.error().message);
+        spdlog::warn("device={} topic={} rejected payload: {} ({})", device_id,
+                     quoted_text(msg.topic), errc_name(value.code()), value.error().message);
         if (topic->kind == TopicKind::device_changes)
             refuse_change(device_id, 0, value.code(), value.error().message, b);
         return;
@@ -286,7 +287,8 @@ void ServerCore::on_hello(const std::string& device_id, const Hello& h, Batch& b
         if (!store_.find_user(u)) r.gone_users.push_back(u);
     }
     spdlog::info("device={} joined (product={} firmware={} syncs {} categories{})", device_id,
-                 h.product, h.firmware, r.categories.list().size(), is_new ? ", new" : "");
+                 quoted_text(h.product), quoted_text(h.firmware), r.categories.list().size(),
+                 is_new ? ", new" : "");
     reply(device_id, r, b);
 }
 
@@ -365,7 +367,8 @@ AckReply ServerCore::apply_changes(const ChangeSet& cs, DeviceRow& dev, Batch& b
         r.reason = code;
         r.message = std::move(message);
         spdlog::warn("device={} user={} category={} seq={} rejected: {} ({})", dev.device_id,
-                     cs.user, category_name(cs.category), cs.seq, errc_name(code), r.message);
+                     quoted_text(cs.user), category_name(cs.category), cs.seq, errc_name(code),
+                     r.message);
         return r;
     };
     if (!settings_.categories.contains(cs.category)) {
@@ -401,7 +404,7 @@ AckReply ServerCore::apply_changes(const ChangeSet& cs, DeviceRow& dev, Batch& b
         r.ok = true;
         r.version = 1;
         spdlog::info("device={} user={} category={} registered ({} entries)", dev.device_id,
-                     cs.user, category_name(cs.category), cs.ops.size());
+                     quoted_text(cs.user), category_name(cs.category), cs.ops.size());
         return r;
     }
     if (!doc) {
@@ -469,9 +472,10 @@ Status ServerCore::check_session(const ChangeSet& cs, const std::string& device_
         PDS_CHECK(sessions_.take_new_user(device_id, now_ms()));
         return register_user(cs.user, b, false);
     }
-    spdlog::warn("device={} user={} change set refused: no_session (no login of this user on "
-                 "this device)",
-                 device_id, quoted_text(cs.user));
+    spdlog::warn(
+        "device={} user={} change set refused: no_session (no login of this user on "
+        "this device)",
+        device_id, quoted_text(cs.user));
     return make_error(Errc::no_session,
                       "the user has no session on this device: a login event must come first");
 }
@@ -480,8 +484,9 @@ Status ServerCore::register_user(const std::string& user, Batch& b, bool may_evi
     // The limit is a hard policy: the least recently used user makes room (DESIGN.md 5.7).
     while (store_.count_users() >= static_cast<std::size_t>(std::max(1, settings_.user_limit))) {
         if (!may_evict)
-            return make_error(Errc::user_limit,
-                              "the user limit is reached; a new user is registered only at a login");
+            return make_error(
+                Errc::user_limit,
+                "the user limit is reached; a new user is registered only at a login");
         auto victim = store_.least_recent_user(user);
         if (!victim) return make_error(Errc::user_limit, "user limit reached and no user to evict");
         evict_user(victim->user, b);
@@ -492,7 +497,7 @@ Status ServerCore::register_user(const std::string& user, Batch& b, bool may_evi
     store_.save_user(UserRow{user, now, may_evict ? now : 0});
     b.users.insert(user);
     b.status_changed = true;
-    spdlog::info("user={} registered", user);
+    spdlog::info("user={} registered", quoted_text(user));
     return Ok{};
 }
 
@@ -520,7 +525,7 @@ void ServerCore::evict_user(const std::string& user, Batch& b) {
         if (!d.removed) reply(id, notice, b);
     }
     b.status_changed = true;
-    spdlog::info("user={} evicted (least recently used, user limit {})", user,
+    spdlog::info("user={} evicted (least recently used, user limit {})", quoted_text(user),
                  settings_.user_limit);
 }
 

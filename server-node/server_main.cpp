@@ -50,6 +50,9 @@ int main(int argc, char** argv) {
                    "Machines, the server machine included")
         ->capture_default_str()
         ->check(CLI::Range(1, 1000000));
+    app.add_option("--max-packet-bytes", options.max_packet_bytes,
+                   "The broker's max_packet_size: larger publishes are logged, not sent")
+        ->capture_default_str();
     app.add_flag("--inspect-view", settings.inspect_view,
                  "Publish a JSON view of every document under {root}/inspect/ (secrets redacted)");
     app.add_option("--user-limit", settings.user_limit,

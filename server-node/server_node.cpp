@@ -100,7 +100,8 @@ void ServerNode::enqueue(Inbound&& in) {
     const std::string prefix = topics_.root() + "/devices/";
     if (in.topic.compare(0, prefix.size(), prefix) == 0) {
         auto end = in.topic.find('/', prefix.size());
-        in.device = in.topic.substr(prefix.size(), end == std::string::npos ? end : end - prefix.size());
+        in.device =
+            in.topic.substr(prefix.size(), end == std::string::npos ? end : end - prefix.size());
     }
     const std::size_t bytes = in.payload.size();
     {
@@ -112,10 +113,11 @@ void ServerNode::enqueue(Inbound&& in) {
             // flooding one costs the others nothing but this check.
             uint64_t n = ++dropped_by_device_[in.device];
             if (n == 1 || n % 100 == 0) {
-                spdlog::warn("device={} message of {} bytes dropped: {} bytes of it queued "
-                             "(bound {}), {} in all (bound {}); {} dropped so far",
-                             quoted_text(in.device), bytes, mine, tuning::kMaxQueuedBytesPerDevice,
-                             queued_bytes_, tuning::kMaxQueuedBytesTotal, n);
+                spdlog::warn(
+                    "device={} message of {} bytes dropped: {} bytes of it queued "
+                    "(bound {}), {} in all (bound {}); {} dropped so far",
+                    quoted_text(in.device), bytes, mine, tuning::kMaxQueuedBytesPerDevice,
+                    queued_bytes_, tuning::kMaxQueuedBytesTotal, n);
             }
             if (mine == 0) queued_by_device_.erase(in.device);
             return;
@@ -273,10 +275,11 @@ void ServerNode::publish_all(const std::vector<Outbound>& out) {
         // The broker drops a connection whose packet is over its max_packet_size, and the
         // same publish would come again after the reconnect: never send one.
         if (o.topic.size() + o.payload.size() + tuning::kPublishOverheadBytes >
-            tuning::kBrokerMaxPacketBytes) {
-            spdlog::error("mqtt: not publishing {}: {} bytes, over the broker's packet limit of "
-                          "{}",
-                          quoted_text(o.topic), o.payload.size(), tuning::kBrokerMaxPacketBytes);
+            options_.max_packet_bytes) {
+            spdlog::error(
+                "mqtt: not publishing {}: {} bytes, over the broker's packet limit of "
+                "{}",
+                quoted_text(o.topic), o.payload.size(), options_.max_packet_bytes);
             continue;
         }
         if (auto st = link_->publish(o.topic, o.payload, o.retained); !st) {

@@ -20,8 +20,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
-#include <map>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -34,6 +34,7 @@
 #include "server-node/server_core.hpp"
 #include "shared/net/control_socket.hpp"
 #include "shared/net/mqtt_link.hpp"
+#include "shared/tuning.hpp"
 
 namespace pdsync::server {
 
@@ -48,6 +49,8 @@ struct ServerNodeOptions {
     // Start as the primary even where a fence names another server (--clear-fence): the
     // administrator brings this server back on purpose, and the fence is removed.
     bool clear_fence = false;
+    // The broker's max_packet_size: a publish that would not fit is never sent.
+    std::size_t max_packet_bytes = tuning::kBrokerMaxPacketBytes;
 };
 
 class ServerNode {
@@ -103,7 +106,7 @@ class ServerNode {
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<Inbound> queue_;
-    std::size_t queued_bytes_ = 0;                        // under mu_
+    std::size_t queued_bytes_ = 0;                         // under mu_
     std::map<std::string, std::size_t> queued_by_device_;  // under mu_
     std::map<std::string, uint64_t> dropped_by_device_;    // under mu_
     std::deque<std::shared_ptr<AdminJob>> admin_jobs_;

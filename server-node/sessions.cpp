@@ -35,9 +35,9 @@ void Sessions::open(const std::string& device, const std::string& user, int64_t 
     line(lines, "grant", device, user);
     spdlog::info("device={} user={} session opened", device, quoted_text(user));
     while (users.size() > tuning::kMaxSessionsPerDevice) {
-        auto oldest = std::min_element(users.begin(), users.end(), [](const auto& a, const auto& b) {
-            return a.second < b.second;
-        });
+        auto oldest =
+            std::min_element(users.begin(), users.end(),
+                             [](const auto& a, const auto& b) { return a.second < b.second; });
         spdlog::info("device={} user={} session closed: over {} sessions on one device", device,
                      quoted_text(oldest->first), tuning::kMaxSessionsPerDevice);
         line(lines, "revoke", device, oldest->first);
@@ -114,12 +114,11 @@ Status Sessions::take_new_user(const std::string& device, int64_t now_ms) {
     if (b.tokens < 1) {
         ++b.refused;
         b.refused_at_ms = now_ms;
-        return make_error(Errc::rate_limited,
-                          "this device brought more new users than " +
-                              std::to_string(tuning::kNewUsersBurstPerDevice) +
-                              " at once and one per " +
-                              std::to_string(tuning::kNewUserRefillEvery.count()) +
-                              " s; log in again later");
+        return make_error(
+            Errc::rate_limited,
+            "this device brought more new users than " +
+                std::to_string(tuning::kNewUsersBurstPerDevice) + " at once and one per " +
+                std::to_string(tuning::kNewUserRefillEvery.count()) + " s; log in again later");
     }
     b.tokens -= 1;
     return Ok{};

@@ -82,24 +82,76 @@ std::size_t count_items(std::string_view b, std::size_t max_items) {
         } else {
             auto need = [&](std::size_t n) { return i + 1 + n <= b.size(); };
             switch (t) {
-                case 0xcc: case 0xd0: skip = 1; break;
-                case 0xcd: case 0xd1: skip = 2; break;
-                case 0xca: case 0xce: case 0xd2: skip = 4; break;
-                case 0xcb: case 0xcf: case 0xd3: skip = 8; break;
-                case 0xd4: skip = 2; break;
-                case 0xd5: skip = 3; break;
-                case 0xd6: skip = 5; break;
-                case 0xd7: skip = 9; break;
-                case 0xd8: skip = 17; break;
-                case 0xc4: case 0xd9: if (!need(1)) return items; skip = 1 + be(i + 1, 1); break;
-                case 0xc5: case 0xda: if (!need(2)) return items; skip = 2 + be(i + 1, 2); break;
-                case 0xc6: case 0xdb: if (!need(4)) return items; skip = 4 + be(i + 1, 4); break;
-                case 0xc7: if (!need(1)) return items; skip = 2 + be(i + 1, 1); break;
-                case 0xc8: if (!need(2)) return items; skip = 3 + be(i + 1, 2); break;
-                case 0xc9: if (!need(4)) return items; skip = 5 + be(i + 1, 4); break;
-                case 0xdc: case 0xde: skip = 2; break;  // array16 / map16 headers
-                case 0xdd: case 0xdf: skip = 4; break;  // array32 / map32 headers
-                default: return items;  // 0xc1 (never used): the decoder refuses it
+                case 0xcc:
+                case 0xd0:
+                    skip = 1;
+                    break;
+                case 0xcd:
+                case 0xd1:
+                    skip = 2;
+                    break;
+                case 0xca:
+                case 0xce:
+                case 0xd2:
+                    skip = 4;
+                    break;
+                case 0xcb:
+                case 0xcf:
+                case 0xd3:
+                    skip = 8;
+                    break;
+                case 0xd4:
+                    skip = 2;
+                    break;
+                case 0xd5:
+                    skip = 3;
+                    break;
+                case 0xd6:
+                    skip = 5;
+                    break;
+                case 0xd7:
+                    skip = 9;
+                    break;
+                case 0xd8:
+                    skip = 17;
+                    break;
+                case 0xc4:
+                case 0xd9:
+                    if (!need(1)) return items;
+                    skip = 1 + be(i + 1, 1);
+                    break;
+                case 0xc5:
+                case 0xda:
+                    if (!need(2)) return items;
+                    skip = 2 + be(i + 1, 2);
+                    break;
+                case 0xc6:
+                case 0xdb:
+                    if (!need(4)) return items;
+                    skip = 4 + be(i + 1, 4);
+                    break;
+                case 0xc7:
+                    if (!need(1)) return items;
+                    skip = 2 + be(i + 1, 1);
+                    break;
+                case 0xc8:
+                    if (!need(2)) return items;
+                    skip = 3 + be(i + 1, 2);
+                    break;
+                case 0xc9:
+                    if (!need(4)) return items;
+                    skip = 5 + be(i + 1, 4);
+                    break;
+                case 0xdc:
+                case 0xde:
+                    skip = 2;
+                    break;  // array16 / map16 headers
+                case 0xdd:
+                case 0xdf:
+                    skip = 4;
+                    break;  // array32 / map32 headers
+                default:
+                    return items;  // 0xc1 (never used): the decoder refuses it
             }
         }
         if (skip > b.size() - i - 1) return items;

@@ -85,7 +85,8 @@ Status check_fields(const Value& v, std::size_t depth) {
     }
     if (v.is_object()) {
         for (auto it = v.begin(); it != v.end(); ++it) {
-            if (depth == 0) PDS_CHECK(validate_text(it.key(), tuning::kMaxFieldNameBytes, "field name"));
+            if (depth == 0)
+                PDS_CHECK(validate_text(it.key(), tuning::kMaxFieldNameBytes, "field name"));
             else if (!is_valid_utf8(it.key()))
                 return make_error(Errc::bad_text, "a field key is not UTF-8");
             PDS_CHECK(check_fields(it.value(), depth + 1));

@@ -36,7 +36,7 @@ enum class Errc {
     timeout,
     io,  // socket, file or process error outside the store
     invalid_argument,
-    user_limit,  // a change for a user the server cannot register
+    user_limit,    // a change for a user the server cannot register
     no_session,    // a user's change set or read from a device where that user has no session
     rate_limited,  // too many new users from one device, or a device flooding the server
     bad_text,      // a string with control characters or bidirectional overrides, or not UTF-8

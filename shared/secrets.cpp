@@ -68,8 +68,8 @@ Result<FleetKey> load_fleet_key(const std::string& path) {
 // "apiToken"), or is one of the short words, alone or after a separator or a lower-case
 // letter in camel case ("pin", "card_pin", "userPin"), so "spin" or "shipping" are not.
 constexpr std::array<std::string_view, 12> kSecretSuffixes = {
-    "password", "passwd", "passphrase", "secret", "token", "apikey", "api_key", "privatekey",
-    "private_key", "credential", "credentials", "passcode"};
+    "password", "passwd",     "passphrase",  "secret",     "token",       "apikey",
+    "api_key",  "privatekey", "private_key", "credential", "credentials", "passcode"};
 constexpr std::array<std::string_view, 3> kSecretWords = {"pin", "otp", "pwd"};
 
 bool is_secret_field(const std::string& name) {

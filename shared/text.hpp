@@ -27,7 +27,8 @@ bool is_printable_text(std::string_view s);
 
 // At most `max_bytes` bytes (Errc::too_large) and printable (Errc::bad_text); `what`
 // names the field in the message.
-[[nodiscard]] Status validate_text(std::string_view s, std::size_t max_bytes, std::string_view what);
+[[nodiscard]] Status validate_text(std::string_view s, std::size_t max_bytes,
+                                   std::string_view what);
 
 // The string with every control character, bidirectional mark, backslash and byte that
 // is not UTF-8 written as an escape (\n, \t, \x1b, \u202e, \\), so it prints as one inert

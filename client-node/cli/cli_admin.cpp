@@ -68,6 +68,14 @@ void print_status(const Value& s) {
                   << join(m.value("not_synced", Value::array()))
                   << (m.value("last_error", "").empty() ? "-" : m.value("last_error", "")) << "\n";
     }
+    // Devices whose new users were refused by the per-device rate (docs/security.md).
+    for (const auto& m : s.value("machines", Value::array())) {
+        if (auto n = m.value("new_users_refused", uint64_t{0}); n > 0) {
+            std::cout << "rate limited: " << m.value("device_id", "") << ": " << n
+                      << " new users refused, last at "
+                      << when(m.value("rate_limited_at", int64_t{0})) << "\n";
+        }
+    }
     const Value refused = s.value("refused", Value::object());
     for (auto it = refused.begin(); it != refused.end(); ++it) {
         std::cout << "refused: " << it.key() << ": " << it.value().get<std::string>() << "\n";

@@ -32,7 +32,8 @@ Value inert(const Value& v) {
     }
     if (v.is_object()) {
         Value out = Value::object();
-        for (auto it = v.begin(); it != v.end(); ++it) out[escape_for_display(it.key())] = inert(it.value());
+        for (auto it = v.begin(); it != v.end(); ++it)
+            out[escape_for_display(it.key())] = inert(it.value());
         return out;
     }
     return v;

@@ -6,11 +6,11 @@
 
 #include "client-node/cli/cli_admin.hpp"
 #include "client-node/cli/cli_common.hpp"
-#include "shared/text.hpp"
 #include "shared/clock.hpp"
 #include "shared/net/mqtt_link.hpp"
 #include "shared/net/node_options.hpp"
 #include "shared/secrets.hpp"
+#include "shared/text.hpp"
 
 namespace pdsync::cli {
 

@@ -48,7 +48,8 @@ class SessionCore : public ::testing::Test {
                             device);
         ASSERT_TRUE(std::get<JoinReply>(r.at(0)).accepted);
     }
-    std::vector<Outbound> event(const std::string& device, EventKind kind, const std::string& user) {
+    std::vector<Outbound> event(const std::string& device, EventKind kind,
+                                const std::string& user) {
         return send(topics.device(device, TopicKind::device_events),
                     event_to_value({device, kind, user, 0}));
     }
@@ -58,9 +59,15 @@ class SessionCore : public ::testing::Test {
     }
     AckReply change(const std::string& device, const std::string& user, bool registers = false) {
         uint64_t seq = ++seqs[device];
-        ChangeSet cs{device, "ep-" + device, seq, user, Category::keychain, registers, 0,
-                     {ChangeOp{OpKind::put, "e" + std::to_string(seq), {{"host", "nas"}}, 0,
-                               std::nullopt}}};
+        ChangeSet cs{
+            device,
+            "ep-" + device,
+            seq,
+            user,
+            Category::keychain,
+            registers,
+            0,
+            {ChangeOp{OpKind::put, "e" + std::to_string(seq), {{"host", "nas"}}, 0, std::nullopt}}};
         auto out = send(topics.device(device, TopicKind::device_changes), change_set_to_value(cs));
         return std::get<AckReply>(replies_to(out, device).at(0));
     }
@@ -138,8 +145,8 @@ TEST_F(SessionCore, FloodOfMadeUpUsersNeverEvictsARealUser) {
         ASSERT_TRUE(change("mfp-1", u).ok);
     }
     // Edits without logins: refused outright.
-    for (int i = 0; i < 10; ++i) EXPECT_EQ(change("mfp-evil", "x" + std::to_string(i)).reason,
-                                           Errc::no_session);
+    for (int i = 0; i < 10; ++i)
+        EXPECT_EQ(change("mfp-evil", "x" + std::to_string(i)).reason, Errc::no_session);
     // Registrations without logins (what a first merge sends): they fill free slots only.
     for (int i = 0; i < 10; ++i) change("mfp-evil", "r" + std::to_string(i), true);
     // Logins: bounded per device; each one that passes may evict, but the made-up users
@@ -175,8 +182,11 @@ TEST(Text, ControlCharactersAndBidiOverridesInUserIdsAreRefused) {
     EXPECT_TRUE(validate_user_id("jörg.müller"));
     EXPECT_EQ(validate_user_id("evil\x1b[2J").code(), Errc::bad_user_id);
     EXPECT_EQ(validate_user_id("a\nINFO forged line").code(), Errc::bad_user_id);
-    EXPECT_EQ(validate_user_id("admin\xe2\x80\xae" "gpj").code(), Errc::bad_user_id);  // U+202E
-    EXPECT_EQ(validate_user_id("x\xc2\x9b").code(), Errc::bad_user_id);                  // C1 CSI
+    EXPECT_EQ(validate_user_id("admin\xe2\x80\xae"
+                               "gpj")
+                  .code(),
+              Errc::bad_user_id);                                        // U+202E
+    EXPECT_EQ(validate_user_id("x\xc2\x9b").code(), Errc::bad_user_id);  // C1 CSI
     EXPECT_EQ(validate_text(std::string(300, 'a'), 256, "location").code(), Errc::too_large);
     EXPECT_EQ(validate_text("Floor\t3", 256, "location").code(), Errc::bad_text);
 }

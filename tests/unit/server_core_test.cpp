@@ -56,8 +56,8 @@ class ServerCoreTest : public ::testing::Test {
     // A login event: the session a device needs before it may change the user's documents.
     LoginReply login(const std::string& device, const std::string& user) {
         DeviceEvent e{device, EventKind::login, user, 0};
-        auto r = replies_to(send(topics.device(device, TopicKind::device_events), event_to_value(e)),
-                            device);
+        auto r = replies_to(
+            send(topics.device(device, TopicKind::device_events), event_to_value(e)), device);
         return std::get<LoginReply>(r.at(0));
     }
 
