@@ -520,7 +520,7 @@ void ClientNode::on_document(const ParsedTopic& t, const std::string& payload) {
 // ---- Login ----------------------------------------------------------------------------
 
 // One topic per synchronized category, not users/{uid}/+: a device whose firmware lacks a
-// category must not even receive it (DESIGN.md 5.8).
+// category must not even receive it (docs/protocol.md §5.8).
 void ClientNode::subscribe_user(const std::string& user) {
     CategorySet cats = joined_ ? syncs_ : settings_.supported;
     std::vector<std::string> filters;

@@ -52,7 +52,7 @@ class ClientNode {
     void start();
     void stop();
 
-    // A control request (see control_protocol.md): {"cmd": "status"|"login"|"logout"|
+    // A control request (docs/control-protocol.md): {"cmd": "status"|"login"|"logout"|
     // "show"|"edit", ...}. Blocks until answered; answers {"ok": true, ...} or
     // {"ok": false, "error": reason, "message": text}.
     Value request(const Value& req);

@@ -137,7 +137,7 @@ store = "/var/lib/pdsync/client.db"
 socket = "/run/pdsync/client.sock"
 # Seals keychain passwords so only the fleet's devices can read them.
 fleet-key-file = "$etc/fleet.key"
-# This machine's auth profile; it must match the server's (DESIGN.md 5.2), e.g.:
+# This machine's auth profile; it must match the server's (docs/protocol.md §5.2), e.g.:
 #   auth-method = "ldap"
 #   auth-realm = "corp.example"
 EOF

@@ -204,7 +204,7 @@ password = "$(cat "$fleet/secrets/$PDS_SERVER_USER.password")"
 root = "${cfg[root]}"
 store = "$data/server/server.db"
 device-id = "${cfg[server_device_id]}"
-# The auth profile every synchronized machine must share (DESIGN.md 5.2), e.g.:
+# The auth profile every synchronized machine must share (docs/protocol.md §5.2), e.g.:
 #   auth-method = "ldap"
 #   auth-realm = "corp.example"
 # A server node on another machine (a replica taking over) connects over TLS instead:

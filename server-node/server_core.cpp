@@ -307,7 +307,7 @@ void ServerCore::on_changes(const std::string& device_id, const ChangeSet& cs, B
         return refuse_change(device_id, cs.seq, Errc::not_joined,
                              "the device has not joined; send hello", b);
     // A member whose latest hello was refused (its auth profile or protocol changed) may
-    // not sync until a hello is accepted again (DESIGN.md 5.2).
+    // not sync until a hello is accepted again (docs/protocol.md §5.2).
     if (refused_.count(device_id)) {
         spdlog::warn("device={} change set refused: its last hello was refused ({})", device_id,
                      refused_.at(device_id));
@@ -466,12 +466,9 @@ Status ServerCore::check_session(const ChangeSet& cs, const std::string& device_
         return known ? Status{Ok{}} : register_user(cs.user, b);
     }
     // A first merge brings documents of users the device held before it joined, with no
-    // login: only for a user the server does not hold, against the device's new-user
-    // tokens, and never evicting anyone.
-    if (cs.registers && !known) {
-        PDS_CHECK(sessions_.take_new_user(device_id, now_ms()));
-        return register_user(cs.user, b, false);
-    }
+    // login: only for a user the server does not hold, and never evicting anyone, so a
+    // flood of them fills free slots at most (and goes first when a login needs room).
+    if (cs.registers && !known) return register_user(cs.user, b, false);
     spdlog::warn(
         "device={} user={} change set refused: no_session (no login of this user on "
         "this device)",
@@ -481,7 +478,7 @@ Status ServerCore::check_session(const ChangeSet& cs, const std::string& device_
 }
 
 Status ServerCore::register_user(const std::string& user, Batch& b, bool may_evict) {
-    // The limit is a hard policy: the least recently used user makes room (DESIGN.md 5.7).
+    // The limit is a hard policy: the least recently used user makes room (docs/protocol.md §5.7).
     while (store_.count_users() >= static_cast<std::size_t>(std::max(1, settings_.user_limit))) {
         if (!may_evict)
             return make_error(

@@ -1,4 +1,4 @@
-// The categories of personalized data (DESIGN.md section 2) and their properties:
+// The categories of personalized data (docs/protocol.md §2) and their properties:
 // personal (one document per user) or shared (one per fleet), ordered or not.
 #pragma once
 

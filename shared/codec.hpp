@@ -1,4 +1,4 @@
-// The MessagePack codec: bytes <-> Value with hard bounds (DESIGN.md section 6).
+// The MessagePack codec: bytes <-> Value with hard bounds (docs/protocol.md §6).
 // Decoding never trusts its input: size, nesting depth, string, binary, array and map
 // lengths are capped before anything is allocated, and every failure is an Error value.
 #pragma once

@@ -1,4 +1,4 @@
-// The merge rules (DESIGN.md 5.3 and 5.5), as pure functions over documents. The server
+// The merge rules (docs/protocol.md §5.3 and §5.5), as pure functions over documents. The server
 // runs them to apply a change set; a device runs the same functions to show its pending
 // (unacknowledged) edits on top of the last document the server sent, so both sides
 // agree by construction.

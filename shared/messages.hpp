@@ -1,4 +1,4 @@
-// The messages devices and the server exchange besides documents (DESIGN.md section 4):
+// The messages devices and the server exchange besides documents (docs/protocol.md §4):
 // change sets, hello (join request), login/logout events, presence, and the server's
 // inbox replies. Each has a `schema` and round-trips through Value; decoders validate
 // every field they read and keep nothing they do not understand.

@@ -13,7 +13,7 @@ namespace pdsync::tuning {
 // The protocol version a node speaks; a hello with another major version is refused.
 inline constexpr int kProtocolVersion = 1;
 
-// ---- Decoding bounds (DESIGN.md section 6: every decoded payload is bounded) -----------
+// ---- Decoding bounds (docs/protocol.md §6: every decoded payload is bounded) -----------
 // A realistic user document (200 address-book entries of ~1 KiB) is ~200 KiB; 4 MiB leaves
 // room for large home screens while capping what one message can make a node allocate.
 inline constexpr std::size_t kMaxPayloadBytes = 4 * 1024 * 1024;
@@ -40,10 +40,10 @@ inline constexpr int kDefaultUserLimit = 1000;
 
 // ---- Server ------------------------------------------------------------------------------
 // Group commit: the server drains up to this many queued messages into one transaction,
-// so one fsync covers many changes (DESIGN.md 9: ~50,000 rows/s batched vs 6,000 single).
+// so one fsync covers many changes (docs/protocol.md §9: ~50,000 rows/s batched vs 6,000 single).
 inline constexpr std::size_t kMaxBatchMessages = 512;
 // QoS 1 publishes in flight; mosquitto's default receive maximum is 20 and one above it
-// drops throughput ~60x (DESIGN.md 8).
+// drops throughput ~60x (docs/protocol.md §8).
 inline constexpr int kMaxInflightPublishes = 20;
 // Paho's outgoing buffer; its default of 100 stalls bulk republishing at start-up.
 inline constexpr int kMaxBufferedMessages = 200000;
@@ -72,7 +72,7 @@ inline constexpr std::chrono::milliseconds kLoginServerWait{5000};
 
 // ---- MQTT ----------------------------------------------------------------------------------
 // A device on a broker without an online server moves to the next broker of its list
-// after this long (DESIGN.md 5.11: devices follow the primary).
+// after this long (docs/protocol.md §5.11: devices follow the primary).
 inline constexpr std::chrono::milliseconds kFailoverAfter{10000};
 inline constexpr std::chrono::seconds kKeepAlive{10};  // presence goes offline within ~15 s
 inline constexpr std::chrono::milliseconds kReconnectMin{100};

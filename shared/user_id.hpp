@@ -1,5 +1,5 @@
 // User-id validation and the percent-encoding that makes any UTF-8 user id a single,
-// safe MQTT topic level (DESIGN.md section 4): every byte outside [A-Za-z0-9._-] becomes
+// safe MQTT topic level (docs/protocol.md §4): every byte outside [A-Za-z0-9._-] becomes
 // %XX, so '/', '+', '#', spaces and non-ASCII can never break the topic tree.
 #pragma once
 

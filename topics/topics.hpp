@@ -1,4 +1,4 @@
-// The v1 topic contract (DESIGN.md section 4; asyncapi.yaml beside this file). Every topic
+// The v1 topic contract (docs/protocol.md §4; asyncapi.yaml beside this file). Every topic
 // pdsync publishes or subscribes is built and parsed here, so no other code spells one.
 //
 //   Topics t("pds/v1");

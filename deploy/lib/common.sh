@@ -4,7 +4,7 @@
 # file byte-for-byte (and owner/mode) as it was. Sourced, never run; needs bash 4+.
 # shellcheck shell=bash
 
-# The two fixed broker accounts of the topic contract (DESIGN.md sections 4 and 6). They are
+# The two fixed broker accounts of the topic contract (docs/protocol.md §4 and §6). They are
 # not options: the ACL, the server node and the docs all name them.
 # shellcheck disable=SC2034  # used by the scripts that source this file
 PDS_SERVER_USER=pdsync-server
@@ -47,7 +47,7 @@ pds_valid_path() {
     case $1 in *[[:space:]\"\'\\\$\`%]*) return 1 ;; esac
 }
 
-# Loopback only: plaintext MQTT must never leave the machine (DESIGN.md section 6).
+# Loopback only: plaintext MQTT must never leave the machine (docs/protocol.md §6).
 pds_is_loopback() { [[ $1 == localhost || $1 == ::1 || $1 =~ ^127\.[0-9]+\.[0-9]+\.[0-9]+$ ]]; }
 
 # A host name or IPv4/IPv6 literal that devices use to reach the broker.

@@ -3,7 +3,7 @@
 // a standby's request it publishes a snapshot of the whole store; while a standby is heard
 // from it sends heartbeats. It also gates the primary's acks: while a standby is attached,
 // an inbox reply waits until the standby reports that it holds the reply's commit, so an
-// acknowledged change survives the loss of the primary (DESIGN.md 7). A standby that does
+// acknowledged change survives the loss of the primary (docs/protocol.md §7). A standby that does
 // not confirm within `ack_wait` is detached and replies go out without it; the status
 // (status()) shows its lag.
 //

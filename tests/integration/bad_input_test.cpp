@@ -1,4 +1,4 @@
-// Hostile input against the real pdsync-server (DESIGN.md section 6: every decoded payload
+// Hostile input against the real pdsync-server (docs/protocol.md §6: every decoded payload
 // is bounded; a bad one is rejected with a reason, logged, and the process goes on).
 // A device joined by hand over MQTT (a proper hello, the server's default auth profile)
 // sends bad change sets and hellos. For each, the test checks the reason code in the reply

@@ -1,5 +1,5 @@
 // Fleet-wide rules over real processes: the user limit evicts the least recently used
-// user everywhere (DESIGN.md 5.7); the broker's retained documents are rebuilt from the
+// user everywhere (docs/protocol.md §5.7); the broker's retained documents are rebuilt from the
 // store (7); the server may sleep only when no client is online (5.10).
 #include <gtest/gtest.h>
 

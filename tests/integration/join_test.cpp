@@ -1,4 +1,4 @@
-// Enable and auto-join (DESIGN.md 5.1-5.2): devices join by themselves; the server refuses
+// Enable and auto-join (docs/protocol.md §5.1-5.2): devices join by themselves; the server refuses
 // a different auth profile or one machine too many, with a reason the device shows;
 // accepted machines are remembered across server restarts; refused devices back off.
 #include <gtest/gtest.h>

@@ -1,6 +1,6 @@
-// Offline editing and exactly-once delivery (DESIGN.md 5.5, 7): a device cut off from the
-// broker keeps editing; its outbox survives kill -9 and drains on reconnect; a server
-// that dies between its commit and its ack applies nothing twice.
+// Offline editing and exactly-once delivery (docs/protocol.md §5.5 and §7): a device cut off from
+// the broker keeps editing; its outbox survives kill -9 and drains on reconnect; a server that dies
+// between its commit and its ack applies nothing twice.
 #include <gtest/gtest.h>
 
 #include "shared/document.hpp"

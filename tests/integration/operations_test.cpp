@@ -1,4 +1,4 @@
-// The administrator's side (DESIGN.md 5.9-5.12) through the real `pdsync` CLI against real
+// The administrator's side (docs/protocol.md §5.9-5.12) through the real `pdsync` CLI against real
 // processes: fleet status, user administration, import/export, backups to a directory
 // and to a real Samba share, restore, removing and replacing machines, moving the server.
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
-// Replication and failover (DESIGN.md 5.11, 5.12, 7): a standby pdsync-server on its own
-// broker keeps a copy of the primary's store; after kill -9 of the primary and its broker,
+// Replication and failover (docs/protocol.md §5.11, §5.12 and §7): a standby pdsync-server on its
+// own broker keeps a copy of the primary's store; after kill -9 of the primary and its broker,
 // `promote` makes the standby the server, the devices (configured with both brokers) follow
 // it, and no change the primary acknowledged is lost or applied twice.
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// Keychain secrets are sealed end to end with the fleet key (DESIGN.md 6): never in clear
+// Keychain secrets are sealed end to end with the fleet key (docs/protocol.md §6): never in clear
 // in the broker's retained messages or persistence file, the server's store, backups,
 // logs, or the JSON inspection view; a device without the key cannot read them.
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// Sync semantics over real processes (DESIGN.md 5.3-5.8): first merge, every category with
+// Sync semantics over real processes (docs/protocol.md §5.3-5.8): first merge, every category with
 // exact order, per-entry merge and tombstones, categories and capabilities, device-only
 // items.
 #include <SQLiteCpp/SQLiteCpp.h>

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Security: who may connect at all (DESIGN.md section 6). No anonymous client (MQTT 5 and
+# Security: who may connect at all (docs/protocol.md §6). No anonymous client (MQTT 5 and
 # 3.1.1), no wrong or missing password, no unknown user; the fleet's own accounts connect
 # (positive control). The plaintext listener is bound to loopback only.
 # shellcheck source-path=SCRIPTDIR source=lib.sh

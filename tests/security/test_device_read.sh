@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Security: what a device may read (DESIGN.md section 6). A device reads users/#, shared/#,
+# Security: what a device may read (docs/protocol.md §6). A device reads users/#, shared/#,
 # server/status and its own inbox, and nothing else: not another device's inbox, changes,
 # hello or presence, and not the inspector's JSON view. The broker grants every SUBSCRIBE
 # and filters each message, so "cannot read" is asserted as "never receives", ended by a

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Security: what a device may publish (DESIGN.md section 6). A device writes only its own
+# Security: what a device may publish (docs/protocol.md §6). A device writes only its own
 # devices/{id}/hello|changes|events|presence; everything the server owns (users/, shared/,
 # server/, any inbox, inspect/) and everything of another device is refused, including a
 # forged will message. Each refusal is asserted twice: the PUBACK says "Not authorized", and

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Security: the TLS listener devices use across the network (DESIGN.md section 6). In the
+# Security: the TLS listener devices use across the network (docs/protocol.md §6). In the
 # default 'cert' mode a device is its certificate: CN = device id = broker user name, so
 # the ACL applies to it exactly as to a password login. A certificate the fleet CA did not
 # sign (another CA's, self-signed, even one claiming CN=pdsync-server) is refused, as are an
