@@ -26,7 +26,6 @@ struct Inbound {
     std::string topic;
     std::string payload;
     bool retained = false;
-    std::string device;  // the sending device, for the inbound queue's byte bounds
 };
 
 struct Outbound {

@@ -34,7 +34,7 @@ ServerNode::ServerNode(std::unique_ptr<ServerStore> store, Topics topics, Server
             publisher_->on_message(m.topic, m.payload);
             return;
         }
-        enqueue(Inbound{std::move(m.topic), std::move(m.payload), m.retained, {}});
+        enqueue(Inbound{std::move(m.topic), std::move(m.payload), m.retained});
     };
     h.on_connected = [this] {
         {
@@ -95,31 +95,37 @@ void ServerNode::on_fence(const std::string& payload) {
     ::kill(::getpid(), SIGTERM);  // main() stops cleanly and exits with status 3
 }
 
-void ServerNode::enqueue(Inbound&& in) {
+std::string ServerNode::device_of(const std::string& topic) const {
     // {root}/devices/{id}/...: the device level, without a full parse on Paho's thread.
-    const std::string prefix = topics_.root() + "/devices/";
-    if (in.topic.compare(0, prefix.size(), prefix) == 0) {
-        auto end = in.topic.find('/', prefix.size());
-        in.device =
-            in.topic.substr(prefix.size(), end == std::string::npos ? end : end - prefix.size());
-    }
+    const std::string& root = topics_.root();
+    static constexpr std::string_view kDevices = "/devices/";
+    if (topic.compare(0, root.size(), root) != 0 ||
+        topic.compare(root.size(), kDevices.size(), kDevices) != 0)
+        return {};
+    const std::size_t start = root.size() + kDevices.size();
+    const std::size_t end = topic.find('/', start);
+    return topic.substr(start, end == std::string::npos ? std::string::npos : end - start);
+}
+
+void ServerNode::enqueue(Inbound&& in) {
+    const std::string device = device_of(in.topic);
     const std::size_t bytes = in.payload.size();
     {
         std::lock_guard lock(mu_);
-        std::size_t& mine = queued_by_device_[in.device];
+        std::size_t& mine = queued_by_device_[device];
         if (mine + bytes > tuning::kMaxQueuedBytesPerDevice ||
             queued_bytes_ + bytes > tuning::kMaxQueuedBytesTotal) {
             // Not decoded, not acked: an honest device re-sends after kResendAfter; a
             // flooding one costs the others nothing but this check.
-            uint64_t n = ++dropped_by_device_[in.device];
+            uint64_t n = ++dropped_by_device_[device];
             if (n == 1 || n % 100 == 0) {
                 spdlog::warn(
                     "device={} message of {} bytes dropped: {} bytes of it queued "
                     "(bound {}), {} in all (bound {}); {} dropped so far",
-                    quoted_text(in.device), bytes, mine, tuning::kMaxQueuedBytesPerDevice,
+                    quoted_text(device), bytes, mine, tuning::kMaxQueuedBytesPerDevice,
                     queued_bytes_, tuning::kMaxQueuedBytesTotal, n);
             }
-            if (mine == 0) queued_by_device_.erase(in.device);
+            if (mine == 0) queued_by_device_.erase(device);
             return;
         }
         mine += bytes;
@@ -131,7 +137,7 @@ void ServerNode::enqueue(Inbound&& in) {
 
 void ServerNode::dequeued(const Inbound& in) {
     queued_bytes_ -= in.payload.size();
-    auto it = queued_by_device_.find(in.device);
+    auto it = queued_by_device_.find(device_of(in.topic));
     if (it == queued_by_device_.end()) return;
     it->second -= std::min(it->second, in.payload.size());
     if (it->second == 0) queued_by_device_.erase(it);

@@ -82,6 +82,8 @@ class ServerNode {
     // Paho's thread: queues a device message unless its device, or the queue as a whole,
     // holds more payload bytes than the bounds in tuning.hpp (docs/security.md).
     void enqueue(Inbound&& in);
+    // The device a topic under {root}/devices/ belongs to ("" for any other topic).
+    std::string device_of(const std::string& topic) const;
     // Worker thread, under mu_: the bytes of a message taken off the queue.
     void dequeued(const Inbound& in);
 

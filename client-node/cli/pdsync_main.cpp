@@ -27,7 +27,7 @@ std::string fields_line(const Value& fields) {
 }
 
 void print_show(const Value& raw) {
-    const Value answer = cli::inert(raw);  // documents come from the network
+    const Value answer = pdsync::cli::inert(raw);  // documents come from the network
     for (const auto& d : answer["documents"]) {
         std::string who = d.contains("user") ? d["user"].get<std::string>() + " / " : "shared / ";
         std::cout << who << d["category"].get<std::string>() << "  (version " << d["version"]
@@ -43,7 +43,7 @@ void print_show(const Value& raw) {
 }
 
 void print_status(const Value& raw) {
-    const Value s = cli::inert(raw);
+    const Value s = pdsync::cli::inert(raw);
     std::cout << "device    " << s["device_id"].get<std::string>() << " ("
               << s["product"].get<std::string>() << " " << s["firmware"].get<std::string>()
               << ")\n";

@@ -25,7 +25,7 @@ class SessionCore : public ::testing::Test {
     }
 
     std::vector<Outbound> send(const std::string& topic, const Value& v) {
-        return core->handle_batch({Inbound{topic, encode_msgpack_unchecked(v), false, {}}});
+        return core->handle_batch({Inbound{topic, encode_msgpack_unchecked(v), false}});
     }
     std::vector<Reply> replies_to(const std::vector<Outbound>& out, const std::string& device) {
         std::vector<Reply> r;
