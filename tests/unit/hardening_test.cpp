@@ -69,7 +69,10 @@ class SessionCore : public ::testing::Test {
             0,
             {ChangeOp{OpKind::put, "e" + std::to_string(seq), {{"host", "nas"}}, 0, std::nullopt}}};
         auto out = send(topics.device(device, TopicKind::device_changes), change_set_to_value(cs));
-        return std::get<AckReply>(replies_to(out, device).at(0));
+        // An eviction this change caused also tells every device (an EvictNotice).
+        for (auto& r : replies_to(out, device))
+            if (auto* a = std::get_if<AckReply>(&r)) return *a;
+        throw std::runtime_error("no ack for " + device);
     }
     void presence(const std::string& device, bool online) {
         send(topics.device(device, TopicKind::device_presence),
