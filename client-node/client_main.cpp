@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
 
     settings.failover_after = std::chrono::milliseconds(failover_after_ms);
     net::setup_logging("client:" + settings.device_id, node);
+    net::make_private_parent(store_path);
     if (auto st = validate_device_id(settings.device_id); !st) {
         spdlog::critical("{}", st.error().message);
         return 2;
@@ -79,7 +80,6 @@ int main(int argc, char** argv) {
     net::wait_for_stop_signal_blocking_setup();
     std::unique_ptr<client::ClientStore> store;
     try {
-        net::make_private_parent(store_path);
         store = client::open_sqlite_client_store(store_path);
     } catch (const std::exception& e) {
         spdlog::critical("cannot open store {}: {}", store_path, e.what());

@@ -77,6 +77,7 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
 
     net::setup_logging("server", node);
+    net::make_private_parent(store_path);  // before the store lock beside it
     std::string unknown;
     auto synced = categories_from_names(categories, unknown);
     if (!synced) {
@@ -115,7 +116,6 @@ int main(int argc, char** argv) {
     options.store_path = store_path;
     std::unique_ptr<server::ServerStore> store;
     try {
-        net::make_private_parent(store_path);
         store = server::open_sqlite_server_store(store_path);
     } catch (const std::exception& e) {
         spdlog::critical("cannot open store {}: {}", store_path, e.what());
