@@ -63,7 +63,8 @@ class RawDevice {
         link_->start();
         if (!link_->wait_connected(10s)) throw std::runtime_error(id_ + " did not connect");
     }
-    ~RawDevice() { link_->stop(0ms); }
+    // Waits for queued publishes: Paho crashes destroying a client with pending tokens.
+    ~RawDevice() { link_->stop(10s); }
 
     std::string inbox() const { return kTopics.device(id_, TopicKind::device_inbox); }
     net::MqttLink& link() { return *link_; }
