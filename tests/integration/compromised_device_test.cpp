@@ -438,7 +438,7 @@ TEST(CompromisedDevice, StoresLogsAndTheirDirectoriesArePrivate) {
     Device office(dir, {broker.uri()}, "mfp-office", {"--log-file", state + "/log/client.log"});
     ASSERT_TRUE(office.wait_joined()) << office.log() << server.log();
     ASSERT_TRUE(office.login("alice").value("ok", false));
-    ASSERT_EQ(office.edit("keychain", add("k", {{"password", "x"}})).value("state", ""), "acked");
+    ASSERT_EQ(office.edit("keychain", add("k", {{"host", "x"}})).value("state", ""), "acked");
     for (const auto& f :
          {"/server/server.db", "/server/server.db-wal", "/log/server.log", "/log/client.log"})
         EXPECT_EQ(mode_of(state + f), "0600") << f;
