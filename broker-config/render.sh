@@ -7,10 +7,15 @@
 #             --password-file /srv/pdsync/passwd [--root pds/v1] [--listen-addr 127.0.0.1] \
 #             [--run-user mosquitto] [--autosave-interval 300] \
 #             [--tls-port 8883 [--tls-addr ADDR] --cafile F --certfile F --keyfile F \
-#              --crlfile F [--tls-auth cert|password]]
+#              --crlfile F [--tls-auth cert|password]] [--max-connections N]
+#   render.sh --auth dynsec --conf OUT.conf --dynsec-file F --data-dir D --tls-port 8883 \
+#             --cafile F --certfile F --keyfile F --crlfile F [--tls-addr ADDR] ...
 #
-# Without --tls-port the broker has only the loopback listener. Files are replaced only when
-# their content changes. Exit status is non-zero, with a message, on any invalid value.
+# Without --tls-port the broker has only the loopback listener. With --auth dynsec (what
+# fleet-init.sh sets up) every right lives in the dynamic security plugin, written only by
+# pdsync-server, and the broker has only the TLS listener (password logins, the server's
+# own included, so nobody who binds a port first can collect a password). Files are
+# replaced only when their content changes. Exit status is non-zero on any invalid value.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -18,11 +23,13 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../deploy/lib/common.sh"
 PDS_PROG=render.sh
 
-usage() { sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
 
 conf="" acl="" port="" data_dir="" password_file="" root=$PDS_DEFAULT_ROOT
 listen_addr=127.0.0.1 run_user=mosquitto autosave=300
 tls_port="" tls_addr="" cafile="" certfile="" keyfile="" crlfile="" tls_auth=cert
+auth=passwd dynsec_file="" dynsec_plugin=/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so
+max_connections=2000
 while [ $# -gt 0 ]; do
     case $1 in -h | --help) usage ;; esac
     [ $# -ge 2 ] || { pds_log "option $1 needs a value"; usage; }
@@ -43,15 +50,35 @@ while [ $# -gt 0 ]; do
         --keyfile) keyfile=$2 ;;
         --crlfile) crlfile=$2 ;;
         --tls-auth) tls_auth=$2 ;;
+        --auth) auth=$2 ;;
+        --dynsec-file) dynsec_file=$2 ;;
+        --dynsec-plugin) dynsec_plugin=$2 ;;
+        --max-connections) max_connections=$2 ;;
         *) pds_log "unknown option $1"; usage ;;
     esac
     shift 2
 done
 
-if [ -z "$conf" ] || [ -z "$acl" ] || [ -z "$port" ] || [ -z "$data_dir" ] || [ -z "$password_file" ]; then
-    pds_log "--conf, --acl, --port, --data-dir and --password-file are required"
-    usage
-fi
+[[ $max_connections =~ ^[1-9][0-9]{0,6}$ ]] || pds_die "invalid --max-connections '$max_connections'"
+case $auth in
+    passwd)
+        if [ -z "$conf" ] || [ -z "$acl" ] || [ -z "$port" ] || [ -z "$data_dir" ] || [ -z "$password_file" ]; then
+            pds_log "--conf, --acl, --port, --data-dir and --password-file are required"
+            usage
+        fi ;;
+    dynsec)
+        [ -n "$conf" ] && [ -n "$data_dir" ] && [ -n "$dynsec_file" ] && [ -n "$tls_port" ] \
+            || pds_die "--auth dynsec needs --conf, --data-dir, --dynsec-file and --tls-port"
+        [ -r "$dynsec_plugin" ] || pds_die "the dynamic security plugin $dynsec_plugin is not installed (mosquitto 2.0)"
+        dynsec_file=$(pds_abspath "$dynsec_file")
+        pds_valid_path "$dynsec_file" || pds_die "path '$dynsec_file' holds a character mosquitto or systemd cannot take"
+        # Placeholders of the password-file block, which this mode leaves out.
+        port=1 acl=/nonexistent password_file=/nonexistent
+        # Every login is a password checked by the plugin, which also binds each account
+        # to its client id; a certificate login would skip both.
+        tls_auth=password ;;
+    *) pds_die "--auth must be passwd or dynsec" ;;
+esac
 pds_valid_root "$root" || pds_die "invalid topic root '$root' (levels of [A-Za-z0-9._-] joined by '/')"
 pds_valid_port "$port" || pds_die "invalid --port '$port'"
 pds_is_loopback "$listen_addr" \
@@ -95,9 +122,12 @@ if [ -n "$tls_port" ]; then
     )
 fi
 
+if [ "$auth" = dynsec ]; then blocks+=" DYNSEC"; else blocks+=" PASSWD"; fi
 pds_render_file "$here/mosquitto.conf.template" "$conf" 0644 "" "$blocks" \
     "PASSWORD_FILE=$password_file" "ACL_FILE=$acl" "RUN_USER=$run_user" \
+    "DYNSEC_PLUGIN=$dynsec_plugin" "DYNSEC_FILE=$dynsec_file" \
+    "MAX_CONNECTIONS=$max_connections" \
     "DATA_DIR=${data_dir%/}" "AUTOSAVE_INTERVAL=$autosave" \
     "PORT=$port" "LISTEN_ADDR=$listen_addr" "${tls_values[@]}"
-pds_render_file "$here/acl.template" "$acl" 0644 "" "" \
+[ "$auth" = dynsec ] || pds_render_file "$here/acl.template" "$acl" 0644 "" "" \
     "ROOT=$root" "SERVER_USER=$PDS_SERVER_USER" "INSPECTOR_USER=$PDS_INSPECTOR_USER"

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "client-node/client_node.hpp"
+#include "client-node/enrollment/device_runtime.hpp"
 #include "shared/net/control_socket.hpp"
 #include "shared/net/node_options.hpp"
 #include "shared/user_id.hpp"
@@ -16,7 +17,9 @@ int main(int argc, char** argv) {
     // to 8 malloc arenas per core (one per busy thread: Paho's, the worker, each control
     // connection) keeps megabytes of freed memory that two arenas do without.
     ::mallopt(M_ARENA_MAX, 2);
-    CLI::App app{"pdsync-client: synchronizes this device's personalized data with the fleet"};
+    CLI::App app{"pdsync-client: synchronizes this device's personalized data with the fleet",
+                 "pdsync-client"};
+    app.set_version_flag("--version", "pdsync-client " PDSYNC_VERSION);
     app.set_config("--config", "", "Config file (TOML)");
     net::NodeOptions node;
     net::add_node_options(app, node);
@@ -44,7 +47,16 @@ int main(int argc, char** argv) {
                    "With several brokers: leave one whose server stays offline this long")
         ->capture_default_str()
         ->check(CLI::Range(int64_t{500}, int64_t{3'600'000}));
-    CLI11_PARSE(app, argc, argv);
+    std::string server, join_code, credentials_file;
+    app.add_option("--server", server,
+                   "Join by code: the server machine, HOST or HOST:PORT (TLS port, default 8883)");
+    app.add_option("--join-code", join_code, "Join by code: the fleet's join code");
+    app.add_option("--credentials-file", credentials_file,
+                   "Where an enabled device keeps its account (default: the store + .credentials)");
+    if (auto done = net::parse_node_command_line(app, argc, argv)) return *done;
+    // A broker given by hand (or an account) means the pre-join-code way of running.
+    const bool configured =
+        app.count("--broker") > 0 || !node.username.empty() || !node.cert_file.empty();
 
     settings.failover_after = std::chrono::milliseconds(failover_after_ms);
     net::setup_logging("client:" + settings.device_id, node);
@@ -71,32 +83,50 @@ int main(int argc, char** argv) {
         settings.fleet_key = *key;
     }
 
-    auto mqtt = node.mqtt_settings(settings.device_id);
-    if (!mqtt) {
-        spdlog::critical("{}", mqtt.error().message);
-        return 2;
+    client::RuntimeSettings rs{store_path,   credentials_file, Topics(node.root), settings,
+                               std::nullopt, server,           join_code};
+    if (configured) {
+        auto mqtt = node.mqtt_settings(settings.device_id);
+        if (!mqtt) {
+            spdlog::critical("{}", mqtt.error().message);
+            return 2;
+        }
+        rs.configured = std::move(mqtt).value();
     }
 
     net::wait_for_stop_signal_blocking_setup();
-    std::unique_ptr<client::ClientStore> store;
-    try {
-        store = client::open_sqlite_client_store(store_path);
-    } catch (const std::exception& e) {
-        spdlog::critical("cannot open store {}: {}", store_path, e.what());
+    client::DeviceRuntime client(std::move(rs));
+    if (auto st = client.start(); !st) {
+        spdlog::critical("{}", st.error().message);
         return 1;
     }
-    client::ClientNode client(std::move(store), Topics(node.root), settings,
-                              std::move(mqtt).value());
     net::ControlServer control(
         socket_path,
         [&](const Value& req, const net::ControlServer::Progress&) { return client.request(req); });
+    // "watch": the connection becomes a stream of events, so a panel need not poll
+    // (docs/control-protocol.md). The first line is the status, as "status" answers it.
+    control.set_streamer("watch", [&](const Value&, const net::ControlServer::LineWriter& write,
+                                      const std::function<bool()>& open) {
+        const uint64_t generation = client.generation();
+        auto queue = client.watch();
+        Value first = client.request({{"cmd", "status"}});
+        first["watching"] = true;
+        if (write(first)) {
+            while (open() && client.generation() == generation) {
+                auto event = queue->pop(std::chrono::milliseconds(200));
+                if (event && !write(*event)) break;
+            }
+        }
+        client.unwatch(queue);
+    });
     if (auto st = control.start(); !st) {
         spdlog::critical("{}", st.error().message);
         return 1;
     }
-    client.start();
     spdlog::info("device={} store={} socket={} broker={}", settings.device_id, store_path,
-                 socket_path, fmt::join(node.brokers, ","));
+                 socket_path,
+                 configured ? fmt::format("{}", fmt::join(node.brokers, ","))
+                            : std::string("(join by code)"));
     int sig = net::wait_for_stop_signal();
     spdlog::info("signal {}: stopping", sig);
     control.stop();

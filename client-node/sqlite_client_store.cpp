@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "client-node/client_store.hpp"
+#include "shared/base/tuning.hpp"
 #include "shared/store/sqlite_db.hpp"
 
 namespace pdsync::client {
@@ -88,7 +89,12 @@ class SqliteTxn final : public ClientStore::Transaction {
 class SqliteClientStore final : public ClientStore {
   public:
     explicit SqliteClientStore(const std::string& path)
-        : db_(store::open_database(path, kMigrations)) {}
+        : db_(store::open_database(path, kMigrations)) {
+        // A smaller page cache than SQLite's 2 MiB default: the daemon's private memory
+        // budget (docs/performance.md, g) has no room for it, and the OS page cache holds
+        // the file anyway.
+        db_->exec("PRAGMA cache_size=-" + std::to_string(tuning::client::kSqliteCacheKiB));
+    }
 
     std::unique_ptr<Transaction> begin(Durability durability) override {
         return std::make_unique<SqliteTxn>(*db_, durability);

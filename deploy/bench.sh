@@ -7,10 +7,12 @@
 #
 #   deploy/bench.sh                       the full figures (about 10 minutes)
 #   deploy/bench.sh --quick               smaller numbers (under 2 minutes)
-#   deploy/bench.sh --plot                also draw docs/login_latency.png from this run
+#   deploy/bench.sh --plot                also draw docs/login_latency.png and
+#                                         docs/doc_size_sweep.png from this run
 #   deploy/bench.sh --store-dir /dev/shm  the same without disk syncs (what fsync costs)
 # Every other argument goes to pdsync_bench (build-bench/bin/pdsync_bench --help).
-# Results: build-bench/bench-results/{table.txt,login_latency.tsv,progress.log}.
+# Results: build-bench/bench-results/{table.txt,login_latency.tsv,doc_size_sweep.tsv,
+# doc_size_sweep.png,progress.log}; the table starts and ends with `uptime` (the load).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -66,8 +68,20 @@ export PDSYNC_BENCH_COMMAND="deploy/bench.sh${*:+ $*}"
 export PDSYNC_BENCH_REVISION=$revision
 
 echo "== run (progress in $results/progress.log)" >&2
-"$BUILD/bin/pdsync_bench" --plot-data "$results/login_latency.tsv" ${args[@]+"${args[@]}"} \
-    2> >(tee "$results/progress.log" >&2) | tee "$results/table.txt"
+rm -f "$results/doc_size_sweep.tsv"
+{ echo "uptime: $(uptime)"; echo; } | tee "$results/table.txt"
+"$BUILD/bin/pdsync_bench" --plot-data "$results/login_latency.tsv" \
+    --sweep-data "$results/doc_size_sweep.tsv" ${args[@]+"${args[@]}"} \
+    2> >(tee "$results/progress.log" >&2) | tee -a "$results/table.txt"
+echo "uptime at the end: $(uptime)" | tee -a "$results/table.txt"
+
+# Figure f) as a plot: server cost per change against the address book's size.
+if [ -s "$results/doc_size_sweep.tsv" ]; then
+    sweep_png=$results/doc_size_sweep.png
+    [ "$plot" = 1 ] && sweep_png=$ROOT/docs/doc_size_sweep.png
+    gnuplot -e "data='$results/doc_size_sweep.tsv'; out='$sweep_png'" tests/bench/doc_size_sweep.gp
+    echo "== plot: $sweep_png" >&2
+fi
 
 if [ "$plot" = 1 ]; then
     gnuplot -e "data='$results/login_latency.tsv'; out='$ROOT/docs/login_latency.png'" \

@@ -16,6 +16,12 @@
 # the new revocation list to the broker's crlfile and deletes the bundle. The broker applies
 # it when reloaded (systemctl reload mosquitto-pdsync) and drops a live TLS session only
 # when restarted (systemctl restart mosquitto-pdsync).
+#
+# In a fleet whose broker rights live in the dynamic security plugin (fleet-init.sh's
+# default) the account comes from the running server instead (`pdsync machines provision`,
+# through its admin socket, $PDSYNC_SERVER_SOCKET or /run/pdsync/server.sock), so the
+# server stays the plugin's only writer; --revoke there is `pdsync machines remove NAME`,
+# which also ends the device's live session at once.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -48,7 +54,8 @@ pds_lock_fleet "$fleet"
 
 declare -A cfg=()
 pds_load_settings "$fleet/fleet.conf" cfg root port listen_addr tls_port tls_addr tls_auth \
-    server_host san server_device_id data_dir run_user bindir device_conf_dir fleet_id
+    server_host san server_device_id data_dir run_user bindir device_conf_dir fleet_id \
+    broker_auth join_approval
 run_group=$(id -gn "${cfg[run_user]}")
 
 ca=$fleet/ca
@@ -57,6 +64,10 @@ bundle=$fleet/devices/$name.tar.gz
 secret=$fleet/secrets/device-$name.password
 passwd=$fleet/passwd
 
+if [ "$revoke" = 1 ] && [ "${cfg[broker_auth]:-passwd}" = dynsec ]; then
+    "${PDSYNC_CLI:-${cfg[bindir]}/pdsync}" machines remove "$name" || true
+    rm -rf "$dev" "$bundle" "$secret"
+fi
 if [ "$revoke" = 1 ]; then
     changed=0
     mapfile -t serials < <(pds_ca_valid_serials "$ca" "$name")
@@ -89,14 +100,26 @@ fi
 
 pds_mkdir "$dev" 0700 root:root
 
-# The password file holds only hashes, so a password made now must replace any entry.
-if [ ! -s "$secret" ]; then
+if [ "${cfg[broker_auth]:-passwd}" = dynsec ]; then
+    # The server makes the account (it is the plugin's only writer) and hands back its
+    # password once; a re-run keeps the password it already has.
+    if [ ! -s "$secret" ]; then
+        cli=${PDSYNC_CLI:-${cfg[bindir]}/pdsync}
+        answer=$("$cli" machines provision "$name" --json) \
+            || pds_die "the server refused the account for $name: $answer"
+        pw=$(printf '%s' "$answer" | sed -n 's/.*"password":"\([0-9a-f]*\)".*/\1/p')
+        [ -n "$pw" ] || pds_die "no password in the server's answer: $answer"
+        (umask 077 && printf '%s' "$pw" >"$secret")
+    fi
+elif [ ! -s "$secret" ]; then
+    # The password file holds only hashes, so a password made now must replace any entry.
     (umask 077 && pds_gen_password >"$secret")
     pds_passwd_set "$passwd" "$name" "$(cat "$secret")"
+    pds_set_perm "$passwd" 0640 "root:$run_group"
 elif ! pds_passwd_has "$passwd" "$name"; then
     pds_passwd_set "$passwd" "$name" "$(cat "$secret")"
+    pds_set_perm "$passwd" 0640 "root:$run_group"
 fi
-pds_set_perm "$passwd" 0640 "root:$run_group"
 
 if ! pds_cert_current "$ca" "$dev/client.crt" "$name"; then
     pds_log "issuing a client certificate for $name"
@@ -155,3 +178,4 @@ pds_write_file "$bundle" 0600 root:root <"$tmp"
 
 pds_log "enrolled $name: copy $bundle to the device and unpack it with"
 pds_log "  tar -xzf $name.tar.gz -C $etc && mv $etc/pdsync-client.service /etc/systemd/system/"
+pds_log "  cd $etc && chgrp pdsync pdsync-client.conf client.key fleet.key && chmod 0640 pdsync-client.conf client.key fleet.key"

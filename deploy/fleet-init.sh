@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Sets up everything the server machine of a pdsync fleet needs, in one directory:
 # the fleet CA, the broker's TLS certificate, the broker accounts (pdsync-server and the
-# read-only inspector), the broker config + ACL, the server node's config, and the systemd
-# units. Idempotent: a second run with the same options changes no file; a run with new
+# read-only inspector), the broker config, the server node's config, and the systemd
+# units. By default (--broker-auth dynsec) the broker's rights live in Mosquitto's dynamic
+# security plugin: this script gives it the server's account only, and pdsync-server,
+# its only writer, makes the roles, the inspector and the claim account and the first
+# join code when it starts (`pdsync join-code` prints it; devices need nothing else). Idempotent: a second run with the same options changes no file; a run with new
 # options changes only what they affect. docs/deploying.md walks through a deployment.
 #
 #   fleet-init.sh DIR [options]
@@ -21,8 +24,12 @@
 #     --data-dir DIR           broker persistence, server store, backups (default DIR/data)
 #     --run-user USER          user mosquitto drops to after start-up (default mosquitto)
 #     --bindir DIR             where pdsync-server and pdsync-client are installed
-#                              (default /usr/local/bin)
+#                              (default /usr/bin, where the packages put them)
 #     --device-conf-dir DIR    where a device bundle is unpacked on a device (default /etc/pdsync)
+#     --broker-auth dynsec|passwd  rights in the dynamic security plugin, granted by the
+#                              server as devices join by code (default); or the older
+#                              password file + ACL, one enroll-device.sh run per device
+#     --join-approval auto|manual  manual: new machines wait for `pdsync machines approve`
 #
 # Options are remembered in DIR/fleet.conf, so later runs (and enroll-device.sh) reuse them.
 set -euo pipefail
@@ -35,10 +42,10 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PDS_PROG="fleet-init.sh"
 pds_need openssl mosquitto_passwd flock tar gzip realpath
 
-usage() { sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,34p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
 
 SETTINGS=(root port listen_addr tls_port tls_addr tls_auth server_host san server_device_id
-          data_dir run_user bindir device_conf_dir fleet_id)
+          data_dir run_user bindir device_conf_dir fleet_id broker_auth join_approval)
 
 [ $# -ge 1 ] || usage
 case $1 in -h | --help) usage ;; -*) pds_log "the fleet directory comes first"; usage ;; esac
@@ -54,7 +61,8 @@ while [ $# -gt 0 ]; do
     [ $# -ge 2 ] || { pds_log "option $1 needs a value"; usage; }
     case $1 in
         --root | --port | --listen-addr | --tls-port | --tls-addr | --tls-auth | --server-host | \
-            --san | --server-device-id | --data-dir | --run-user | --bindir | --device-conf-dir)
+            --san | --server-device-id | --data-dir | --run-user | --bindir | --device-conf-dir | \
+            --broker-auth | --join-approval)
             key=${1#--}; opt[${key//-/_}]=$2 ;;
         *) pds_log "unknown option $1"; usage ;;
     esac
@@ -77,8 +85,9 @@ default_device=$({ hostname -s 2>/dev/null || hostname; } | tr -c 'A-Za-z0-9._\n
 declare -A defaults=(
     [root]=$PDS_DEFAULT_ROOT [port]=1883 [listen_addr]=127.0.0.1 [tls_port]=8883 [tls_addr]=""
     [tls_auth]=cert [server_host]=$default_host [san]="" [server_device_id]=${default_device:-server}
-    [data_dir]=$fleet/data [run_user]=mosquitto [bindir]=/usr/local/bin
+    [data_dir]=$fleet/data [run_user]=mosquitto [bindir]=/usr/bin
     [device_conf_dir]=/etc/pdsync [fleet_id]=$(openssl rand -hex 4)
+    [broker_auth]=dynsec [join_approval]=auto
 )
 for k in "${SETTINGS[@]}"; do
     if [ -n "${opt[$k]+set}" ]; then cfg[$k]=${opt[$k]}
@@ -100,6 +109,12 @@ pds_valid_device_id "${cfg[server_device_id]}" || pds_die "invalid --server-devi
 for k in data_dir bindir device_conf_dir; do
     pds_valid_path "${cfg[$k]}" || pds_die "--${k//_/-} '${cfg[$k]}' holds a character mosquitto or systemd cannot take"
 done
+[[ ${cfg[broker_auth]} == dynsec || ${cfg[broker_auth]} == passwd ]] || pds_die "--broker-auth must be dynsec or passwd"
+[[ ${cfg[join_approval]} == auto || ${cfg[join_approval]} == manual ]] || pds_die "--join-approval must be auto or manual"
+if [ "${cfg[broker_auth]}" = dynsec ]; then
+    [ -n "${cfg[tls_port]}" ] || pds_die "--broker-auth dynsec needs the TLS listener (drop --no-tls)"
+    pds_need mosquitto_ctrl
+fi
 run_group=$(id -gn "${cfg[run_user]}" 2>/dev/null) \
     || pds_die "user '${cfg[run_user]}' does not exist (is the mosquitto package installed? see deploy/install-deps.sh)"
 
@@ -118,8 +133,11 @@ pds_mkdir "$fleet/devices" 0700 root:root
 pds_mkdir "$fleet/systemd" 0755 root:root
 pds_mkdir "$data" 0755 root:root
 pds_mkdir "$data/broker" 0700 "${cfg[run_user]}:$run_group"
-pds_mkdir "$data/server" 0700 root:root
-pds_mkdir "$data/backups" 0700 root:root
+# The pdsync daemons run as the packages' system user (deploy/systemd/*.service.in).
+svc=root:root svc_conf="0600 root:root"
+if id -u pdsync >/dev/null 2>&1; then svc=pdsync:pdsync svc_conf="0640 root:pdsync"; fi
+pds_mkdir "$data/server" 0700 "$svc"
+pds_mkdir "$data/backups" 0700 "$svc"
 
 # ---- CA, broker certificate, revocation list ----------------------------------------------
 ca=$fleet/ca
@@ -165,16 +183,59 @@ for user in "$PDS_SERVER_USER" "$PDS_INSPECTOR_USER"; do
 done
 
 # ---- Broker accounts ------------------------------------------------------------------------
-passwd=$fleet/passwd
 for user in "$PDS_SERVER_USER" "$PDS_INSPECTOR_USER"; do
     secret=$fleet/secrets/$user.password
-    # The password file holds only hashes, so a secret made now must replace any entry.
-    if [ ! -s "$secret" ]; then
-        (umask 077 && pds_gen_password >"$secret")
-        pds_passwd_set "$passwd" "$user" "$(cat "$secret")"
-    elif ! pds_passwd_has "$passwd" "$user"; then
-        pds_passwd_set "$passwd" "$user" "$(cat "$secret")"
+    [ -s "$secret" ] || (umask 077 && pds_gen_password >"$secret")
+done
+server_pw=$(cat "$fleet/secrets/$PDS_SERVER_USER.password")
+
+if [ "${cfg[broker_auth]}" = dynsec ]; then
+    # The broker presents the CA with its certificate, so a device that holds only a join
+    # code can find the CA the code pins (client-node/enrollment/ca_pin.cpp).
+    cat "$fleet/tls/server.crt" "$fleet/tls/ca.crt" | pds_write_file "$fleet/tls/server-chain.crt" 0644 root:root
+    # The plugin's file: made once with the server's account alone. From then on the broker
+    # rewrites it and pdsync-server is its only writer, so a re-run never touches it.
+    dynsec_file=$data/broker/dynamic-security.json
+    if [ ! -s "$dynsec_file" ]; then
+        (umask 077 && pds_quiet mosquitto_ctrl dynsec init "$dynsec_file" "$PDS_SERVER_USER" "$server_pw")
     fi
+    pds_set_perm "$dynsec_file" 0600 "${cfg[run_user]}:$run_group"
+    tls_args=(--tls-port "${cfg[tls_port]}" --cafile "$fleet/tls/ca.crt"
+              --certfile "$fleet/tls/server-chain.crt" --keyfile "$fleet/tls/server.key"
+              --crlfile "$fleet/tls/crl.pem")
+    [ -z "${cfg[tls_addr]}" ] || tls_args+=(--tls-addr "${cfg[tls_addr]}")
+    "$here/../broker-config/render.sh" --auth dynsec --conf "$fleet/mosquitto.conf" \
+        --dynsec-file "$dynsec_file" --root "${cfg[root]}" --data-dir "$data/broker" \
+        --run-user "${cfg[run_user]}" "${tls_args[@]}"
+    # The server reaches its broker over TLS too, verifying it against the fleet CA: a local
+    # user who binds the port while the broker restarts gets no password from it.
+    tls_host=localhost
+    [ -z "${cfg[tls_addr]}" ] || tls_host=${cfg[tls_addr]}
+    [[ $tls_host == *:* ]] && tls_host="[$tls_host]"
+    pds_write_file "$fleet/pdsync-server.conf" 0600 root:root <<EOF
+# pdsync-server configuration, written by deploy/fleet-init.sh (re-running it rewrites this
+# file). The server grants every device's broker rights through the dynamic security plugin.
+broker = "mqtts://$tls_host:${cfg[tls_port]}"
+ca-file = "$fleet/tls/ca.crt"
+username = "$PDS_SERVER_USER"
+password-file = "$fleet/secrets/$PDS_SERVER_USER.password"
+broker-rights = "dynsec"
+join-approval = "${cfg[join_approval]}"
+join-state = "$data/server/join-state.json"
+fleet-key-file = "$fleet/secrets/fleet.key"
+inspector-password-file = "$fleet/secrets/$PDS_INSPECTOR_USER.password"
+root = "${cfg[root]}"
+store = "$data/server/server.db"
+device-id = "${cfg[server_device_id]}"
+# The auth profile every synchronized machine must share (docs/protocol.md §5.2), e.g.:
+#   auth-method = "ldap"
+#   auth-realm = "corp.example"
+EOF
+else
+passwd=$fleet/passwd
+for user in "$PDS_SERVER_USER" "$PDS_INSPECTOR_USER"; do
+    # The password file holds only hashes: enter every account it does not hold yet.
+    pds_passwd_has "$passwd" "$user" || pds_passwd_set "$passwd" "$user" "$(cat "$fleet/secrets/$user.password")"
 done
 pds_set_perm "$passwd" 0640 "root:$run_group"
 
@@ -190,29 +251,51 @@ fi
     --root "${cfg[root]}" --port "${cfg[port]}" --listen-addr "${cfg[listen_addr]}" \
     --data-dir "$data/broker" --password-file "$passwd" --run-user "${cfg[run_user]}" "${tls_args[@]}"
 
+# ---- Web admin page: HTTPS on port 8443 with the server certificate; its password ----------
+# The clear password stays in secrets/ for the administrator; the server reads only its
+# Argon2 hash, made by pdsync-server itself (PDSYNC_SERVER_BIN, else BINDIR, else PATH).
+web_pw=$fleet/secrets/web-admin.password web_hash=$fleet/secrets/web-admin.hash
+[ -s "$web_pw" ] || { (umask 077 && pds_gen_password >"$web_pw"); rm -f "$web_hash"; }
+if [ ! -s "$web_hash" ]; then
+    server_bin=${PDSYNC_SERVER_BIN:-${cfg[bindir]}/pdsync-server}
+    [ -x "$server_bin" ] || server_bin=$(command -v pdsync-server || true)
+    if [ -n "$server_bin" ]; then
+        (umask 077 && "$server_bin" --web-hash-password <"$web_pw" >"$web_hash.tmp") || true
+        if grep -q '^\$argon2' "$web_hash.tmp"; then mv "$web_hash.tmp" "$web_hash"
+        else rm -f "$web_hash.tmp"; pds_log "warning: $server_bin made no password hash; the web admin page stays off"; fi
+    else
+        pds_log "warning: no pdsync-server to hash the web admin password; run fleet-init.sh again once it is installed"
+    fi
+fi
+web_conf="# The web admin page (see docs/admin-api.md); its password is in $web_pw."
+[ -s "$web_hash" ] && web_conf+=$'\n'"web-listen = \"0.0.0.0:8443\""$'\n'"web-cert-file = \"$fleet/tls/server.crt\""$'\n'"web-key-file = \"$fleet/tls/server.key\""$'\n'"web-admin-password-hash-file = \"$web_hash\""
+
 # ---- Server node config ---------------------------------------------------------------------
 host=${cfg[listen_addr]}
 [[ $host == *:* ]] && host="[$host]"
 # Keys are the daemon's long option names (CLI11 reads the file as TOML); CLI11 ignores a key
 # it does not know, so a misspelt one would be silently lost: spell them as the options do.
-pds_write_file "$fleet/pdsync-server.conf" 0600 root:root <<EOF
+# shellcheck disable=SC2086  # mode and owner
+pds_write_file "$fleet/pdsync-server.conf" $svc_conf <<EOF
 # pdsync-server configuration, written by deploy/fleet-init.sh (re-running it rewrites this
-# file). The server reaches the broker over the loopback listener with its password.
-broker = "mqtt://$host:${cfg[port]}"
+# file). The server reaches the broker over TLS, verified against the fleet CA, even on
+# this machine: pdsync sends no password to a listener that has not proved who it is.
+broker = "mqtts://localhost:${cfg[tls_port]:-8883}"
+ca-file = "$fleet/tls/ca.crt"
+cert-file = "$fleet/tls/$PDS_SERVER_USER.crt"
+key-file = "$fleet/tls/$PDS_SERVER_USER.key"
 username = "$PDS_SERVER_USER"
 password = "$(cat "$fleet/secrets/$PDS_SERVER_USER.password")"
 root = "${cfg[root]}"
 store = "$data/server/server.db"
 device-id = "${cfg[server_device_id]}"
+$web_conf
 # The auth profile every synchronized machine must share (docs/protocol.md §5.2), e.g.:
 #   auth-method = "ldap"
 #   auth-realm = "corp.example"
-# A server node on another machine (a replica taking over) connects over TLS instead:
-#   broker = "mqtts://${cfg[server_host]}:${cfg[tls_port]:-8883}"
-#   ca-file = "$fleet/tls/ca.crt"
-#   cert-file = "$fleet/tls/$PDS_SERVER_USER.crt"
-#   key-file = "$fleet/tls/$PDS_SERVER_USER.key"
 EOF
+
+fi
 
 # ---- systemd units --------------------------------------------------------------------------
 sd=$here/systemd
@@ -226,4 +309,8 @@ pds_render_file "$sd/pdsync-client.service.in" "$fleet/systemd/pdsync-client.ser
     "BINDIR=${cfg[bindir]}" "CLIENT_CONF=${cfg[device_conf_dir]}/pdsync-client.conf"
 
 pds_log "fleet ready in $fleet (root ${cfg[root]}, loopback port ${cfg[port]}${cfg[tls_port]:+, TLS port ${cfg[tls_port]}})"
-pds_log "inspector password: $fleet/secrets/$PDS_INSPECTOR_USER.password; enroll devices with deploy/enroll-device.sh $fleet NAME"
+if [ "${cfg[broker_auth]}" = dynsec ]; then
+    pds_log "start mosquitto-pdsync and pdsync-server; then 'pdsync join-code' prints the code devices join with"
+else
+    pds_log "inspector password: $fleet/secrets/$PDS_INSPECTOR_USER.password; enroll devices with deploy/enroll-device.sh $fleet NAME"
+fi

@@ -86,8 +86,10 @@ if [ ! -f "$BUILD/CMakeCache.txt" ] || [ "$(cat "$BUILD/.fuzz-config" 2>/dev/nul
   rm -rf "$BUILD/CMakeCache.txt" "$BUILD/CMakeFiles"
   # -Wshadow=local is GCC's spelling; clang does not know it (see docs), hence the
   # -Wno-unknown-warning-option. Everything else stays -Werror.
+  launcher=()
+  if command -v ccache >/dev/null 2>&1; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
   cmake -S "$src" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER="$CXX_BIN" \
-    -DCMAKE_CXX_FLAGS=-Wno-unknown-warning-option -DPDSYNC_WERROR=ON "${mode_args[@]}" >"$BUILD/fuzz-configure.log" 2>&1 ||
+    -DCMAKE_CXX_FLAGS=-Wno-unknown-warning-option -DPDSYNC_WERROR=ON "${launcher[@]}" "${mode_args[@]}" >"$BUILD/fuzz-configure.log" 2>&1 ||
     {
       cat "$BUILD/fuzz-configure.log" >&2
       exit 1

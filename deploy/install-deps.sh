@@ -17,7 +17,7 @@ PACKAGES=(
   gnuplot-nox iproute2 procps openssl
   libcpp-httplib-dev libraft-dev libuv1-dev
   chromium chromium-driver python3-selenium
-  lintian dpkg-dev fakeroot file
+  lintian dpkg-dev fakeroot file ccache systemd
 )
 # Node and npm run only the AsyncAPI contract check; the machine image may already carry a
 # newer Node with its own npm, which Debian's npm package would conflict with.

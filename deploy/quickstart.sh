@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on one machine: installs what is needed, builds pdsync, starts a local
-# broker, the server node and two devices on loopback, and shows alice's settings
-# following her from device A to device B. Every process it starts is stopped by PID.
+# broker, the server node and two devices on loopback, set up in the four steps of
+# docs/deploying.md (the devices join with the join code alone), and shows alice's
+# settings following her from device A to device B. Every process it starts is stopped by PID.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -29,30 +30,30 @@ wait_for() {  # wait_for DESCRIPTION COMMAND...: polls until COMMAND succeeds (1
   echo "timed out waiting for $what" >&2; return 1
 }
 
-# The same scripts an administrator runs (docs/deploying.md), on loopback only: no TLS
-# listener, the broker runs as root inside this run's own directory.
+# The four steps of docs/deploying.md, on loopback: the broker runs as root inside this
+# run's own directory, and its TLS listener (the only one) binds 127.0.0.1.
 FLEET=$RUN/fleet
-step "fleet-init.sh: accounts, ACL, broker and server config, fleet key (in $FLEET)"
-bash deploy/fleet-init.sh "$FLEET" --port "$port" --no-tls --run-user root --data-dir "$RUN/data" \
-  --bindir "$BIN" --server-device-id srv-mfp >"$RUN/fleet-init.log" 2>&1
-for dev in dev-a dev-b; do
-  bash deploy/enroll-device.sh "$FLEET" "$dev" >>"$RUN/fleet-init.log" 2>&1
-done
-echo "enrolled dev-a and dev-b (each with its own broker password)"
-
-step "starting mosquitto on 127.0.0.1:$port (no anonymous clients, per-device ACL)"
+step "1. the server machine: fleet-init.sh (CA, broker with the dynamic security plugin, server config)"
+bash deploy/fleet-init.sh "$FLEET" --tls-port "$port" --tls-addr 127.0.0.1 --server-host localhost \
+  --run-user root --data-dir "$RUN/data" --bindir "$BIN" --server-device-id srv-mfp >"$RUN/fleet-init.log" 2>&1
 mosquitto -c "$FLEET/mosquitto.conf" >"$RUN/mosquitto.log" 2>&1 & PIDS+=($!)
 wait_for "the broker" bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
-
-step "starting pdsync-server"
 "$BIN/server-node/pdsync-server" --config "$FLEET/pdsync-server.conf" --admin-socket "$RUN/server.sock" \
   --backup-dir "$RUN/backups" --log-file "$RUN/server.log" --log-level warn 2>/dev/null & PIDS+=($!)
+wait_for "the server's broker rights" bash -c "'$BIN/client-node/pdsync' join-code --server-socket '$RUN/server.sock' --json | grep -q '\"broker_ready\":true'"
+
+step "2. the join code (pdsync join-code)"
+"$BIN/client-node/pdsync" join-code --server-socket "$RUN/server.sock"
+CODE=$("$BIN/client-node/pdsync" join-code --server-socket "$RUN/server.sock" --json | sed -n 's/.*"join_code":"\([^"]*\)".*/\1/p')
 
 for dev in dev-a dev-b; do
-  step "starting device $dev"
-  "$BIN/client-node/pdsync-client" --config "$FLEET/devices/$dev/pdsync-client.conf" \
-    --store "$RUN/$dev.db" --socket "$RUN/$dev.sock" --fleet-key-file "$FLEET/devices/$dev/fleet.key" \
+  "$BIN/client-node/pdsync-client" --device-id "$dev" --store "$RUN/$dev.db" --socket "$RUN/$dev.sock" \
     --location "floor 2" --log-file "$RUN/$dev.log" --log-level warn 2>/dev/null & PIDS+=($!)
+done
+for dev in dev-a dev-b; do
+  wait_for "device $dev" "$BIN/client-node/pdsync" device --socket "$RUN/$dev.sock" status
+  step "3. device $dev: pdsync device enable --server localhost:$port --join-code $CODE"
+  "$BIN/client-node/pdsync" device --socket "$RUN/$dev.sock" enable --server "localhost:$port" --join-code "$CODE"
 done
 pdsync() { "$BIN/client-node/pdsync" "$@"; }
 A=(device --socket "$RUN/dev-a.sock")
@@ -77,7 +78,7 @@ step "alice walks to device B and logs in: her settings are there"
 pdsync "${B[@]}" login alice
 pdsync "${B[@]}" show --category addressbook
 pdsync "${B[@]}" show --category buttons
-echo "(her keychain password was sealed with the fleet key on A and opened on B:)"
+echo "(her keychain password was sealed with the fleet key, which each device received sealed to its own key at enable, on A and opened on B:)"
 pdsync "${B[@]}" show --category keychain
 step "on B she moves carol to the top; A sees the same order at her next login"
 pdsync "${B[@]}" edit addressbook --move carol --after ""
@@ -85,7 +86,7 @@ pdsync "${B[@]}" logout
 pdsync "${A[@]}" login alice
 pdsync "${A[@]}" show --category addressbook
 
-step "the administrator's view on the server machine"
+step "4. the administrator checks the status on the server machine"
 pdsync status --server-socket "$RUN/server.sock"
 echo
 echo "Done: the device-only entry stayed on A; everything else followed alice."

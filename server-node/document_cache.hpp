@@ -14,6 +14,7 @@
 #include <map>
 #include <optional>
 
+#include "server-node/entry_encodings.hpp"
 #include "shared/document.hpp"
 
 namespace pdsync::server {
@@ -24,12 +25,13 @@ class DocumentCache {
 
     struct Taken {
         Document doc;
-        std::size_t bytes = 0;  // its encoded size
+        std::size_t bytes = 0;     // its encoded size
+        EntryEncodings encodings;  // its entries' bytes, to re-encode only what changes
     };
     // Removes and returns the document, if cached.
     std::optional<Taken> take(const DocKey& key);
     // Adds or replaces a committed document; evicts the least recently used to fit.
-    void put(Document doc, std::size_t bytes);
+    void put(Document doc, std::size_t bytes, EntryEncodings encodings = {});
     void erase(const DocKey& key);
 
     std::size_t size() const { return index_.size(); }
@@ -40,6 +42,7 @@ class DocumentCache {
         DocKey key;
         Document doc;
         std::size_t bytes;
+        EntryEncodings encodings;
     };
     std::size_t capacity_;
     std::size_t bytes_ = 0;

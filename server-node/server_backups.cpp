@@ -9,15 +9,10 @@
 #include "server-node/backup/local_dir_target.hpp"
 #include "server-node/backup/smb_target.hpp"
 #include "shared/clock.hpp"
+#include "shared/reply.hpp"
 
 namespace pdsync::server {
-namespace {
-
-Value fail(const std::string& code, const std::string& message) {
-    return {{"ok", false}, {"error", code}, {"message", message}};
-}
-
-}  // namespace
+namespace {}  // namespace
 
 std::unique_ptr<backup::BackupTarget> make_backup_target(const BackupSettings& s,
                                                          std::string& error) {
@@ -79,7 +74,7 @@ Value ServerBackups::run_now(const std::string& label, const Progress& progress)
     std::lock_guard lock(run_mu_);
     std::string error;
     auto target = make_backup_target(settings_, error);
-    if (!target) return fail("invalid_argument", error);
+    if (!target) return error_reply(Errc::invalid_argument, error);
     backup::BackupManager::Options options;
     options.progress = progress;
     backup::BackupManager manager(std::move(options));
@@ -88,12 +83,12 @@ Value ServerBackups::run_now(const std::string& label, const Progress& progress)
     auto id = manager.run(store_path_, *target, label);
     Value summary = {{"at", now_ms()}, {"target", target->describe()}, {"ok", id.ok()}};
     if (!id) {
-        summary["error"] = id.error().code;
+        summary["error"] = std::string(errc_name(id.code()));
         summary["message"] = id.error().message;
-        spdlog::error("backup to {} failed: {} ({})", target->describe(), id.error().code,
+        spdlog::error("backup to {} failed: {} ({})", target->describe(), errc_name(id.code()),
                       id.error().message);
         if (on_result_) on_result_(summary);
-        return fail(id.error().code, id.error().message);
+        return error_reply(id.error());
     }
     summary["id"] = *id;
     summary["ms"] = now_ms() - started;
@@ -116,10 +111,10 @@ Value ServerBackups::list() {
     std::lock_guard lock(run_mu_);
     std::string error;
     auto target = make_backup_target(settings_, error);
-    if (!target) return fail("invalid_argument", error);
+    if (!target) return error_reply(Errc::invalid_argument, error);
     backup::BackupManager manager;
     auto all = manager.list(*target);
-    if (!all) return fail(all.error().code, all.error().message);
+    if (!all) return error_reply(all.error());
     Value out = Value::array();
     for (const auto& m : *all) {
         out.push_back({{"id", m.id},

@@ -31,6 +31,8 @@ struct ServerCore::Batch {
     std::map<DocKey, std::string> encoded;
     // Documents taken from the cache, with their encoded size: put back after the commit.
     std::map<DocKey, std::size_t> from_cache;
+    // Entries' bytes of the documents read (from the cache, or filled at the first encode).
+    std::map<DocKey, EntryEncodings> encodings;
     // users saved or deleted
     bool status_changed = false;
     // Session table lines for the broker's session plugin (server-node/sessions.hpp),

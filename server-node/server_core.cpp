@@ -7,19 +7,21 @@
 
 #include <optional>
 
+#include "shared/base/hex.hpp"
+#include "shared/base/tuning.hpp"
 #include "shared/clock.hpp"
 #include "shared/merge.hpp"
 #include "shared/secrets.hpp"
 #include "shared/text.hpp"
-#include "shared/tuning.hpp"
 
 namespace pdsync::server {
 
-ServerCore::ServerCore(ServerStore& store, Topics topics, ServerSettings settings)
+ServerCore::ServerCore(ServerStore& store, Topics topics, ServerSettings settings, Environment env)
     : store_(store),
-      cache_(tuning::kServerDocumentCacheBytes),
+      cache_(tuning::server::kDocumentCacheBytes),
       topics_(std::move(topics)),
       settings_(std::move(settings)),
+      env_(std::move(env)),
       started_at_(now_ms()),
       boot_id_(random_hex(8)) {
     for (auto& d : store_.list_devices()) devices_[d.device_id] = d;
@@ -60,7 +62,7 @@ std::vector<Outbound> ServerCore::transact(Batch& b, const std::function<void()>
             // One encoding per changed document and batch: the store and the broker get
             // the same bytes.
             auto& body = b.encoded[key];
-            if (body.empty()) body = encode_document(*doc);
+            if (body.empty()) body = b.encodings[key].encode(*doc);
             store_.save_encoded_document(*doc, body);
         }
         for (const auto& [id, row] : b.devices) store_.save_device(row);
@@ -111,12 +113,13 @@ std::vector<Outbound> ServerCore::transact(Batch& b, const std::function<void()>
             Value v = document_to_value(*doc);
             add_inspect(out, doc_topic(key), &v);
         }
-        cache_.put(std::move(*doc), bytes);
+        cache_.put(std::move(*doc), bytes, std::move(b.encodings[key]));
     }
     for (const auto& [key, bytes] : b.from_cache) {
         // Read but unchanged: back in as it was.
         if (b.dirty.count(key) || b.deleted.count(key)) continue;
-        if (auto& doc = b.docs[key]) cache_.put(std::move(*doc), bytes);
+        if (auto& doc = b.docs[key])
+            cache_.put(std::move(*doc), bytes, std::move(b.encodings[key]));
     }
     flush_acks(b);
     for (auto& r : b.replies) out.push_back(std::move(r));
@@ -235,6 +238,7 @@ void ServerCore::on_hello(const std::string& device_id, const Hello& h, Batch& b
         r.message = std::move(message);
         refused_[device_id] = std::string(errc_name(code)) + ": " + r.message;
         spdlog::warn("device={} join refused: {} ({})", device_id, errc_name(code), r.message);
+        join_decisions_.push_back({device_id, false, code, r.message});
         b.status_changed = true;
         reply(device_id, r, b);
     };
@@ -242,10 +246,11 @@ void ServerCore::on_hello(const std::string& device_id, const Hello& h, Batch& b
         return refuse(Errc::not_joined,
                       "this machine was removed from the fleet by an administrator");
     }
-    if (h.protocol != tuning::kProtocolVersion) {
-        return refuse(Errc::protocol_unsupported, "the server speaks protocol " +
-                                                      std::to_string(tuning::kProtocolVersion) +
-                                                      ", the device " + std::to_string(h.protocol));
+    if (h.protocol != tuning::protocol::kProtocolVersion) {
+        return refuse(Errc::protocol_unsupported,
+                      "the server speaks protocol " +
+                          std::to_string(tuning::protocol::kProtocolVersion) + ", the device " +
+                          std::to_string(h.protocol));
     }
     if (h.auth_digest != settings_.auth_digest) {
         return refuse(Errc::auth_profile_mismatch,
@@ -257,6 +262,14 @@ void ServerCore::on_hello(const std::string& device_id, const Hello& h, Batch& b
         return refuse(Errc::machine_limit, "the fleet already has " +
                                                std::to_string(settings_.machine_limit) +
                                                " machines (the server machine included)");
+    }
+    if (is_new && settings_.admission) {
+        if (Errc why = settings_.admission(device_id, h); why != Errc::ok) {
+            return refuse(why,
+                          why == Errc::pending_approval
+                              ? "waiting for an administrator: pdsync machines approve " + device_id
+                              : "an administrator denied this machine");
+        }
     }
     int64_t now = now_ms();
     DeviceRow row = is_new ? DeviceRow{} : known->second;
@@ -281,6 +294,7 @@ void ServerCore::on_hello(const std::string& device_id, const Hello& h, Batch& b
     b.status_changed = true;
 
     r.accepted = true;
+    join_decisions_.push_back({device_id, true, Errc::ok, ""});
     r.categories = settings_.categories.intersect(h.categories);
     r.last_seq = row.last_seq;
     for (const auto& u : h.cached_users) {
@@ -351,7 +365,9 @@ void ServerCore::on_changes(const std::string& device_id, const ChangeSet& cs, B
     AckReply r = apply_changes(cs, *dev, b);
     dev->last_seq = cs.seq;
     dev->last_sync_at = now_ms();
-    if (!r.ok) dev->last_error = std::string(errc_name(r.reason)) + ": " + r.message;
+    // `exists` is a first merge's expected outcome (the server's copy wins), not an error.
+    if (!r.ok && r.reason != Errc::exists)
+        dev->last_error = std::string(errc_name(r.reason)) + ": " + r.message;
     AppliedRow row{r.ok, r.reason, r.message, r.version, r.conflicts};
     store_.record_applied(device_id, cs.epoch, cs.seq, row);
     reply(device_id, r, b);
@@ -387,18 +403,26 @@ AckReply ServerCore::apply_changes(const ChangeSet& cs, DeviceRow& dev, Batch& b
     int64_t now = now_ms();
     if (cs.registers) {
         if (doc) {
+            // A first merge's expected outcome, so no warning: the server's copy wins.
             r.version = doc->version;
-            return fail(Errc::exists, "the server already holds this document; its copy wins");
+            r.reason = Errc::exists;
+            r.message = "the server already holds this document; its copy wins";
+            spdlog::info(
+                "device={} user={} category={} first merge: the server's copy (version "
+                "{}) is kept",
+                dev.device_id, cs.user, category_name(cs.category), doc->version);
+            return r;
         }
         Document registered = document_from_registration(cs, 1, now);
         std::string body = encode_document(registered);
-        if (body.size() > tuning::kMaxPayloadBytes) {
+        if (body.size() > tuning::codec::kMaxPayloadBytes) {
             return fail(Errc::too_large, "the registered document is over the size bound");
         }
         b.size_bound[cs.key()] = body.size();
         b.encoded[cs.key()] = std::move(body);
 
         b.docs[cs.key()] = std::move(registered);
+        b.encodings.erase(cs.key());
         b.dirty.insert(cs.key());
         b.deleted.erase(cs.key());
         r.ok = true;
@@ -425,21 +449,25 @@ AckReply ServerCore::apply_changes(const ChangeSet& cs, DeviceRow& dev, Batch& b
     for (const auto& op : cs.ops)
         growth += op.id.size() + encode_msgpack_unchecked(op.fields).size() + 32;
     std::optional<Document> before;
-    if (bound->second + growth > tuning::kMaxPayloadBytes ||
-        doc->entries.size() + cs.ops.size() > tuning::kMaxArrayItems) {
+    if (bound->second + growth > tuning::codec::kMaxPayloadBytes ||
+        doc->entries.size() + cs.ops.size() > tuning::codec::kMaxArrayItems) {
         before = *doc;
     }
     MergeOutcome m = apply_ops(*doc, cs.ops, doc->version + 1);
+    // Whatever the ops touched is re-encoded at the commit (the rest keeps its bytes).
+    auto& encodings = b.encodings[cs.key()];
+    for (const auto& op : cs.ops) encodings.invalidate(op.id);
     if (m.changed) {
         if (before) {
             std::size_t bytes = encode_document(*doc).size();
-            if (bytes > tuning::kMaxPayloadBytes || doc->entries.size() > tuning::kMaxArrayItems) {
+            if (bytes > tuning::codec::kMaxPayloadBytes ||
+                doc->entries.size() > tuning::codec::kMaxArrayItems) {
                 *doc = std::move(*before);
                 return fail(Errc::too_large,
                             "the document would grow to " + std::to_string(bytes) + " bytes and " +
                                 std::to_string(doc->entries.size()) +
                                 "+ entries, over the bound of " +
-                                std::to_string(tuning::kMaxPayloadBytes) + " bytes");
+                                std::to_string(tuning::codec::kMaxPayloadBytes) + " bytes");
             }
             bound->second = bytes;
         } else {
@@ -503,6 +531,7 @@ void ServerCore::evict_user(const std::string& user, Batch& b) {
         (void)version;
         DocKey key{user, category};
         b.docs[key] = std::nullopt;
+        b.encodings.erase(key);
         b.dirty.erase(key);
         b.deleted.insert(key);
     }
@@ -510,6 +539,7 @@ void ServerCore::evict_user(const std::string& user, Batch& b) {
     for (auto& [key, doc] : b.docs) {
         if (key.user == user && doc) {
             doc.reset();
+            b.encodings.erase(key);
             b.dirty.erase(key);
             b.deleted.insert(key);
         }
@@ -531,6 +561,7 @@ Document* ServerCore::document(const DocKey& key, Batch& b) {
     if (it == b.docs.end()) {
         if (auto taken = cache_.take(key)) {
             b.from_cache[key] = taken->bytes;
+            b.encodings[key] = std::move(taken->encodings);
             it = b.docs.emplace(key, std::move(taken->doc)).first;
         } else {
             it = b.docs.emplace(key, store_.load_document(key)).first;

@@ -17,6 +17,8 @@
 #include "server-node/document_cache.hpp"
 #include "server-node/server_store.hpp"
 #include "server-node/sessions.hpp"
+#include "shared/base/tuning.hpp"
+#include "shared/environment.hpp"
 #include "shared/messages.hpp"
 #include "topics/topics.hpp"
 
@@ -46,22 +48,34 @@ struct CommitRecord {
     }
 };
 
+// A hello's outcome, for the broker rights that follow it (server-node/join/).
+struct JoinDecision {
+    std::string device_id;
+    bool accepted = false;
+    Errc reason = Errc::ok;
+    std::string message;
+};
+
 struct ServerSettings {
     std::string server_id = "pdsync-server";
     std::string device_id;  // the server machine's own client ("localhost"), if any
-    CategorySet categories = CategorySet::all();  // what this fleet synchronizes
-    int machine_limit = 10;                       // server machine included
-    int user_limit = 1000;
+    CategorySet categories = CategorySet::all();               // what this fleet synchronizes
+    int machine_limit = tuning::limits::kDefaultMachineLimit;  // server machine included
+    int user_limit = tuning::limits::kDefaultUserLimit;
     std::string auth_digest;  // AuthProfile::digest() of the server's profile
-    std::size_t max_tombstones = 1000;
+    std::size_t max_tombstones = tuning::limits::kMaxTombstones;
     // Also publish a JSON view of every document and of the status under {root}/inspect/,
     // secrets redacted, for MQTT Explorer / MQTTX (only the inspector account reads it).
     bool inspect_view = false;
+    // Set: asked about a machine the server has not accepted before; Errc::ok admits it,
+    // anything else (pending_approval, denied) is the refusal's reason.
+    std::function<Errc(const std::string& device_id, const Hello& hello)> admission;
 };
 
 class ServerCore {
   public:
-    ServerCore(ServerStore& store, Topics topics, ServerSettings settings);
+    // `env`: the wall clock and random source (ids, timestamps); a test passes fixed ones.
+    ServerCore(ServerStore& store, Topics topics, ServerSettings settings, Environment env = {});
 
     // Applies a batch in one transaction and returns what to publish after it committed.
     // On a store failure nothing is applied and every change set in the batch is answered
@@ -92,6 +106,8 @@ class ServerCore {
     // The broker connection was re-established: presence comes again as retained messages.
     void reset_presence() { online_.clear(); }
     const ServerSettings& settings() const { return settings_; }
+    // The hellos decided since the last call, in order (accepted or refused).
+    std::vector<JoinDecision> take_join_decisions() { return std::move(join_decisions_); }
 
     // ---- Administration (server_admin.cpp) --------------------------------------------
     struct AdminResult {
@@ -99,7 +115,8 @@ class ServerCore {
         std::vector<Outbound> publish;
     };
     // One administration command, in its own transaction: users-list, users-show,
-    // users-delete, machines-remove, export, import, status.
+    // users-delete, machines-remove, export, import, status, settings; users-list with a
+    // "limit" answers one page (see docs/admin-api.md).
     AdminResult admin(const Value& request);
     // The status as a Value (what status_message() publishes).
     Value status_value() const;
@@ -113,6 +130,7 @@ class ServerCore {
     // Adds the inspection-view twin of a document or status publication, if enabled.
     void add_inspect(std::vector<Outbound>& out, const std::string& topic, const Value* v) const;
 
+    AdminResult users_page(const Value& request);
     AdminResult delete_user_data(const std::string& user, std::optional<Category> category);
     AdminResult remove_machine(const std::string& device_id);
     AdminResult import_documents(const Value& documents);
@@ -140,6 +158,11 @@ class ServerCore {
     DocumentCache cache_;
     Topics topics_;
     ServerSettings settings_;
+    // Every member reads time and randomness through these two, so nothing here calls
+    // the machine's clock or random source itself.
+    Environment env_;
+    int64_t now_ms() const { return env_.wall_ms(); }
+    std::string random_hex(std::size_t bytes) const { return env_.random_hex(bytes); }
     std::map<std::string, DeviceRow> devices_;    // committed device rows
     std::map<std::string, std::string> refused_;  // device id -> last refusal, not stored
     std::set<std::string> online_;
@@ -150,6 +173,7 @@ class ServerCore {
     int64_t started_at_;
 
     bool last_batch_had_changes_ = false;
+    std::vector<JoinDecision> join_decisions_;
 
     std::string boot_id_;
 };

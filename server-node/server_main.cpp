@@ -1,17 +1,25 @@
 // pdsync-server: the authoritative store node. Reads its settings from --config (TOML)
 // and/or the command line, opens the store, and runs until SIGINT/SIGTERM.
+// `pdsync-server restore ID` restores a backup into the store instead, with the same
+// options (store, backup target), so they are declared once, here.
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
 
 #include "server-node/backup/store_lock.hpp"
 #include "server-node/server_node.hpp"
+#include "server-node/server_restore.hpp"
+#include "server-node/web/web_options.hpp"
+#include "shared/base/tuning.hpp"
 #include "shared/net/node_options.hpp"
-#include "shared/tuning.hpp"
+#include "shared/secrets.hpp"
+
+#include <fstream>
 
 int main(int argc, char** argv) {
     using namespace pdsync;
-    CLI::App app{"pdsync-server: authoritative store node of a pdsync fleet"};
+    CLI::App app{"pdsync-server: authoritative store node of a pdsync fleet", "pdsync-server"};
+    app.set_version_flag("--version", "pdsync-server " PDSYNC_VERSION);
     app.set_config("--config", "", "Config file (TOML)");
     net::NodeOptions node;
     net::add_node_options(app, node);
@@ -67,17 +75,81 @@ int main(int argc, char** argv) {
                    "broker URIs (tried in order) until `pdsync server promote` makes this server "
                    "the primary on --broker")
         ->delimiter(',');
-    int replica_ack_wait_ms =
-        static_cast<int>(server::replication::tuning::kDefaultAckWait.count());
+    int replica_ack_wait_ms = static_cast<int>(tuning::replication::kDefaultAckWait.count());
     app.add_option("--replica-ack-wait-ms", replica_ack_wait_ms,
                    "How long an ack waits for an attached standby to hold its change (0: "
                    "asynchronous replication, a failover may lose the last acked changes)")
         ->capture_default_str()
         ->check(CLI::Range(0, 600000));
-    CLI11_PARSE(app, argc, argv);
+    server::cluster::ClusterSettings cluster;
+    std::string cluster_peers;
+    app.add_option("--cluster-listen", cluster.listen,
+                   "Be a member of a raft cluster: ADDR:PORT this server's raft transport binds "
+                   "(no cluster options: a single server)");
+    app.add_option("--cluster-id", cluster.id, "This server's raft id (a number above 0)");
+    app.add_option("--cluster-advertise", cluster.advertise,
+                   "ADDR:PORT the other members dial (default: --cluster-listen)");
+    app.add_option("--cluster-dir", cluster.dir, "Raft log and snapshots (default: STORE.raft)");
+    app.add_option("--cluster-peers", cluster_peers,
+                   "Initial voters ID=ADDR:PORT,... (this server among them): bootstraps a new "
+                   "raft directory; ignored once it holds a log");
+    app.add_flag("--cluster-join", cluster.join,
+                 "With a new raft directory and no peers: wait to be added by the leader "
+                 "(pdsync cluster add) instead of for `pdsync cluster init`");
+    app.add_option("--cluster-snapshot-every", cluster.snapshot_threshold,
+                   "Log entries between two snapshots of the store (0: 1024)");
+    // Joining by code (server-node/join/, docs/deploying.md).
+    std::string broker_rights = "none";
+    app.add_option("--broker-rights", broker_rights,
+                   "dynsec: grant every device's broker rights through Mosquitto's dynamic "
+                   "security plugin (join codes); none: the broker's own password file and ACL")
+        ->check(CLI::IsMember({"dynsec", "none"}))
+        ->capture_default_str();
+    server::JoinSettings join;
+    app.add_option("--join-state", join.state_path,
+                   "Join code and approvals file (default: the store's path + .join.json)");
+    std::string server_fleet_key;
+    app.add_option("--fleet-key-file", server_fleet_key,
+                   "The fleet key, sealed to every device that joins by code");
+    std::string approval = "auto";
+    app.add_option("--join-approval", approval,
+                   "auto: a machine with the join code joins; manual: it waits for "
+                   "`pdsync machines approve`")
+        ->check(CLI::IsMember({"auto", "manual"}))
+        ->capture_default_str();
+    std::string inspector_password_file;
+    app.add_option("--inspector-password-file", inspector_password_file,
+                   "Keep the read-only inspector account with this password (dynsec)");
+    server::RestoreRequest restore_request;
+    auto* restore = app.add_subcommand(
+        "restore",
+        "Replace the store with backup ID and exit (the server must be stopped; --stop stops "
+        "it through its admin socket). Reads --config, --store and --backup-* like the server.");
+    restore->fallthrough();  // --store, --backup-*, --config given after `restore` still apply
+    restore->add_option("id", restore_request.backup_id, "The backup (pdsync backup list)")
+        ->required();
+    restore->add_flag("--stop", restore_request.stop_first,
+                      "Stop the running server first, through --admin-socket");
+    restore->add_flag("--json", restore_request.json, "One JSON answer on stdout");
+    server::web::WebCommandLine web_cl;
+    server::web::add_web_options(app, web_cl);
+    if (auto done = net::parse_node_command_line(app, argc, argv)) return *done;
+    if (web_cl.hash_password) return server::web::run_hash_password();
+    if (*restore) {
+        restore_request.store_path = store_path;
+        restore_request.target = options.backup;
+        restore_request.admin_socket = options.admin_socket;
+        return server::run_restore(restore_request);
+    }
 
     net::setup_logging("server", node);
     net::make_private_parent(store_path);  // before the store lock beside it
+    if (web_cl.options.enabled()) {
+        if (auto st = server::web::check_web_options(web_cl.options); !st) {
+            spdlog::critical("web admin page: {}", st.error().message);
+            return 2;
+        }
+    }
     std::string unknown;
     auto synced = categories_from_names(categories, unknown);
     if (!synced) {
@@ -93,6 +165,35 @@ int main(int argc, char** argv) {
         return 2;
     }
     options.replica_ack_wait = std::chrono::milliseconds(replica_ack_wait_ms);
+    if (broker_rights == "dynsec") {
+        if (node.ca_file.empty() || mqtt->ca_file.empty()) {
+            spdlog::critical(
+                "--broker-rights dynsec needs --ca-file (the fleet CA) and a TLS "
+                "broker address (mqtts://): the server's own link is verified too");
+            return 2;
+        }
+        join.ca_file = node.ca_file;
+        join.manual_approval = approval == "manual";
+        if (join.state_path.empty()) join.state_path = store_path + ".join.json";
+        if (!server_fleet_key.empty()) {
+            auto key = load_fleet_key(server_fleet_key);
+            if (!key) {
+                spdlog::critical("{}", key.error().message);
+                return 2;
+            }
+            join.fleet_key = *key;
+        }
+        if (!inspector_password_file.empty()) {
+            std::ifstream in(inspector_password_file);
+            if (!in || !std::getline(in, join.inspector_password) ||
+                join.inspector_password.empty()) {
+                spdlog::critical("cannot read the inspector password from {}",
+                                 inspector_password_file);
+                return 2;
+            }
+        }
+        options.join = std::move(join);
+    }
     if (!standby_of.empty()) {
         // The primary's broker, as the same server account under a client id of its own.
         auto primary = node.mqtt_settings(settings.server_id + "-standby");
@@ -104,6 +205,31 @@ int main(int argc, char** argv) {
         if (node.username.empty()) primary->username = settings.server_id;
         options.standby =
             server::replication::StandbySettings{settings.server_id, std::move(primary).value()};
+    }
+
+    if (!cluster.listen.empty()) {
+        if (cluster.id == 0) {
+            spdlog::critical("--cluster-listen needs --cluster-id N (a number above 0)");
+            return 2;
+        }
+        if (!standby_of.empty()) {
+            spdlog::critical(
+                "--standby-of and --cluster-listen exclude each other: a cluster's "
+                "standby is a member added with `pdsync cluster add --role standby`");
+            return 2;
+        }
+        auto peers = server::cluster::parse_peers(cluster_peers);
+        if (!peers) {
+            spdlog::critical("{}", peers.error().message);
+            return 2;
+        }
+        cluster.peers = std::move(peers).value();
+        if (cluster.dir.empty()) cluster.dir = store_path + ".raft";
+        cluster.store_path = store_path;
+        options.cluster = std::move(cluster);
+    } else if (cluster.id != 0 || !cluster_peers.empty() || cluster.join) {
+        spdlog::critical("the --cluster-* options need --cluster-listen ADDR:PORT");
+        return 2;
     }
 
     net::wait_for_stop_signal_blocking_setup();
@@ -127,15 +253,34 @@ int main(int argc, char** argv) {
                  standby_of.empty()
                      ? ""
                      : " role=standby of " + fmt::format("{}", fmt::join(standby_of, ",")));
+    options.settings_extra["broker"] = {{"servers", mqtt->servers},
+                                        {"username", mqtt->username},
+                                        {"tls", !mqtt->ca_file.empty()},
+                                        {"ca_file", mqtt->ca_file},
+                                        {"client_certificate", !mqtt->cert_file.empty()}};
+    options.settings_extra["web"] = server::web::web_settings_summary(web_cl.options);
     server::ServerNode server(std::move(store), Topics(node.root), settings,
                               std::move(mqtt).value(), std::move(options));
     if (auto st = server.start(); !st) {
         spdlog::critical("{}", st.error().message);
         return 1;
     }
+    // The web admin page: a second door to the same administration commands as the socket.
+    std::optional<server::web::WebServer> web;
+    if (web_cl.options.enabled()) {
+        web.emplace(web_cl.options, [&server](const Value& req, const auto& progress) {
+            return server.admin(req, progress);
+        });
+        if (auto st = web->start(); !st) {
+            spdlog::critical("web admin page: {}", st.error().message);
+            server.stop();
+            return 2;
+        }
+    }
 
     int sig = net::wait_for_stop_signal();
     spdlog::info("signal {}: stopping", sig);
+    if (web) web->stop();
     server.stop();
     return server.fenced() ? 3 : 0;  // 3: do not restart (systemd RestartPreventExitStatus)
 }

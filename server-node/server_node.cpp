@@ -8,9 +8,10 @@
 #include <csignal>
 #include <cstdlib>
 
+#include "shared/base/tuning.hpp"
 #include "shared/clock.hpp"
+#include "shared/reply.hpp"
 #include "shared/text.hpp"
-#include "shared/tuning.hpp"
 
 namespace pdsync::server {
 
@@ -26,9 +27,23 @@ ServerNode::ServerNode(std::unique_ptr<ServerStore> store, Topics topics, Server
         {"schema", "pds.status/1"}, {"server_id", settings_.server_id}, {"server_online", false}};
     mqtt.will =
         net::MqttSettings::Will{topics_.server_status(), encode_msgpack_unchecked(offline), true};
+    if (options_.join) {
+        // Joining by code: claims, broker roles and their plugin (server-node/join/).
+        options_.join->server_client_id = mqtt.client_id;
+        if (options_.join->server_user.empty()) options_.join->server_user = mqtt.username;
+        join_ = std::make_unique<JoinService>(
+            topics_, *options_.join, [this](const std::string& topic, const std::string& payload) {
+                return link_->publish(topic, payload, false);
+            });
+        settings_.admission = [this](const std::string& id, const Hello& h) {
+            return join_->admission(id, h);
+        };
+    }
     net::MqttLink::Handlers h;
     h.on_message = [this](net::Received m) {
         if (m.topic == fence_topic_) return on_fence(m.payload);
+        if (join_ && join_->is_dynsec_response(m.topic))
+            return join_->on_dynsec_response(m.payload);
         // A standby's request or report is the replication publisher's, never the core's.
         if (publisher_ && publisher_->handles(m.topic)) {
             publisher_->on_message(m.topic, m.payload);
@@ -52,9 +67,18 @@ ServerNode::ServerNode(std::unique_ptr<ServerStore> store, Topics topics, Server
                       topics_.all_devices_filter(TopicKind::device_presence)});
     link_->subscribe(replication::ReplicationPublisher::filters(topics_));
     link_->subscribe({fence_topic_});
+    if (join_) link_->subscribe({topics_.claim_requests_filter(), kDynsecResponseTopic});
     started_at_ms_ = now_ms();
     clear_own_fence_ = options_.clear_fence;
-    if (options_.standby) {
+    if (options_.cluster) {
+        cluster::ClusterNode::Events events;
+        events.on_leader = [this](uint64_t term) {
+            cluster_wake([&] { cluster_lead_term_ = term; });
+        };
+        events.on_follower = [this] { cluster_wake([&] { cluster_step_down_ = true; }); };
+        events.on_status = [this] { cluster_wake([] {}); };
+        cluster_ = std::make_unique<cluster::ClusterNode>(*options_.cluster, std::move(events));
+    } else if (options_.standby) {
         // The link to this server's own broker stays idle until promote().
         standby_mode_ = true;
         standby_ = std::make_unique<replication::Standby>(*store_, topics_, *options_.standby);
@@ -77,8 +101,50 @@ void ServerNode::become_primary() {
     standby_mode_ = false;
 }
 
+void ServerNode::cluster_wake(const std::function<void()>& set) {
+    {
+        std::lock_guard lock(mu_);
+        set();
+        cluster_event_ = true;
+    }
+    cv_.notify_one();
+}
+
+Outbound ServerNode::follower_status() const {
+    Value v = {{"schema", "pds.status/1"},
+               {"server_id", settings_.server_id},
+               {"at", now_ms()},
+               {"server_online", false},
+               {"role", "cluster-follower"},
+               {"cluster", cluster_->status()}};
+    return {topics_.server_status(), encode_msgpack_unchecked(v), true};
+}
+
+// Worker thread: this server starts or stops leading, or who leads changed.
+void ServerNode::on_cluster_event(bool step_down, uint64_t lead_term, bool& reconcile) {
+    if (step_down && core_) {
+        core_.reset();
+        spdlog::warn("cluster: stopped serving devices (no longer the leader)");
+    }
+    if (lead_term != 0 && cluster_->serving()) {
+        // Built from the store as the log left it: every earlier term's entry is applied.
+        core_ = std::make_unique<ServerCore>(*store_, topics_, settings_);
+        for (auto it = status_extras_.begin(); it != status_extras_.end(); ++it)
+            core_->set_status_extra(it.key(), it.value());
+        core_->set_status_extra("role", "cluster-leader");
+        reconcile = true;  // republish every document and the status on this broker
+        spdlog::info("cluster: serving devices as the leader of term {}", lead_term);
+    }
+    if (core_) {
+        core_->set_status_extra("cluster", cluster_->status());
+        publish_all({core_->status_message()});
+    } else {
+        publish_all({follower_status()});
+    }
+}
+
 void ServerNode::on_fence(const std::string& payload) {
-    if (payload.empty() || standby_mode_) return;  // no fence, or not serving anyway
+    if (payload.empty() || standby_mode_ || cluster_) return;  // no fence, or not serving anyway
     auto fence = replication::decode_fence(payload);
     if (!fence) {
         spdlog::warn("fence: ignored a bad fence message: {}", fence.error().message);
@@ -113,8 +179,8 @@ void ServerNode::enqueue(Inbound&& in) {
     {
         std::lock_guard lock(mu_);
         std::size_t& mine = queued_by_device_[device];
-        if (mine + bytes > tuning::kMaxQueuedBytesPerDevice ||
-            queued_bytes_ + bytes > tuning::kMaxQueuedBytesTotal) {
+        if (mine + bytes > tuning::server::kMaxQueuedBytesPerDevice ||
+            queued_bytes_ + bytes > tuning::server::kMaxQueuedBytesTotal) {
             // Not decoded, not acked: an honest device re-sends after kResendAfter; a
             // flooding one costs the others nothing but this check.
             uint64_t n = ++dropped_by_device_[device];
@@ -122,8 +188,8 @@ void ServerNode::enqueue(Inbound&& in) {
                 spdlog::warn(
                     "device={} message of {} bytes dropped: {} bytes of it queued "
                     "(bound {}), {} in all (bound {}); {} dropped so far",
-                    quoted_text(device), bytes, mine, tuning::kMaxQueuedBytesPerDevice,
-                    queued_bytes_, tuning::kMaxQueuedBytesTotal, n);
+                    quoted_text(device), bytes, mine, tuning::server::kMaxQueuedBytesPerDevice,
+                    queued_bytes_, tuning::server::kMaxQueuedBytesTotal, n);
             }
             if (mine == 0) queued_by_device_.erase(device);
             return;
@@ -153,9 +219,7 @@ void ServerNode::wake_worker() {
 
 Value ServerNode::promote() {
     if (!standby_ || core_) {
-        return {{"ok", false},
-                {"error", "invalid_argument"},
-                {"message", "this server is already the primary"}};
+        return error_reply(Errc::invalid_argument, "this server is already the primary");
     }
     standby_->stop();  // a commit half received is rolled back; the store is ours again
     Value was = standby_->status();
@@ -181,9 +245,16 @@ Value ServerNode::promote() {
 
 ServerNode::~ServerNode() {
     stop();
+    // The link's handlers use mu_, cv_ and queue_, declared after it and so destroyed
+    // before it: the link goes first.
+    link_.reset();
 }
 
 Status ServerNode::start() {
+    if (join_) {
+        PDS_CHECK(join_->load());
+        if (core_) core_->set_status_extra("joining", join_->status());
+    }
     backups_ = std::make_unique<ServerBackups>(
         options_.store_path, options_.backup, [this](const Value& summary) {
             run_on_worker({{"cmd", "_status-extra"}, {"key", "last_backup"}, {"value", summary}});
@@ -208,6 +279,9 @@ Status ServerNode::start() {
             admin_socket_.reset();
         }
     }
+    if (cluster_) {
+        if (auto st = cluster_->start(*store_); !st) return st;
+    }
     worker_ = std::thread([this] { worker_loop(); });
     if (standby_) {
         standby_->start();
@@ -219,7 +293,15 @@ Status ServerNode::start() {
 }
 
 Value ServerNode::admin(const Value& request, const net::ControlServer::Progress& progress) {
-    std::string cmd = request.is_object() ? request.value("cmd", "") : "";
+    std::string cmd = request.is_object() && request.contains("cmd") && request["cmd"].is_string()
+                          ? request["cmd"].get<std::string>()
+                          : "";
+    // Commands starting with '_' are the server's own jobs for its worker (run_on_worker);
+    // a client of the socket must not reach them.
+    if (!cmd.empty() && cmd[0] == '_') {
+        spdlog::warn("admin socket: refused internal command {}", Value(cmd).dump());
+        return error_reply(Errc::invalid_argument, "unknown command " + Value(cmd).dump());
+    }
     if (cmd == "backup-now") {
         // Beside the worker, on the backup's own connection: changes keep streaming in.
         return backups_->run_now(
@@ -228,6 +310,24 @@ Value ServerNode::admin(const Value& request, const net::ControlServer::Progress
             });
     }
     if (cmd == "backup-list") return backups_->list();
+    if (cmd == "settings") {
+        // The core's settings, then what only the node knows: backups, broker, web page.
+        Value v = run_on_worker(request);
+        if (!v.value("ok", false)) return v;
+        const auto& b = options_.backup;
+        v["backup"] = {{"target", !b.dir.empty() ? b.dir : b.smb_url},
+                       {"interval_s", b.interval_s},
+                       {"keep", b.keep}};
+        for (auto it = options_.settings_extra.begin(); it != options_.settings_extra.end(); ++it)
+            v[it.key()] = it.value();
+        return v;
+    }
+    if (cluster_ && cluster_->handles(cmd)) return cluster_->admin(request);
+    if (cluster_ && cmd == "status" && !cluster_->serving()) {
+        Value v = decode_msgpack(follower_status().payload).value();
+        v["ok"] = true;
+        return v;
+    }
     if (cmd == "status" && standby_mode_) {
         Value v = standby_->status();
         v["ok"] = true;
@@ -246,14 +346,12 @@ Value ServerNode::run_on_worker(const Value& request) {
     auto answer = job->reply.get_future();
     {
         std::lock_guard lock(mu_);
-        if (stopping_)
-            return {{"ok", false}, {"error", "busy"}, {"message", "the server is stopping"}};
+        if (stopping_) return error_reply(Errc::busy, "the server is stopping");
         admin_jobs_.push_back(job);
     }
     cv_.notify_one();
     if (answer.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
-        return {
-            {"ok", false}, {"error", "timeout"}, {"message", "the server did not answer in time"}};
+        return error_reply(Errc::timeout, "the server did not answer in time");
     }
     return answer.get();
 }
@@ -267,12 +365,12 @@ void ServerNode::stop() {
     cv_.notify_all();
     if (admin_socket_) admin_socket_->stop();
     if (standby_) standby_->stop();
+    if (cluster_) cluster_->stop();  // a batch waiting for its commit is failed now
     if (backups_) backups_->stop();
     if (worker_.joinable()) worker_.join();
     link_->stop();
     for (auto& job : admin_jobs_) {
-        job->reply.set_value(
-            {{"ok", false}, {"error", "busy"}, {"message", "the server is stopping"}});
+        job->reply.set_value(error_reply(Errc::busy, "the server is stopping"));
     }
 }
 
@@ -280,7 +378,7 @@ void ServerNode::publish_all(const std::vector<Outbound>& out) {
     for (const auto& o : out) {
         // The broker drops a connection whose packet is over its max_packet_size, and the
         // same publish would come again after the reconnect: never send one.
-        if (o.topic.size() + o.payload.size() + tuning::kPublishOverheadBytes >
+        if (o.topic.size() + o.payload.size() + tuning::mqtt::kPublishOverheadBytes >
             options_.max_packet_bytes) {
             spdlog::error(
                 "mqtt: not publishing {}: {} bytes, over the broker's packet limit of "
@@ -298,15 +396,17 @@ void ServerNode::publish_all(const std::vector<Outbound>& out) {
 
 void ServerNode::worker_loop() {
     std::vector<Inbound> batch;
-    batch.reserve(tuning::kMaxBatchMessages);
+    batch.reserve(tuning::server::kMaxBatchMessages);
     while (true) {
         bool reconcile = false;
+        bool cluster_wake = false, step_down = false;
+        uint64_t lead_term = 0;
         std::deque<std::shared_ptr<AdminJob>> jobs;
         {
             std::unique_lock lock(mu_);
             auto ready = [&] {
                 return stopping_ || reconcile_ || replication_wake_ || !queue_.empty() ||
-                       !admin_jobs_.empty();
+                       !admin_jobs_.empty() || cluster_event_;
             };
             if (publisher_) {
                 auto cap = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -319,7 +419,10 @@ void ServerNode::worker_loop() {
             jobs.swap(admin_jobs_);
             reconcile = reconcile_;
             reconcile_ = false;
-            while (!queue_.empty() && batch.size() < tuning::kMaxBatchMessages) {
+            cluster_wake = std::exchange(cluster_event_, false);
+            step_down = std::exchange(cluster_step_down_, false);
+            lead_term = std::exchange(cluster_lead_term_, 0);
+            while (!queue_.empty() && batch.size() < tuning::server::kMaxBatchMessages) {
                 dequeued(queue_.front());
                 batch.push_back(std::move(queue_.front()));
                 queue_.pop_front();
@@ -333,8 +436,11 @@ void ServerNode::worker_loop() {
                 publish_all({core_->status_message()});
             }
         }
+        if (cluster_wake) on_cluster_event(step_down, lead_term, reconcile);
+        if (reconcile && cluster_ && !core_) publish_all({follower_status()});
         if (reconcile && core_) {
             core_->reset_presence();
+            if (join_) join_->on_connected();  // broker rights before anything is published
             // A broker that restarted holds no grants: the whole table, before anything.
             publish_all({core_->session_table_message()});
 
@@ -370,23 +476,40 @@ void ServerNode::worker_loop() {
                 continue;
             }
             if (!core_) {
-                job->reply.set_value({{"ok", false},
-                                      {"error", "busy"},
-                                      {"message",
-                                       "this server is a standby; promote it first "
-                                       "(pdsync server promote)"}});
+                job->reply.set_value(error_reply(
+                    Errc::busy, cluster_ ? "this server does not lead the cluster; ask the "
+                                           "leader (pdsync cluster status)"
+                                         : "this server is a standby; promote it first "
+                                           "(pdsync server promote)"));
+                continue;
+            }
+            if (join_ && join_->handles_admin(cmd)) {
+                job->reply.set_value(join_->admin(req));
+                core_->set_status_extra("joining", join_->status());
                 continue;
             }
             try {
                 if (publisher_) core_->set_status_extra("replica", publisher_->status());
+                if (join_) core_->set_status_extra("joining", join_->status());
                 auto result = core_->admin(job->request);
+                // A removed machine's account goes too, which ends its live session.
+                if (join_ && cmd == "machines-remove" && result.answer.value("ok", false))
+                    join_->forget(req.value("device_id", ""));
                 publish_all(publisher_ ? publisher_->gate(std::move(result.publish))
                                        : result.publish);
                 job->reply.set_value(std::move(result.answer));
             } catch (const std::exception& e) {
                 spdlog::error("admin {} failed: {}", job->request.value("cmd", "?"), e.what());
-                job->reply.set_value({{"ok", false}, {"error", "storage"}, {"message", e.what()}});
+                job->reply.set_value(error_reply(Errc::storage, e.what()));
             }
+        }
+        if (join_ && core_) {
+            // Claims are the join service's, never the core's.
+            std::erase_if(batch, [&](const Inbound& m) {
+                if (!join_->is_claim(m.topic)) return false;
+                join_->on_claim(m);
+                return true;
+            });
         }
         if (!batch.empty() && core_) {
             auto out = core_->handle_batch(
@@ -397,11 +520,27 @@ void ServerNode::worker_loop() {
                 spdlog::default_logger()->flush();
                 ::_exit(9);
             }
+            if (join_) {
+                // Rights first: a device is a member before its "accepted" is published.
+                auto decisions = core_->take_join_decisions();
+                if (!decisions.empty()) {
+                    join_->apply(decisions);
+                    core_->set_status_extra("joining", join_->status());
+                }
+            }
             // Documents now; acks once an attached standby holds their commit.
             publish_all(publisher_ ? publisher_->gate(std::move(out)) : out);
 
             batch.clear();
+            if (cluster_ && cluster_->take_commit_failed()) {
+                // The entry may still commit later: this core's view of the store is
+                // unsure, so serve again only from a fresh core after a new barrier.
+                core_.reset();
+                cluster_->serve_again();
+                publish_all({follower_status()});
+            }
         }
+        if (cluster_ && !core_) batch.clear();  // not the leader: the leader answers them
     }
 }
 

@@ -12,6 +12,12 @@
 // own broker, and answers "status" and "promote"; promote() makes it a primary on its own
 // broker, with a new boot id, so devices join it again.
 //
+// Cluster mode (server-node/cluster/, with ServerNodeOptions::cluster): the store is the
+// state machine of a raft cluster. Only while this server leads does it hold a core, take
+// change sets and publish documents; its commits go through the raft log, so an ack
+// follows a majority's commit. Otherwise it publishes a status naming the leader, with
+// server_online false, so devices move on to another broker.
+//
 // Ownership and threads: owned by main(); start()/stop() from the owning thread;
 // admin() from any thread but Paho's.
 #pragma once
@@ -27,14 +33,16 @@
 #include <optional>
 #include <thread>
 
+#include "server-node/cluster/cluster_node.hpp"
+#include "server-node/join/join_service.hpp"
 #include "server-node/replication/fence.hpp"
 #include "server-node/replication/publisher.hpp"
 #include "server-node/replication/standby.hpp"
 #include "server-node/server_backups.hpp"
 #include "server-node/server_core.hpp"
+#include "shared/base/tuning.hpp"
 #include "shared/net/control_socket.hpp"
 #include "shared/net/mqtt_link.hpp"
-#include "shared/tuning.hpp"
 
 namespace pdsync::server {
 
@@ -45,12 +53,21 @@ struct ServerNodeOptions {
     // Set: start as a standby of the primary reached with these settings.
     std::optional<replication::StandbySettings> standby;
     // How long an ack waits for an attached standby (0: replication is asynchronous).
-    std::chrono::milliseconds replica_ack_wait = replication::tuning::kDefaultAckWait;
+    std::chrono::milliseconds replica_ack_wait = tuning::replication::kDefaultAckWait;
     // Start as the primary even where a fence names another server (--clear-fence): the
     // administrator brings this server back on purpose, and the fence is removed.
     bool clear_fence = false;
     // The broker's max_packet_size: a publish that would not fit is never sent.
-    std::size_t max_packet_bytes = tuning::kBrokerMaxPacketBytes;
+    std::size_t max_packet_bytes = tuning::mqtt::kBrokerMaxPacketBytes;
+    // Shown by the "settings" command beside the core's and the backup's settings: what
+    // main() knows of the broker link and the web page (no secrets).
+    Value settings_extra = Value::object();
+    // Set: a member of a raft cluster (replaces the standby/primary replication above).
+    std::optional<cluster::ClusterSettings> cluster;
+    // Set: the broker runs the dynamic security plugin and this server grants every
+    // device's rights through it (server-node/join/). Unset: the broker's rights are not
+    // the server's business (a password file and ACL, or an anonymous test broker).
+    std::optional<JoinSettings> join;
 };
 
 class ServerNode {
@@ -104,6 +121,16 @@ class ServerNode {
     std::unique_ptr<net::MqttLink> link_;
     std::unique_ptr<net::ControlServer> admin_socket_;
     std::unique_ptr<ServerBackups> backups_;
+    std::unique_ptr<JoinService> join_;  // with options_.join
+
+    // Cluster mode: events from the raft thread, taken by the worker under mu_.
+    std::unique_ptr<cluster::ClusterNode> cluster_;
+    bool cluster_event_ = false;
+    bool cluster_step_down_ = false;
+    uint64_t cluster_lead_term_ = 0;
+    void on_cluster_event(bool step_down, uint64_t lead_term, bool& reconcile);  // worker
+    Outbound follower_status() const;
+    void cluster_wake(const std::function<void()>& set);
 
     std::mutex mu_;
     std::condition_variable cv_;

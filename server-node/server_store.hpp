@@ -16,9 +16,11 @@
 #include <utility>
 #include <vector>
 
+#include "shared/base/result.hpp"
 #include "shared/category.hpp"
 #include "shared/document.hpp"
-#include "shared/result.hpp"
+
+struct sqlite3;
 
 namespace pdsync::server {
 
@@ -90,6 +92,13 @@ class ServerStore {
     // The least recently used user, other than `except`.
     virtual std::optional<UserRow> least_recent_user(const std::string& except) = 0;
     virtual std::vector<UserRow> list_users() = 0;
+    // One page of the users whose id starts with `prefix` (byte-wise), in id order, after
+    // `after` (keyset paging: "" starts at the first), at most `limit`. Both this and
+    // count_users_with_prefix() are range scans of the users' primary key, so a page costs
+    // the same at 100,000 users as at 100 (the web admin page's users table).
+    virtual std::vector<UserRow> list_users_page(const std::string& prefix,
+                                                 const std::string& after, std::size_t limit) = 0;
+    virtual std::size_t count_users_with_prefix(const std::string& prefix) = 0;
 
     virtual std::optional<DeviceRow> find_device(const std::string& device_id) = 0;
     virtual void save_device(const DeviceRow& row) = 0;
@@ -112,6 +121,12 @@ class ServerStore {
     // Empties documents, users, devices and applied results (not meta), inside the caller's
     // transaction: a standby does this before it applies a full snapshot of the primary.
     virtual void clear_all() = 0;
+
+    // Cluster mode (server-node/cluster/): the SQLite connection under the store, and a
+    // replacement for begin() whose transactions commit through the raft log.
+    virtual sqlite3* sqlite_handle() { return nullptr; }
+    using TransactionFactory = std::function<std::unique_ptr<StoreTransaction>()>;
+    virtual void set_transaction_factory(TransactionFactory factory) { (void)factory; }
 };
 
 // Opens the SQLite store at `path` (":memory:" for unit tests). Throws on failure.

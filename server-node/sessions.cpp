@@ -7,7 +7,7 @@
 #include <chrono>
 
 #include "shared/text.hpp"
-#include "shared/tuning.hpp"
+#include "shared/base/tuning.hpp"
 #include "shared/user_id.hpp"
 
 namespace pdsync::server {
@@ -34,12 +34,12 @@ void Sessions::open(const std::string& device, const std::string& user, int64_t 
     if (!fresh) return;
     line(lines, "grant", device, user);
     spdlog::info("device={} user={} session opened", device, quoted_text(user));
-    while (users.size() > tuning::kMaxSessionsPerDevice) {
+    while (users.size() > tuning::sessions::kMaxPerDevice) {
         auto oldest =
             std::min_element(users.begin(), users.end(),
                              [](const auto& a, const auto& b) { return a.second < b.second; });
         spdlog::info("device={} user={} session closed: over {} sessions on one device", device,
-                     quoted_text(oldest->first), tuning::kMaxSessionsPerDevice);
+                     quoted_text(oldest->first), tuning::sessions::kMaxPerDevice);
         line(lines, "revoke", device, oldest->first);
         users.erase(oldest);
     }
@@ -66,7 +66,7 @@ void Sessions::close_device(const std::string& device, std::string& lines) {
 
 void Sessions::expire(int64_t now_ms, std::string& lines) {
     const int64_t idle =
-        std::chrono::duration_cast<std::chrono::milliseconds>(tuning::kSessionIdleTimeout).count();
+        std::chrono::duration_cast<std::chrono::milliseconds>(tuning::sessions::kIdleTimeout).count();
     for (auto d = open_.begin(); d != open_.end();) {
         for (auto u = d->second.begin(); u != d->second.end();) {
             if (now_ms - u->second > idle) {
@@ -103,8 +103,8 @@ void Sessions::touch(const std::string& device, const std::string& user, int64_t
 Status Sessions::take_new_user(const std::string& device, int64_t now_ms) {
     auto& b = buckets_[device];
     const double refill_ms = static_cast<double>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(tuning::kNewUserRefillEvery).count());
-    const double burst = tuning::kNewUsersBurstPerDevice;
+        std::chrono::duration_cast<std::chrono::milliseconds>(tuning::sessions::kNewUserRefillEvery).count());
+    const double burst = tuning::sessions::kNewUsersBurstPerDevice;
     if (b.tokens < 0) {
         b.tokens = burst;
     } else {
@@ -117,8 +117,8 @@ Status Sessions::take_new_user(const std::string& device, int64_t now_ms) {
         return make_error(
             Errc::rate_limited,
             "this device brought more new users than " +
-                std::to_string(tuning::kNewUsersBurstPerDevice) + " at once and one per " +
-                std::to_string(tuning::kNewUserRefillEvery.count()) + " s; log in again later");
+                std::to_string(tuning::sessions::kNewUsersBurstPerDevice) + " at once and one per " +
+                std::to_string(tuning::sessions::kNewUserRefillEvery.count()) + " s; log in again later");
     }
     b.tokens -= 1;
     return Ok{};

@@ -2,14 +2,14 @@
 // from login and logout events (docs/security.md). A device may send change sets for a
 // user, and read that user's documents, only while the user has a session on it. A session
 // opens at a login event and ends at logout, when the device goes offline (its presence
-// turns offline once the broker's keep-alive lapses), after tuning::kSessionIdleTimeout
-// without activity, or when the device opens more than tuning::kMaxSessionsPerDevice.
+// turns offline once the broker's keep-alive lapses), after tuning::sessions::kIdleTimeout
+// without activity, or when the device opens more than tuning::sessions::kMaxPerDevice.
 // The first login of a user the server does not hold spends one of the device's new-user
-// tokens (a burst, then one per tuning::kNewUserRefillEvery), so no device can flood the
+// tokens (a burst, then one per tuning::sessions::kNewUserRefillEvery), so no device can flood the
 // user limit with made-up users.
 //
 // Every opened and closed session is written as a line of the session table the broker's
-// session plugin keeps (broker-plugin/pdsync_sessions.c):
+// session plugin keeps (broker-config/sessions-plugin/pdsync_sessions.c):
 //   "grant <device_id> <encoded user id>", "revoke <device_id> <encoded user id>", and
 //   "reset" (forget every grant) before a full table.
 //
@@ -27,7 +27,7 @@
 #include <string>
 
 #include "shared/codec.hpp"
-#include "shared/result.hpp"
+#include "shared/base/result.hpp"
 
 namespace pdsync::server {
 

@@ -4,8 +4,8 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include "server-node/server_store.hpp"
+#include "shared/base/tuning.hpp"
 #include "shared/store/sqlite_db.hpp"
-#include "shared/tuning.hpp"
 
 namespace pdsync::server {
 namespace {
@@ -96,6 +96,16 @@ AppliedRow applied_row(SQLite::Statement& q, int first) {
     return r;
 }
 
+// The smallest string greater than every string starting with `prefix` (byte-wise, as
+// SQLite's BINARY collation compares), or none when every such string is unbounded above
+// (an empty prefix, or one of 0xFF bytes only).
+std::optional<std::string> prefix_upper_bound(std::string prefix) {
+    while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xFF) prefix.pop_back();
+    if (prefix.empty()) return std::nullopt;
+    prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
+    return prefix;
+}
+
 class SqliteTransaction final : public StoreTransaction {
   public:
     explicit SqliteTransaction(SQLite::Database& db) : txn_(db) {}
@@ -138,7 +148,12 @@ class SqliteServerStore final : public ServerStore {
           prune_applied_(*db_, "DELETE FROM applied WHERE device_id=? AND seq<?") {}
 
     std::unique_ptr<StoreTransaction> begin() override {
+        if (factory_) return factory_();
         return std::make_unique<SqliteTransaction>(*db_);
+    }
+    sqlite3* sqlite_handle() override { return db_->getHandle(); }
+    void set_transaction_factory(TransactionFactory factory) override {
+        factory_ = std::move(factory);
     }
 
     std::optional<Document> load_document(const DocKey& key) override {
@@ -267,6 +282,38 @@ class SqliteServerStore final : public ServerStore {
         return out;
     }
 
+    std::vector<UserRow> list_users_page(const std::string& prefix, const std::string& after,
+                                         std::size_t limit) override {
+        auto upper = prefix_upper_bound(prefix);
+        SQLite::Statement q(*db_, upper
+                                      ? "SELECT user,created_at,last_used_at FROM users "
+                                        "WHERE user>=? AND user>? AND user<? ORDER BY user LIMIT ?"
+                                      : "SELECT user,created_at,last_used_at FROM users "
+                                        "WHERE user>=? AND user>? ORDER BY user LIMIT ?");
+        q.bind(1, prefix);
+        q.bind(2, after);
+        int next = 3;
+        if (upper) q.bind(next++, *upper);
+        q.bind(next, static_cast<int64_t>(limit));
+        std::vector<UserRow> out;
+        while (q.executeStep()) {
+            out.push_back(
+                {q.getColumn(0).getString(), q.getColumn(1).getInt64(), q.getColumn(2).getInt64()});
+        }
+        return out;
+    }
+
+    std::size_t count_users_with_prefix(const std::string& prefix) override {
+        if (prefix.empty()) return count_users();
+        auto upper = prefix_upper_bound(prefix);
+        SQLite::Statement q(*db_, upper ? "SELECT count(*) FROM users WHERE user>=? AND user<?"
+                                        : "SELECT count(*) FROM users WHERE user>=?");
+        q.bind(1, prefix);
+        if (upper) q.bind(2, *upper);
+        q.executeStep();
+        return static_cast<std::size_t>(q.getColumn(0).getInt64());
+    }
+
     std::optional<DeviceRow> find_device(const std::string& device_id) override {
         SQLite::Statement q(*db_, std::string(kDeviceSelect) + " WHERE device_id=?");
         q.bind(1, device_id);
@@ -322,11 +369,12 @@ class SqliteServerStore final : public ServerStore {
             record_applied_.bind(8, join_lines(row.conflicts, '\n'));
             record_applied_.exec();
         }
-        if (seq > static_cast<uint64_t>(tuning::kAppliedOpsKeptPerDevice) &&
+        if (seq > static_cast<uint64_t>(tuning::server::kAppliedOpsKeptPerDevice) &&
             seq % 64 == 0) {  // prune now and then, not on every change set
             StatementUse use(prune_applied_);
             prune_applied_.bind(1, device_id);
-            prune_applied_.bind(2, static_cast<int64_t>(seq - tuning::kAppliedOpsKeptPerDevice));
+            prune_applied_.bind(
+                2, static_cast<int64_t>(seq - tuning::server::kAppliedOpsKeptPerDevice));
             prune_applied_.exec();
         }
     }
@@ -388,6 +436,7 @@ class SqliteServerStore final : public ServerStore {
     }
 
     std::unique_ptr<SQLite::Database> db_;
+    TransactionFactory factory_;  // cluster mode: commits go through the raft log
     SQLite::Statement load_doc_;
     SQLite::Statement save_doc_;
     SQLite::Statement find_user_;

@@ -1,11 +1,8 @@
-// Wall clock and random ids.
+// The wall clock (see clock.hpp).
 #include "shared/clock.hpp"
-
-#include <sodium.h>
 
 #include <chrono>
 #include <cstdlib>
-#include <vector>
 
 namespace pdsync {
 
@@ -26,17 +23,6 @@ int64_t now_ms() {
                std::chrono::system_clock::now().time_since_epoch())
                .count() +
            clock_skew_ms();
-}
-
-std::string random_hex(std::size_t bytes) {
-    static const bool ready = sodium_init() >= 0;
-    (void)ready;
-    std::vector<unsigned char> buf(bytes);
-    randombytes_buf(buf.data(), buf.size());
-    std::string hex(bytes * 2 + 1, '\0');
-    sodium_bin2hex(hex.data(), hex.size(), buf.data(), buf.size());
-    hex.pop_back();
-    return hex;
 }
 
 }  // namespace pdsync

@@ -7,8 +7,8 @@
 #include <string>
 #include <string_view>
 
-#include "shared/result.hpp"
-#include "shared/tuning.hpp"
+#include "shared/base/result.hpp"
+#include "shared/base/tuning.hpp"
 
 namespace pdsync {
 
@@ -18,12 +18,12 @@ namespace pdsync {
 using Value = nlohmann::json;
 
 struct DecodeLimits {
-    std::size_t max_bytes = tuning::kMaxPayloadBytes;
-    std::size_t max_depth = tuning::kMaxDepth;
-    std::size_t max_string = tuning::kMaxStringBytes;
-    std::size_t max_array = tuning::kMaxArrayItems;
-    std::size_t max_map = tuning::kMaxMapItems;
-    std::size_t max_items = tuning::kMaxDecodedItems;  // all values of the payload together
+    std::size_t max_bytes = tuning::codec::kMaxPayloadBytes;
+    std::size_t max_depth = tuning::codec::kMaxDepth;
+    std::size_t max_string = tuning::codec::kMaxStringBytes;
+    std::size_t max_array = tuning::codec::kMaxArrayItems;
+    std::size_t max_map = tuning::codec::kMaxMapItems;
+    std::size_t max_items = tuning::codec::kMaxDecodedItems;  // all values of the payload together
 };
 
 // Decodes exactly one MessagePack value filling all of `bytes`. Map keys must be strings;

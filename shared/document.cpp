@@ -72,7 +72,7 @@ std::vector<const Entry*> Document::live_entries() const {
 }
 
 Status validate_entry_id(std::string_view id) {
-    if (id.empty() || id.size() > tuning::kMaxEntryIdBytes) {
+    if (id.empty() || id.size() > tuning::codec::kMaxEntryIdBytes) {
         return make_error(Errc::bad_entry, "entry id must be 1 to 128 bytes");
     }
     for (unsigned char c : id) {
@@ -82,13 +82,22 @@ Status validate_entry_id(std::string_view id) {
     return Ok{};
 }
 
-Value document_to_value(const Document& doc) {
+Value document_head_to_value(const Document& doc) {
     Value v = doc.extra.is_object() ? doc.extra : Value::object();
     v["schema"] = kDocumentSchema;
     if (!doc.user.empty()) v["user"] = doc.user;
     v["category"] = std::string(category_name(doc.category));
     v["version"] = doc.version;
     v["updated_at"] = doc.updated_at;
+    return v;
+}
+
+std::string encode_entry(const Entry& e) {
+    return encode_msgpack_unchecked(entry_to_value(e));
+}
+
+Value document_to_value(const Document& doc) {
+    Value v = document_head_to_value(doc);
     Value entries = Value::array();
     for (const auto& e : doc.entries) entries.push_back(entry_to_value(e));
     v["entries"] = std::move(entries);

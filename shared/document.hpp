@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "shared/base/result.hpp"
 #include "shared/category.hpp"
 #include "shared/codec.hpp"
-#include "shared/result.hpp"
 
 namespace pdsync {
 
@@ -59,6 +59,10 @@ struct Document {
 [[nodiscard]] Status validate_entry_id(std::string_view id);
 
 Value document_to_value(const Document& doc);
+// The parts of the wire form, for encoders that reuse entries' bytes
+// (server-node/entry_encodings.hpp): every key but "entries", and one entry's encoding.
+Value document_head_to_value(const Document& doc);
+std::string encode_entry(const Entry& e);
 [[nodiscard]] Result<Document> document_from_value(const Value& v);
 
 // Convenience: the wire form, and back with the codec's bounds.

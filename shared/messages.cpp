@@ -6,7 +6,7 @@
 #include <algorithm>
 
 #include "shared/text.hpp"
-#include "shared/tuning.hpp"
+#include "shared/base/tuning.hpp"
 #include "shared/user_id.hpp"
 #include "shared/value_access.hpp"
 
@@ -86,7 +86,7 @@ Status check_fields(const Value& v, std::size_t depth) {
     if (v.is_object()) {
         for (auto it = v.begin(); it != v.end(); ++it) {
             if (depth == 0)
-                PDS_CHECK(validate_text(it.key(), tuning::kMaxFieldNameBytes, "field name"));
+                PDS_CHECK(validate_text(it.key(), tuning::codec::kMaxFieldNameBytes, "field name"));
             else if (!is_valid_utf8(it.key()))
                 return make_error(Errc::bad_text, "a field key is not UTF-8");
             PDS_CHECK(check_fields(it.value(), depth + 1));
@@ -212,18 +212,18 @@ Result<Hello> hello_from_value(const Value& v) {
     PDS_CHECK(validate_device_id(h.device_id));
     // Stored, shown by `pdsync status` and republished in the status: bounded and printable.
     PDS_TRY(h.product, field::str_or(v, "product", ""));
-    PDS_CHECK(validate_text(h.product, tuning::kMaxProductBytes, "product"));
+    PDS_CHECK(validate_text(h.product, tuning::codec::kMaxProductBytes, "product"));
     PDS_TRY(h.firmware, field::str_or(v, "firmware", ""));
-    PDS_CHECK(validate_text(h.firmware, tuning::kMaxFirmwareBytes, "firmware"));
+    PDS_CHECK(validate_text(h.firmware, tuning::codec::kMaxFirmwareBytes, "firmware"));
     PDS_TRY(h.location, field::str_or(v, "location", ""));
-    PDS_CHECK(validate_text(h.location, tuning::kMaxLocationBytes, "location"));
+    PDS_CHECK(validate_text(h.location, tuning::codec::kMaxLocationBytes, "location"));
     PDS_TRY(uint64_t protocol, field::u64(v, "protocol"));
     h.protocol = static_cast<int>(std::min<uint64_t>(protocol, 1u << 20));
     PDS_TRY(h.categories, category_list(v, "categories"));
     PDS_TRY(h.auth_digest, field::str_or(v, "auth_digest", ""));
-    PDS_CHECK(validate_text(h.auth_digest, tuning::kMaxTokenBytes, "auth_digest"));
+    PDS_CHECK(validate_text(h.auth_digest, tuning::codec::kMaxTokenBytes, "auth_digest"));
     PDS_TRY(h.epoch, field::str_or(v, "epoch", ""));
-    PDS_CHECK(validate_text(h.epoch, tuning::kMaxTokenBytes, "epoch"));
+    PDS_CHECK(validate_text(h.epoch, tuning::codec::kMaxTokenBytes, "epoch"));
     PDS_TRY(h.next_seq, field::u64_or(v, "next_seq", 1));
     if (h.next_seq == 0) h.next_seq = 1;
     PDS_TRY(h.cached_users, string_list(v, "cached_users"));

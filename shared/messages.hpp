@@ -11,10 +11,10 @@
 #include <variant>
 #include <vector>
 
+#include "shared/base/result.hpp"
 #include "shared/category.hpp"
 #include "shared/codec.hpp"
 #include "shared/document.hpp"
-#include "shared/result.hpp"
 
 namespace pdsync {
 

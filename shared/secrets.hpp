@@ -12,8 +12,8 @@
 #include <array>
 #include <string>
 
+#include "shared/base/result.hpp"
 #include "shared/codec.hpp"
-#include "shared/result.hpp"
 
 namespace pdsync {
 

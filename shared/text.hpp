@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-#include "shared/result.hpp"
+#include "shared/base/result.hpp"
 
 namespace pdsync {
 

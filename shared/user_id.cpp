@@ -1,8 +1,8 @@
 // Percent-encoding of user ids and validation of user and device ids.
 #include "shared/user_id.hpp"
 
+#include "shared/base/tuning.hpp"
 #include "shared/text.hpp"
-#include "shared/tuning.hpp"
 
 namespace pdsync {
 namespace {
@@ -24,10 +24,10 @@ int hex_value(char c) {
 
 Status validate_user_id(std::string_view user_id) {
     if (user_id.empty()) return make_error(Errc::bad_user_id, "user id is empty");
-    if (user_id.size() > tuning::kMaxUserIdBytes) {
+    if (user_id.size() > tuning::codec::kMaxUserIdBytes) {
         return make_error(
             Errc::bad_user_id,
-            "user id is longer than " + std::to_string(tuning::kMaxUserIdBytes) + " bytes");
+            "user id is longer than " + std::to_string(tuning::codec::kMaxUserIdBytes) + " bytes");
     }
     if (user_id.find('\0') != std::string_view::npos) {
         return make_error(Errc::bad_user_id, "user id contains a NUL byte");
@@ -89,7 +89,7 @@ Result<std::string> decode_user_id(std::string_view encoded) {
 }
 
 Status validate_device_id(std::string_view device_id) {
-    if (device_id.empty() || device_id.size() > tuning::kMaxDeviceIdBytes) {
+    if (device_id.empty() || device_id.size() > tuning::codec::kMaxDeviceIdBytes) {
         return make_error(Errc::bad_device_id, "device id must be 1 to 64 bytes");
     }
     for (unsigned char c : device_id) {

@@ -6,11 +6,11 @@
 #include <string>
 #include <string_view>
 
-#include "shared/result.hpp"
+#include "shared/base/result.hpp"
 
 namespace pdsync {
 
-// A user id is non-empty, at most tuning::kMaxUserIdBytes bytes, printable UTF-8 (no
+// A user id is non-empty, at most tuning::codec::kMaxUserIdBytes bytes, printable UTF-8 (no
 // control character, no bidirectional override: shared/text.hpp).
 [[nodiscard]] Status validate_user_id(std::string_view user_id);
 

@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "shared/base/result.hpp"
 #include "shared/codec.hpp"
-#include "shared/result.hpp"
 
 namespace pdsync::field {
 

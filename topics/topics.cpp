@@ -76,6 +76,29 @@ std::string Topics::server_fence() const {
     return root_ + "/server/fence";
 }
 
+std::string Topics::claim_request(std::string_view nonce) const {
+    return root_ + "/claim/" + std::string(nonce) + "/request";
+}
+
+std::string Topics::claim_response(std::string_view nonce) const {
+    return root_ + "/claim/" + std::string(nonce) + "/response";
+}
+
+std::string Topics::claim_requests_filter() const {
+    return root_ + "/claim/+/request";
+}
+
+std::string Topics::claim_nonce_of_request(std::string_view topic) const {
+    const std::string prefix = root_ + "/claim/";
+    constexpr std::string_view suffix = "/request";
+    if (topic.size() <= prefix.size() + suffix.size() || topic.substr(0, prefix.size()) != prefix ||
+        topic.substr(topic.size() - suffix.size()) != suffix)
+        return "";
+    std::string nonce(topic.substr(prefix.size(), topic.size() - prefix.size() - suffix.size()));
+    if (nonce.find('/') != std::string::npos) return "";
+    return nonce;
+}
+
 std::string Topics::replication() const {
     return root_ + "/server/replication";
 }

@@ -9,8 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "shared/base/result.hpp"
 #include "shared/category.hpp"
-#include "shared/result.hpp"
 
 namespace pdsync {
 
@@ -50,8 +50,15 @@ class Topics {
         const;                            // {root}/server/replication/request  standby -> primary
     std::string replication_ack() const;  // {root}/server/replication/ack      standby -> primary
     std::string server_fence() const;     // {root}/server/fence    promoted server, retained
-    // The session table for the broker's session plugin (broker-plugin/): grants and
-    // revocations of users/ reads, written by the server only, read by no client.
+    // Joining by code (shared/join_code.hpp): the claim account publishes a request and
+    // reads its reply under a random nonce; not part of parse() either.
+    std::string claim_request(std::string_view nonce) const;   // {root}/claim/{nonce}/request
+    std::string claim_response(std::string_view nonce) const;  // {root}/claim/{nonce}/response
+    std::string claim_requests_filter() const;                 // {root}/claim/+/request
+    // The nonce of a claim request topic, or empty if `topic` is not one.
+    std::string claim_nonce_of_request(std::string_view topic) const;
+    // The session table for the broker's session plugin (broker-config/sessions-plugin/):
+    // grants and revocations of users/ reads, written by the server only, read by no client.
     std::string server_sessions() const;  // {root}/server/sessions
 
     // Subscription filters the nodes use.

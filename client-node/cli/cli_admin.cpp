@@ -3,20 +3,64 @@
 // the CLI itself, since the server must be stopped for it).
 #include "client-node/cli/cli_admin.hpp"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
 
 #include "client-node/cli/cli_common.hpp"
-#include "server-node/backup/backup_manager.hpp"
-#include "server-node/backup/progress_bar.hpp"
-#include "server-node/backup/store_lock.hpp"
-#include "server-node/server_backups.hpp"
+#include "client-node/cli/text_width.hpp"
 #include "shared/net/control_socket.hpp"
 
 namespace pdsync::cli {
 namespace {
+
+// pdsync-server beside this program (both come in /usr/bin from the packages), unless
+// PDSYNC_SERVER_BIN names another; otherwise the PATH decides.
+std::string server_binary() {
+    if (const char* env = std::getenv("PDSYNC_SERVER_BIN"); env && *env) return env;
+    std::error_code ec;
+    auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        auto sibling = self.parent_path() / "pdsync-server";
+        if (::access(sibling.c_str(), X_OK) == 0) return sibling.string();
+    }
+    return "pdsync-server";
+}
+
+// Replaces this process with `pdsync-server restore ARGS…`. The CLI's --server-socket is
+// the server's --admin-socket. Returns only when the exec failed (exit status 3, as for an
+// unreachable daemon).
+int exec_server_restore(const std::vector<std::string>& args, const std::string& socket) {
+    std::vector<std::string> argv = {server_binary(), "restore"};
+    bool socket_given = false;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == "--server-socket" && i + 1 < args.size()) {
+            argv.insert(argv.end(), {"--admin-socket", args[++i]});
+            socket_given = true;
+        } else if (args[i].rfind("--server-socket=", 0) == 0) {
+            argv.push_back("--admin-socket=" + args[i].substr(16));
+            socket_given = true;
+        } else {
+            argv.push_back(args[i]);
+        }
+    }
+    // A socket from $PDSYNC_SERVER_SOCKET or an earlier option; the config file decides otherwise.
+    if (!socket_given && std::getenv("PDSYNC_SERVER_SOCKET")) {
+        argv.insert(argv.end(), {"--admin-socket", socket});
+    }
+    std::vector<char*> cargs;
+    for (auto& a : argv) cargs.push_back(a.data());
+    cargs.push_back(nullptr);
+    std::cout.flush();
+    ::execvp(cargs[0], cargs.data());
+    return fail("io", "cannot run " + argv[0] + ": " + std::strerror(errno), false);
+}
 
 std::string when(int64_t ms) {
     if (ms <= 0) return "-";
@@ -32,6 +76,45 @@ std::string join(const Value& list) {
     std::string out;
     for (const auto& s : list) out += (out.empty() ? "" : ",") + s.get<std::string>();
     return out.empty() ? "-" : out;
+}
+
+// The replica's state in words: which standby, whether it is attached, how far behind, and
+// whether acks wait for it. Fields this CLI does not know are shown as key=value, so a
+// newer server's status still reads as a line, not as JSON.
+std::string replica_line(const Value& r) {
+    if (!r.is_object()) return r.is_string() ? r.get<std::string>() : r.dump();
+    const Value standbys = r.value("standbys", Value::array());
+    std::ostringstream os;
+    if (r.contains("connected") && !r.value("connected", false) && standbys.empty()) {
+        os << "no standby (commit " << r.value("seq", uint64_t{0}) << ")";
+        return os.str();
+    }
+    os << "standby " << r.value("standby_id", "?") << ": "
+       << (r.value("connected", false) ? "connected" : "disconnected") << ", "
+       << (r.value("attached", false) ? "attached" : "not attached") << ", holds commit "
+       << r.value("applied", uint64_t{0}) << " of " << r.value("seq", uint64_t{0});
+    const Value lag = r.value("lag", Value::object());
+    if (lag.value("records", uint64_t{0}) > 0)
+        os << ", " << lag.value("records", uint64_t{0}) << " behind ("
+           << lag.value("ms", int64_t{0}) << " ms)";
+    if (r.contains("acks_wait"))
+        os << (r.value("acks_wait", false) ? ", acks wait for it (up to " +
+                                                 std::to_string(r.value("ack_wait_ms", 0)) + " ms)"
+                                           : ", acks do not wait");
+    if (r.contains("heard_ms_ago"))
+        os << ", heard " << r.value("heard_ms_ago", int64_t{0}) << " ms ago";
+    if (standbys.size() > 1) os << "; " << standbys.size() << " standbys";
+    static const char* const known[] = {"standby_id",   "connected", "attached",  "applied",
+                                        "seq",          "lag",       "acks_wait", "ack_wait_ms",
+                                        "heard_ms_ago", "standbys",  "stream"};
+    for (auto it = r.begin(); it != r.end(); ++it) {
+        bool is_known = false;
+        for (const char* k : known) is_known = is_known || it.key() == k;
+        if (!is_known)
+            os << ", " << it.key() << "="
+               << (it->is_string() ? it->get<std::string>() : it->dump());
+    }
+    return os.str();
 }
 
 void print_status(const Value& s) {
@@ -52,20 +135,18 @@ void print_status(const Value& s) {
     } else {
         std::cout << "last backup  none\n";
     }
-    if (s.contains("replica")) std::cout << "replica      " << s["replica"].dump() << "\n";
+    if (s.contains("replica")) std::cout << "replica      " << replica_line(s["replica"]) << "\n";
     std::cout << "\n"
-              << std::left << std::setw(18) << "MACHINE" << std::setw(8) << "ONLINE"
-              << std::setw(10) << "FIRMWARE" << std::setw(14) << "LOCATION" << std::setw(21)
-              << "LAST SYNC" << std::setw(9) << "PENDING" << std::setw(20) << "NOT SYNCED"
-              << "LAST ERROR\n";
+              << pad_to("MACHINE", 18) << pad_to("ONLINE", 8) << pad_to("FIRMWARE", 10)
+              << pad_to("LOCATION", 14) << pad_to("LAST SYNC", 21) << pad_to("PENDING", 9)
+              << pad_to("NOT SYNCED", 20) << "LAST ERROR\n";
     for (const auto& m : s.value("machines", Value::array())) {
         std::string id = m.value("device_id", "") + (m.value("server_machine", false) ? "*" : "");
-        std::cout << std::left << std::setw(18) << id << std::setw(8)
-                  << (m.value("online", false) ? "yes" : "no") << std::setw(10)
-                  << m.value("firmware", "") << std::setw(14) << m.value("location", "")
-                  << std::setw(21) << when(m.value("last_sync_at", int64_t{0})) << std::setw(9)
-                  << m.value("pending", 0) << std::setw(20)
-                  << join(m.value("not_synced", Value::array()))
+        std::cout << pad_to(id, 18) << pad_to(m.value("online", false) ? "yes" : "no", 8)
+                  << pad_to(m.value("firmware", ""), 10) << pad_to(m.value("location", ""), 14)
+                  << pad_to(when(m.value("last_sync_at", int64_t{0})), 21)
+                  << pad_to(std::to_string(m.value("pending", 0)), 9)
+                  << pad_to(join(m.value("not_synced", Value::array())), 20)
                   << (m.value("last_error", "").empty() ? "-" : m.value("last_error", "")) << "\n";
     }
     // Devices whose new users were refused by the per-device rate (docs/security.md).
@@ -75,6 +156,16 @@ void print_status(const Value& s) {
                       << " new users refused, last at "
                       << when(m.value("rate_limited_at", int64_t{0})) << "\n";
         }
+    }
+    if (s.contains("joining")) {
+        const Value& j = s["joining"];
+        for (const auto& m : j.value("pending", Value::array())) {
+            std::cout << "pending approval: " << m.value("device_id", "") << " ("
+                      << m.value("product", "") << ", since " << when(m.value("since", int64_t{0}))
+                      << "): pdsync machines approve|deny " << m.value("device_id", "") << "\n";
+        }
+        if (!j.value("join_code", Value::object()).value("valid", true))
+            std::cout << "join code: expired or used up (pdsync join-code --rotate)\n";
     }
     const Value refused = s.value("refused", Value::object());
     for (auto it = refused.begin(); it != refused.end(); ++it) {
@@ -135,17 +226,15 @@ void add_admin_commands(CLI::App& app, int& exit_code) {
     leaf(users, "list", "Every user with last use and document versions")->callback([&] {
         if (auto r = call(c, {{"cmd", "users-list"}}, exit_code)) {
             print(*r, [](const Value& v) {
-                std::cout << std::left << std::setw(28) << "USER" << std::setw(21) << "LAST USED"
-                          << "DOCUMENTS\n";
+                std::cout << pad_to("USER", 28) << pad_to("LAST USED", 21) << "DOCUMENTS\n";
                 for (const auto& u : v["users"]) {
                     std::string docs;
                     for (auto it = u["documents"].begin(); it != u["documents"].end(); ++it) {
                         docs += (docs.empty() ? "" : " ") + it.key() + "@" +
                                 std::to_string(it.value().get<uint64_t>());
                     }
-                    std::cout << std::left << std::setw(28) << u["user"].get<std::string>()
-                              << std::setw(21) << when(u["last_used_at"].get<int64_t>()) << docs
-                              << "\n";
+                    std::cout << pad_to(u["user"].get<std::string>(), 28)
+                              << pad_to(when(u["last_used_at"].get<int64_t>()), 21) << docs << "\n";
                 }
                 std::cout << v["count"] << " of " << v["limit"] << " users\n";
             });
@@ -266,73 +355,17 @@ void add_admin_commands(CLI::App& app, int& exit_code) {
         }
     });
 
-    static server::BackupSettings target;
-    static std::string store;
-    static bool stop_first = false;
+    // A restore needs the backup library (SQLite, SMB), which this command does not carry:
+    // it runs as `pdsync-server restore`, with every argument passed on as it came.
+    static std::vector<std::string> restore_args;
     auto* restore = backup->add_subcommand(
         "restore",
-        "Replace the server store with backup ID (the server must be stopped; --stop stops it)");
-    common(restore);
-    restore->set_config("--config", "", "pdsync-server's config file (store and backup target)");
-
-    restore->allow_config_extras(true);
-    restore->add_option("id", backup_id)->required();
-    restore->add_option("--store", store, "The server's store file")->required();
-    restore->add_option("--backup-dir", target.dir);
-    restore->add_option("--backup-smb-url", target.smb_url);
-    restore->add_option("--backup-smb-user", target.smb_user);
-    restore->add_option("--backup-smb-password", target.smb_password);
-    restore->add_option("--backup-smb-password-file", target.smb_password_file);
-    restore->add_option("--backup-smb-workgroup", target.smb_workgroup);
-    restore->add_flag("--stop", stop_first,
-                      "Stop the running server first (through its admin socket)");
-    restore->callback([&] {
-        auto held = [&] { return !backup::StoreLock::try_acquire(store).ok(); };
-        if (held()) {
-            if (!stop_first) {
-                exit_code = fail("busy",
-                                 "the server is running on " + store +
-                                     "; stop it first (add --stop to have pdsync stop it)",
-                                 c.json);
-                return;
-            }
-            auto r = net::control_call(c.socket, {{"cmd", "stop"}},
-                                       std::chrono::milliseconds(c.timeout_ms));
-            if (!r || !r->value("ok", false)) {
-                exit_code = fail(
-                    "busy",
-                    "the server holds " + store + " and could not be stopped through " + c.socket,
-                    c.json);
-                return;
-            }
-            auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-            while (held() && std::chrono::steady_clock::now() < deadline) {
-                std::this_thread::sleep_for(
-                    std::chrono::milliseconds(50));  // polling the lock, with a deadline
-            }
-        }
-        std::string error;
-        auto t = server::make_backup_target(target, error);
-        if (!t) {
-            exit_code = fail("invalid_argument", error, c.json);
-            return;
-        }
-        backup::ProgressBar::Options po;
-        po.json = c.json;
-        backup::ProgressBar bar("restore", po);
-        backup::BackupManager::Options mo;
-        mo.progress = bar.callback();  // bytes downloaded, then verified
-        backup::BackupManager manager(mo);
-        auto st = manager.restore(*t, backup_id, store);
-        bar.finish();
-        if (!st) {
-            exit_code = fail(st.error().code, st.error().message, c.json);
-            return;
-        }
-        print({{"ok", true}, {"id", backup_id}, {"store", store}}, [&](const Value&) {
-            std::cout << "restored " << backup_id << " into " << store
-                      << "; start pdsync-server again\n";
-        });
+        "Replace the server store with backup ID (runs pdsync-server restore; the server must "
+        "be stopped, --stop stops it)");
+    restore->prefix_command();  // everything after `restore` goes to pdsync-server as it is
+    restore->callback([&, restore] {
+        restore_args = restore->remaining();
+        exit_code = exec_server_restore(restore_args, c.socket);
     });
 
     auto* server = app.add_subcommand("server", "The server node itself");

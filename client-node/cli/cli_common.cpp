@@ -11,8 +11,8 @@
 #include <memory>
 #include <sstream>
 
-#include "server-node/backup/progress_bar.hpp"
 #include "shared/net/control_socket.hpp"
+#include "shared/terminal/progress_bar.hpp"
 
 namespace pdsync::cli {
 namespace {
@@ -53,11 +53,11 @@ int fail(const std::string& code, const std::string& message, bool json) {
 
 std::optional<Value> call(const Common& c, const Value& request, int& exit_code,
                           const std::string& progress_label) {
-    std::unique_ptr<backup::ProgressBar> bar;
+    std::unique_ptr<terminal::ProgressBar> bar;
     if (!progress_label.empty()) {
-        backup::ProgressBar::Options o;
+        terminal::ProgressBar::Options o;
         o.json = c.json;
-        bar = std::make_unique<backup::ProgressBar>(progress_label, o);
+        bar = std::make_unique<terminal::ProgressBar>(progress_label, o);
     }
     auto r = net::control_call(
         c.socket, request, std::chrono::milliseconds(c.timeout_ms), [&](const Value& p) {
@@ -83,9 +83,9 @@ std::optional<Value> import_in_chunks(
     const std::function<Value(Value chunk, bool last)>& request_for, int& exit_code) {
     constexpr std::size_t kChunk = 200;  // a few MiB of realistic documents per request
     const std::size_t total = documents.is_array() ? documents.size() : 0;
-    backup::ProgressBar::Options o;
+    terminal::ProgressBar::Options o;
     o.json = c.json;
-    backup::ProgressBar bar("import", o);
+    terminal::ProgressBar bar("import", o);
     Value sum = {{"ok", true}};
     std::size_t done = 0;
     do {

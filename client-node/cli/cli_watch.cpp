@@ -6,6 +6,7 @@
 
 #include "client-node/cli/cli_admin.hpp"
 #include "client-node/cli/cli_common.hpp"
+#include "shared/base/hex.hpp"
 #include "shared/clock.hpp"
 #include "shared/net/mqtt_link.hpp"
 #include "shared/net/node_options.hpp"

@@ -12,8 +12,8 @@
 
 #include "client-node/cli/cli_admin.hpp"
 #include "client-node/cli/cli_common.hpp"
-#include "server-node/backup/progress_bar.hpp"
 #include "shared/net/control_socket.hpp"
+#include "shared/terminal/progress_bar.hpp"
 
 namespace {
 
@@ -56,8 +56,47 @@ void print_status(const Value& raw) {
     std::cout << "user      " << (user.empty() ? "-" : user)
               << (user.empty() ? "" : (s["ready"].get<bool>() ? " (ready)" : " (loading)")) << "\n";
     std::cout << "pending   " << s["pending"] << " change sets\n";
+    if (s.contains("enabled")) {
+        std::cout << "enabled   "
+                  << (s["enabled"].get<bool>()
+                          ? "yes, by " + s.value("enabled_by", "") +
+                                (s.contains("broker") ? " (" + s.value("broker", "") + ")" : "")
+                          : std::string("no (pdsync device enable --server HOST --join-code CODE)"))
+                  << "\n";
+        if (s.contains("enable_error"))
+            std::cout << "enable    failed: " << s.value("enable_error", "") << "\n";
+    }
     std::string err = s["last_error"].get<std::string>();
     std::cout << "error     " << (err.empty() ? "-" : err) << "\n";
+}
+
+// A duration for people: one decimal below 10 ms ("1.6 ms"), whole milliseconds above.
+std::string millis(double ms) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, ms < 10 ? "%.1f ms" : "%.0f ms", ms);
+    return buf;
+}
+
+// A login served by the server, or from this device alone (and why); a login of the
+// user already logged in says that it counted as a use.
+void print_login(const Value& r) {
+    std::string user = r.value("user", "");
+    if (r.value("again", false)) {
+        std::cout << user << " was already logged in; this login counts as a use ("
+                  << (r.value("use", "") == "sent" ? "sent to the server"
+                                                   : "the server learns of it at the next join")
+                  << ")\n";
+    }
+    if (r.value("source", "") != "cache") {
+        std::cout << user << " is ready (" << r.value("source", "?") << ", "
+                  << millis(r.value("ms", 0.0)) << ")\n";
+        return;
+    }
+    std::string cached;
+    for (const auto& c : r.value("cached", Value::array()))
+        cached += (cached.empty() ? "" : ", ") + c.get<std::string>();
+    std::cout << user << " is ready from this device alone: " << r.value("why", "") << "\n"
+              << "  cached here: " << (cached.empty() ? "nothing yet" : cached) << "\n";
 }
 
 std::string read_all(std::istream& in) {
@@ -69,7 +108,8 @@ std::string read_all(std::istream& in) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"pdsync: personalized-data synchronization for a device fleet"};
+    CLI::App app{"pdsync: personalized-data synchronization for a device fleet", "pdsync"};
+    app.set_version_flag("--version", "pdsync " PDSYNC_VERSION);
     app.require_subcommand(1);
     pdsync::cli::Common c;
     c.socket = pdsync::cli::env_or("PDSYNC_SOCKET", "/run/pdsync/client.sock");
@@ -92,8 +132,7 @@ int main(int argc, char** argv) {
             if (c.json) {
                 std::cout << r->dump() << "\n";
             } else {
-                std::cout << user << " is ready (" << r->value("source", "?") << ", "
-                          << r->value("ms", 0.0) << " ms)\n";
+                print_login(*r);
             }
         }
     });
@@ -133,19 +172,22 @@ int main(int argc, char** argv) {
     std::string add_json;
     std::string update_id;
     std::string update_json;
+    std::string fields_json;
     std::string delete_id;
     std::string move_id;
     std::string after;
     bool no_wait = false;
     auto* edit = device->add_subcommand("edit",
-                                        "Change entries: --add JSON, --update ID JSON, --delete "
+                                        "Change entries: --add JSON, --update ID FIELDS, --delete "
                                         "ID, --move ID --after ID, or --ops/--file");
     edit->add_option("category", category, "Category to edit")->required();
     edit->add_option("--ops", ops_json, R"(JSON array of ops: [{"op":"add","fields":{...}}, ...])");
     edit->add_option("--file", ops_file, "Read the ops JSON from a file (- for stdin)");
     edit->add_option("--add", add_json, "Add an entry with these JSON fields");
-    edit->add_option("--id", update_id, "Entry id for --add or --update");
-    edit->add_option("--update", update_json, "Replace the fields of --id with this JSON");
+    edit->add_option("--id", update_id, "Entry id for --add (for --update: the same id, optional)");
+    edit->add_option("--update", update_json,
+                     "Replace the fields of this entry with FIELDS (--update ID FIELDS)");
+    edit->add_option("fields", fields_json, "JSON fields for --update");
     edit->add_option("--delete", delete_id, "Delete this entry");
     edit->add_option("--move", move_id, "Move this entry (with --after)");
     edit->add_option("--after", after, "Place after this entry (\"\" = first)");
@@ -182,8 +224,32 @@ int main(int argc, char** argv) {
                 ops.push_back(with_after(op));
             }
             if (!update_json.empty()) {
-                ops.push_back(with_after(
-                    {{"op", "update"}, {"id", update_id}, {"fields", Value::parse(update_json)}}));
+                // `--update ID FIELDS`; the older `--id ID --update FIELDS` still works.
+                std::string id = update_json;
+                std::string fields = fields_json;
+                if (fields.empty() && !update_id.empty() && update_json.front() == '{') {
+                    id = update_id;
+                    fields = update_json;
+                }
+                if (!update_id.empty() && update_id != id) {
+                    exit_code = fail(
+                        "invalid_argument",
+                        "--update " + id + " and --id " + update_id + " name different entries",
+                        c.json);
+                    return;
+                }
+                if (fields.empty()) {
+                    exit_code = fail("invalid_argument",
+                                     "--update " + id + " needs the new fields as JSON", c.json);
+                    return;
+                }
+                ops.push_back(
+                    with_after({{"op", "update"}, {"id", id}, {"fields", Value::parse(fields)}}));
+            } else if (!fields_json.empty()) {
+                exit_code = fail(
+                    "invalid_argument",
+                    "unexpected argument " + fields_json + " (fields go with --update ID)", c.json);
+                return;
             }
             if (!delete_id.empty())
                 ops.push_back(with_after({{"op", "delete"}, {"id", delete_id}}));
@@ -208,9 +274,11 @@ int main(int argc, char** argv) {
                 std::cout << r->dump() << "\n";
             } else {
                 std::string state = r->value("state", "");
+                std::string why = r->value("message", "");
                 std::cout << (state == "acked"   ? "saved and synchronized"
                               : state == "local" ? "saved on this device"
-                                                 : "saved; waiting to synchronize")
+                                                 : "saved; waiting to synchronize" +
+                                                       (why.empty() ? "" : " (" + why + ")"))
                           << (r->contains("version")
                                   ? " (version " + std::to_string((*r)["version"].get<uint64_t>()) +
                                         ")"
@@ -229,6 +297,21 @@ int main(int argc, char** argv) {
                 print_status(*r);
             }
         }
+    });
+
+    auto* watch = device->add_subcommand(
+        "watch", "Print this device's events as they happen, one JSON object a line (Ctrl-C ends)");
+    watch->callback([&] {
+        auto st = pdsync::net::control_stream(
+            c.socket, {{"cmd", "watch"}},
+            [](const Value& line) {
+                std::cout << line.dump(-1, ' ', false, Value::error_handler_t::replace)
+                          << std::endl;
+                return true;
+            },
+            [] { return true; });
+        if (!st)
+            exit_code = fail(std::string(pdsync::errc_name(st.code())), st.error().message, c.json);
     });
 
     std::string file;
@@ -287,9 +370,9 @@ int main(int argc, char** argv) {
         if (sync_state == "on" && !sync_no_wait) {
             // The first sync: join, register this device's data, drain the outbox. A bar
             // of change sets done on a terminal; quiet under --json or in a pipe.
-            pdsync::backup::ProgressBar::Options o;
+            pdsync::terminal::ProgressBar::Options o;
             o.json = c.json;
-            pdsync::backup::ProgressBar bar("first sync", o);
+            pdsync::terminal::ProgressBar bar("first sync", o);
             uint64_t total = 0;
             auto deadline =
                 std::chrono::steady_clock::now() + std::chrono::milliseconds(c.timeout_ms);
@@ -311,6 +394,8 @@ int main(int argc, char** argv) {
 
     pdsync::cli::add_admin_commands(app, exit_code);
     pdsync::cli::add_watch_command(app, exit_code);
+    pdsync::cli::add_cluster_command(app, exit_code);
+    pdsync::cli::add_join_commands(app, *device, *app.get_subcommand("machines"), c, exit_code);
 
     CLI11_PARSE(app, argc, argv);
     return exit_code;

@@ -6,6 +6,7 @@
 #include "server-node/backup/file_util.hpp"
 #include "server-node/backup/sha256.hpp"
 #include "server-node/backup/store_lock.hpp"
+#include "shared/base/hex.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -41,59 +42,56 @@ std::string utc_string(std::chrono::system_clock::time_point t, const char* form
     return buf;
 }
 
-BackupResult<std::string> read_small_file(const fs::path& file) {
-    detail::UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return detail::errno_error(errno, "opening " + file.string());
+Result<std::string> read_small_file(const fs::path& file) {
+    UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return errno_error(errno, "opening " + file.string());
     std::string out;
     char buf[4096];
     for (;;) {
         ssize_t n = ::read(fd.get(), buf, sizeof buf);
         if (n < 0) {
             if (errno == EINTR) continue;
-            return detail::errno_error(errno, "reading " + file.string());
+            return errno_error(errno, "reading " + file.string());
         }
         if (n == 0) break;
         out.append(buf, static_cast<std::size_t>(n));
         // Manifests are a few hundred bytes; anything huge is not one of ours.
         if (out.size() > kMaxManifestBytes) {
-            return make_error(errc::kBadManifest, file.string() + " is too large");
+            return make_error(Errc::bad_manifest, file.string() + " is too large");
         }
     }
     return out;
 }
 
-BackupStatus write_small_file(const fs::path& file, const std::string& content) {
-    detail::UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (!fd) return detail::errno_error(errno, "creating " + file.string());
-    if (auto st = detail::write_all(fd.get(), content.data(), content.size(), file); !st) return st;
-    if (::fsync(fd.get()) != 0) return detail::errno_error(errno, "fsync " + file.string());
+Status write_small_file(const fs::path& file, const std::string& content) {
+    UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!fd) return errno_error(errno, "creating " + file.string());
+    if (auto st = write_all(fd.get(), content.data(), content.size(), file); !st) return st;
+    if (::fsync(fd.get()) != 0) return errno_error(errno, "fsync " + file.string());
     return fd.close(file);
 }
 
 // Downloads and parses "<id>.json" into a staging file in `dir`.
-BackupResult<Manifest> fetch_manifest(BackupTarget& target, const std::string& id,
-                                      const fs::path& dir) {
-    detail::TempPath local(dir /
-                           (".pdsync-manifest-" + id + "-" + detail::random_hex(6) + ".json"));
+Result<Manifest> fetch_manifest(BackupTarget& target, const std::string& id, const fs::path& dir) {
+    detail::TempPath local(dir / (".pdsync-manifest-" + id + "-" + random_hex(3) + ".json"));
     if (auto st = target.get(id + std::string(kManifestSuffix), local.path(), {}); !st)
         return st.error();
     auto text = read_small_file(local.path());
     if (!text) return text.error();
     auto m = parse_manifest(*text);
     if (!m) {
-        return make_error(errc::kBadManifest, "manifest of backup " + id + " on " +
+        return make_error(Errc::bad_manifest, "manifest of backup " + id + " on " +
                                                   target.describe() + ": " + m.error().message);
     }
     if (m->id != id) {
-        return make_error(errc::kBadManifest, "manifest " + id + ".json on " + target.describe() +
+        return make_error(Errc::bad_manifest, "manifest " + id + ".json on " + target.describe() +
                                                   " describes backup " + m->id);
     }
     return m;
 }
 
 // Ids that have a manifest on the target, sorted oldest first (ids sort by time).
-BackupResult<std::vector<std::string>> manifest_ids(BackupTarget& target,
-                                                    std::set<std::string>* db_ids) {
+Result<std::vector<std::string>> manifest_ids(BackupTarget& target, std::set<std::string>* db_ids) {
     auto names = target.list();
     if (!names) return names.error();
     std::vector<std::string> ids;
@@ -113,32 +111,31 @@ BackupResult<std::vector<std::string>> manifest_ids(BackupTarget& target,
 
 // The old store's sidecars must not outlive it: SQLite would replay the old WAL or hot
 // journal into the restored file. Failing to delete one is therefore an error.
-BackupStatus remove_sidecars(const fs::path& db) {
+Status remove_sidecars(const fs::path& db) {
     for (const char* suffix : {"-wal", "-shm", "-journal"}) {
         const fs::path p(db.string() + suffix);
         if (::unlink(p.c_str()) != 0 && errno != ENOENT) {
-            return detail::errno_error(errno, "removing stale " + p.string());
+            return errno_error(errno, "removing stale " + p.string());
         }
     }
-    return Done{};
+    return Ok{};
 }
 
 // Gives `to` the owner and mode of `from` if `from` exists. Restore usually runs as root
 // while pdsync-server runs as its own user, which must still be able to open its store.
-BackupStatus copy_owner_and_mode(const fs::path& from, const fs::path& to) {
+Status copy_owner_and_mode(const fs::path& from, const fs::path& to) {
     struct stat st {};
     if (::stat(from.c_str(), &st) != 0) {
-        if (errno == ENOENT) return Done{};  // a new store: the caller's user, mode 0600
-        return detail::errno_error(errno, "stat " + from.string());
+        if (errno == ENOENT) return Ok{};  // a new store: the caller's user, mode 0600
+        return errno_error(errno, "stat " + from.string());
     }
     if (::chmod(to.c_str(), st.st_mode & 07777) != 0)
-        return detail::errno_error(errno, "chmod " + to.string());
+        return errno_error(errno, "chmod " + to.string());
     if ((st.st_uid != ::geteuid() || st.st_gid != ::getegid()) &&
         ::chown(to.c_str(), st.st_uid, st.st_gid) != 0) {
-        return detail::errno_error(errno,
-                                   "giving " + to.string() + " the owner of " + from.string());
+        return errno_error(errno, "giving " + to.string() + " the owner of " + from.string());
     }
-    return Done{};
+    return Ok{};
 }
 
 }  // namespace
@@ -150,7 +147,7 @@ std::string BackupManager::make_id(std::chrono::system_clock::time_point t) {
         std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
     char millis[8];
     std::snprintf(millis, sizeof millis, "%03d", static_cast<int>(ms));
-    return utc_string(t, "%Y%m%dT%H%M%S") + millis + "Z-" + detail::random_hex(6);
+    return utc_string(t, "%Y%m%dT%H%M%S") + millis + "Z-" + random_hex(3);
 }
 
 bool BackupManager::is_id(std::string_view s) {
@@ -173,8 +170,8 @@ bool BackupManager::is_id(std::string_view s) {
     return true;
 }
 
-BackupResult<std::string> BackupManager::run(const fs::path& source_db, BackupTarget& target,
-                                             const std::string& label) {
+Result<std::string> BackupManager::run(const fs::path& source_db, BackupTarget& target,
+                                       const std::string& label) {
     const auto started = std::chrono::steady_clock::now();
     const auto now = options_.now();
     Manifest m;
@@ -213,7 +210,7 @@ BackupResult<std::string> BackupManager::run(const fs::path& source_db, BackupTa
     return m.id;
 }
 
-BackupResult<std::vector<Manifest>> BackupManager::list(BackupTarget& target) {
+Result<std::vector<Manifest>> BackupManager::list(BackupTarget& target) {
     std::set<std::string> db_ids;
     auto ids = manifest_ids(target, &db_ids);
     if (!ids) return ids.error();
@@ -237,10 +234,10 @@ BackupResult<std::vector<Manifest>> BackupManager::list(BackupTarget& target) {
     return out;
 }
 
-BackupResult<std::vector<std::string>> BackupManager::apply_retention(BackupTarget& target,
-                                                                      std::size_t keep_last_n) {
+Result<std::vector<std::string>> BackupManager::apply_retention(BackupTarget& target,
+                                                                std::size_t keep_last_n) {
     if (keep_last_n == 0) {
-        return make_error(errc::kInvalidArgument, "retention must keep at least one backup");
+        return make_error(Errc::invalid_argument, "retention must keep at least one backup");
     }
     // Works on names only: retention must still work when a manifest is unreadable.
     auto ids = manifest_ids(target, nullptr);
@@ -254,7 +251,7 @@ BackupResult<std::vector<std::string>> BackupManager::apply_retention(BackupTarg
         // backup without its data.
         for (std::string_view suffix : {kManifestSuffix, kDbSuffix}) {
             auto st = target.remove(id + std::string(suffix));
-            if (!st && st.error().code != errc::kNotFound) return st.error();
+            if (!st && st.error().code != Errc::not_found) return st.error();
         }
         spdlog::info("backup: retention removed {} from {}", id, target.describe());
         removed.push_back(id);
@@ -262,19 +259,19 @@ BackupResult<std::vector<std::string>> BackupManager::apply_retention(BackupTarg
     return removed;
 }
 
-BackupStatus BackupManager::restore(BackupTarget& target, const std::string& id,
-                                    const fs::path& dest_db) {
-    if (!is_id(id)) return make_error(errc::kInvalidArgument, "'" + id + "' is not a backup id");
+Status BackupManager::restore(BackupTarget& target, const std::string& id,
+                              const fs::path& dest_db) {
+    if (!is_id(id)) return make_error(Errc::invalid_argument, "'" + id + "' is not a backup id");
     const fs::path dir = dest_db.parent_path().empty() ? fs::path(".") : dest_db.parent_path();
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) {
-        return make_error(errc::kNotFound, "cannot restore into " + dest_db.string() +
+        return make_error(Errc::not_found, "cannot restore into " + dest_db.string() +
                                                ": directory " + dir.string() + " does not exist");
     }
     auto lock = StoreLock::try_acquire(dest_db);
     if (!lock) {
-        if (lock.error().code == errc::kBusy) {
-            return make_error(errc::kBusy,
+        if (lock.error().code == Errc::busy) {
+            return make_error(Errc::busy,
                               "the server is running; stop it first (pdsync-server holds " +
                                   StoreLock::lock_path_for(dest_db).string() + ")");
         }
@@ -282,8 +279,8 @@ BackupStatus BackupManager::restore(BackupTarget& target, const std::string& id,
     }
     auto m = fetch_manifest(target, id, dir);
     if (!m) {
-        if (m.error().code == errc::kNotFound) {
-            return make_error(errc::kNotFound, "no backup " + id + " on " + target.describe());
+        if (m.error().code == Errc::not_found) {
+            return make_error(Errc::not_found, "no backup " + id + " on " + target.describe());
         }
         return m.error();
     }
@@ -301,30 +298,30 @@ BackupStatus BackupManager::restore(BackupTarget& target, const std::string& id,
     auto digest = digest_file(staged.path(), report(m->size));
     if (!digest) return digest.error();
     if (digest->size != m->size || digest->sha256 != m->sha256) {
-        return make_error(errc::kChecksum,
-                          "backup " + id + " on " + target.describe() +
-                              " is damaged: " + std::to_string(digest->size) +
-                              " bytes with sha256 " + digest->sha256 + ", but its manifest says " +
-                              std::to_string(m->size) + " bytes with sha256 " + m->sha256 + "; " +
-                              dest_db.string() + " was not changed");
+        return make_error(Errc::checksum, "backup " + id + " on " + target.describe() +
+                                              " is damaged: " + std::to_string(digest->size) +
+                                              " bytes with sha256 " + digest->sha256 +
+                                              ", but its manifest says " + std::to_string(m->size) +
+                                              " bytes with sha256 " + m->sha256 + "; " +
+                                              dest_db.string() + " was not changed");
     }
     if (auto st = check_integrity(staged.path()); !st) {
-        return make_error(errc::kIntegrity, "backup " + id +
-                                                " matches its manifest but is not a sound "
-                                                "database (" +
-                                                st.error().message + "); " + dest_db.string() +
-                                                " was not changed");
+        return make_error(Errc::integrity, "backup " + id +
+                                               " matches its manifest but is not a sound "
+                                               "database (" +
+                                               st.error().message + "); " + dest_db.string() +
+                                               " was not changed");
     }
     if (auto st = copy_owner_and_mode(dest_db, staged.path()); !st) return st;
     // The old -wal/-shm go first: SQLite would replay the old WAL into the new file.
     // A crash between this and the rename leaves the old database without its WAL, which
     // is being replaced anyway; running restore again completes the job.
     if (auto st = remove_sidecars(dest_db); !st) return st;
-    if (auto st = detail::rename_durably(staged.path(), dest_db); !st) return st;
+    if (auto st = rename_durably(staged.path(), dest_db); !st) return st;
     staged.keep();
     spdlog::info("backup: restored {} ({} bytes, schema {}, taken {}) from {} into {}", id, m->size,
                  m->schema_version, m->created_at, target.describe(), dest_db.string());
-    return Done{};
+    return Ok{};
 }
 
 }  // namespace pdsync::backup

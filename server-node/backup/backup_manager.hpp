@@ -5,8 +5,9 @@
 
 #include "server-node/backup/backup_target.hpp"
 #include "server-node/backup/manifest.hpp"
-#include "server-node/backup/result.hpp"
 #include "server-node/backup/snapshot.hpp"
+#include "shared/base/progress.hpp"
+#include "shared/base/result.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -50,18 +51,17 @@ class BackupManager {
     // Takes a consistent snapshot of `source_db` (the server may keep writing), uploads
     // "<id>.db" and then "<id>.json" (the manifest last, so a listed backup is complete)
     // and returns the backup id. Errors: those of snapshot() and of the target.
-    BackupResult<std::string> run(const std::filesystem::path& source_db, BackupTarget& target,
-                                  const std::string& label = {});
+    Result<std::string> run(const std::filesystem::path& source_db, BackupTarget& target,
+                            const std::string& label = {});
 
     // The complete backups on `target` (manifest and database present), oldest first.
     // Unreadable manifests are skipped with a warning rather than hiding every backup.
-    BackupResult<std::vector<Manifest>> list(BackupTarget& target);
+    Result<std::vector<Manifest>> list(BackupTarget& target);
 
     // Deletes all but the newest `keep_last_n` backups (manifest first, so a crash never
     // leaves a manifest without its database). Returns the ids deleted, oldest first.
     // keep_last_n == 0 is refused (invalid_argument): retention never deletes everything.
-    BackupResult<std::vector<std::string>> apply_retention(BackupTarget& target,
-                                                           std::size_t keep_last_n);
+    Result<std::vector<std::string>> apply_retention(BackupTarget& target, std::size_t keep_last_n);
 
     // Replaces `dest_db` with backup `id`: refuses with busy while anyone (the running
     // pdsync-server) holds the StoreLock on `dest_db`, and holds it itself meanwhile;
@@ -74,8 +74,8 @@ class BackupManager {
     // untouched. Errors: busy, invalid_argument, not_found (no such backup, or no
     // directory for `dest_db`), bad_manifest, checksum, integrity, io, no_space, and the
     // target's.
-    BackupStatus restore(BackupTarget& target, const std::string& id,
-                         const std::filesystem::path& dest_db);
+    Status restore(BackupTarget& target, const std::string& id,
+                   const std::filesystem::path& dest_db);
 
     // "20261125T031500123Z-1a2b3c": UTC time to the millisecond, then 6 random hex digits so two
     // backups in one second differ. Sorting ids as strings sorts them by time.

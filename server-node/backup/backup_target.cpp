@@ -3,7 +3,7 @@
 
 namespace pdsync::backup {
 
-BackupStatus validate_name(std::string_view name) {
+Status validate_name(std::string_view name) {
     // A small alphabet keeps names safe in URLs, on SMB (case-insensitive, no ':' '\\'),
     // and in shell commands an administrator may type.
     bool ok = !name.empty() && name.size() <= 200 && name.front() != '.';
@@ -12,9 +12,9 @@ BackupStatus validate_name(std::string_view name) {
                     c == '.' || c == '_' || c == '-');
     }
     if (!ok)
-        return make_error(errc::kInvalidArgument,
+        return make_error(Errc::invalid_argument,
                           "invalid backup file name '" + std::string(name) + "'");
-    return Done{};
+    return Ok{};
 }
 
 }  // namespace pdsync::backup

@@ -16,11 +16,11 @@ class LocalDirTarget final : public BackupTarget {
   public:
     explicit LocalDirTarget(std::filesystem::path dir) : dir_(std::move(dir)) {}
 
-    BackupStatus put(const std::filesystem::path& local_file, const std::string& name) override;
-    BackupResult<std::vector<std::string>> list() override;
-    BackupStatus get(const std::string& name, const std::filesystem::path& local_file,
-                     const ProgressFn& progress) override;
-    BackupStatus remove(const std::string& name) override;
+    Status put(const std::filesystem::path& local_file, const std::string& name) override;
+    Result<std::vector<std::string>> list() override;
+    Status get(const std::string& name, const std::filesystem::path& local_file,
+               const ProgressFn& progress) override;
+    Status remove(const std::string& name) override;
     std::string describe() const override { return dir_.string(); }
 
     const std::filesystem::path& dir() const { return dir_; }

@@ -19,11 +19,11 @@ std::string to_json(const Manifest& m) {
     return j.dump(2) + "\n";
 }
 
-BackupResult<Manifest> parse_manifest(std::string_view json) {
+Result<Manifest> parse_manifest(std::string_view json) {
     // allow_exceptions=false: malformed input yields a discarded value, not a throw.
     auto j = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded() || !j.is_object()) {
-        return make_error(errc::kBadManifest, "manifest is not a JSON object");
+        return make_error(Errc::bad_manifest, "manifest is not a JSON object");
     }
     auto field = [&](const char* key) -> const nlohmann::json* {
         auto it = j.find(key);
@@ -31,7 +31,7 @@ BackupResult<Manifest> parse_manifest(std::string_view json) {
     };
     const auto* format = field("format");
     if (!format || !format->is_number_integer() || format->get<int>() > Manifest::kFormat) {
-        return make_error(errc::kBadManifest,
+        return make_error(Errc::bad_manifest,
                           "manifest format missing or newer than this pdsync understands");
     }
     Manifest m;
@@ -47,28 +47,28 @@ BackupResult<Manifest> parse_manifest(std::string_view json) {
         const auto* v = field(key);
         if (!v) {
             if (required)
-                return make_error(errc::kBadManifest, std::string("manifest has no ") + key);
+                return make_error(Errc::bad_manifest, std::string("manifest has no ") + key);
             continue;
         }
         if (!v->is_string()) {
-            return make_error(errc::kBadManifest,
+            return make_error(Errc::bad_manifest,
                               std::string("manifest field ") + key + " is not a string");
         }
         *out = v->get<std::string>();
     }
     const auto* size = field("size");
     if (!size || !size->is_number_unsigned()) {
-        return make_error(errc::kBadManifest, "manifest size missing or not an unsigned number");
+        return make_error(Errc::bad_manifest, "manifest size missing or not an unsigned number");
     }
     m.size = size->get<std::uint64_t>();
     if (const auto* v = field("schema_version")) {
         if (!v->is_number_integer()) {
-            return make_error(errc::kBadManifest, "manifest schema_version is not an integer");
+            return make_error(Errc::bad_manifest, "manifest schema_version is not an integer");
         }
         m.schema_version = v->get<int>();
     }
     if (m.sha256.size() != 64) {
-        return make_error(errc::kBadManifest, "manifest sha256 is not 64 hex digits");
+        return make_error(Errc::bad_manifest, "manifest sha256 is not 64 hex digits");
     }
     return m;
 }

@@ -3,7 +3,8 @@
 // backup is complete; restore checks the database file against it.
 #pragma once
 
-#include "server-node/backup/result.hpp"
+#include "shared/base/progress.hpp"
+#include "shared/base/result.hpp"
 
 #include <cstdint>
 #include <string>
@@ -34,6 +35,6 @@ struct Manifest {
 
 std::string to_json(const Manifest& m);
 // Errors: bad_manifest (not JSON, missing or mistyped field, unknown format).
-BackupResult<Manifest> parse_manifest(std::string_view json);
+Result<Manifest> parse_manifest(std::string_view json);
 
 }  // namespace pdsync::backup

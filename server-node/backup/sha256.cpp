@@ -2,7 +2,7 @@
 #include "server-node/backup/sha256.hpp"
 
 #include "server-node/backup/file_util.hpp"
-#include "server-node/backup/tuning.hpp"
+#include "shared/base/tuning.hpp"
 
 #include <openssl/evp.h>
 
@@ -22,26 +22,25 @@ struct MdCtxDeleter {
 using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
 }  // namespace
 
-BackupResult<FileDigest> digest_file(const std::filesystem::path& file,
-                                     const ProgressFn& progress) {
-    detail::UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return detail::errno_error(errno, "opening " + file.string());
+Result<FileDigest> digest_file(const std::filesystem::path& file, const ProgressFn& progress) {
+    UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return errno_error(errno, "opening " + file.string());
 
     MdCtx ctx(EVP_MD_CTX_new());
     if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
-        return make_error(errc::kIo, "OpenSSL could not start a SHA-256 digest");
+        return make_error(Errc::io, "OpenSSL could not start a SHA-256 digest");
     }
     FileDigest out;
-    std::vector<unsigned char> buf(tuning::kCopyChunkBytes);
+    std::vector<unsigned char> buf(tuning::backup::kCopyChunkBytes);
     for (;;) {
         ssize_t n = ::read(fd.get(), buf.data(), buf.size());
         if (n < 0) {
             if (errno == EINTR) continue;
-            return detail::errno_error(errno, "reading " + file.string());
+            return errno_error(errno, "reading " + file.string());
         }
         if (n == 0) break;
         if (EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<std::size_t>(n)) != 1) {
-            return make_error(errc::kIo, "OpenSSL SHA-256 update failed");
+            return make_error(Errc::io, "OpenSSL SHA-256 update failed");
         }
         out.size += static_cast<std::uint64_t>(n);
         if (progress) progress(out.size, 0);
@@ -49,7 +48,7 @@ BackupResult<FileDigest> digest_file(const std::filesystem::path& file,
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
     if (EVP_DigestFinal_ex(ctx.get(), md, &md_len) != 1) {
-        return make_error(errc::kIo, "OpenSSL SHA-256 final failed");
+        return make_error(Errc::io, "OpenSSL SHA-256 final failed");
     }
     static constexpr char kHex[] = "0123456789abcdef";
     out.sha256.reserve(std::size_t{md_len} * 2);

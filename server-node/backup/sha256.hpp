@@ -2,7 +2,8 @@
 // byte the snapshot that was taken (the manifest records it; restore checks it).
 #pragma once
 
-#include "server-node/backup/result.hpp"
+#include "shared/base/progress.hpp"
+#include "shared/base/result.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -18,7 +19,6 @@ struct FileDigest {
 // Reads the whole file once. Thread-safe (no shared state).
 //   auto d = digest_file("/backups/20261125T031500000Z-1a2b3c.db");  // d->sha256 == "9f86..."
 // `progress` (optional) hears the bytes hashed so far (total 0).
-BackupResult<FileDigest> digest_file(const std::filesystem::path& file,
-                                     const ProgressFn& progress = {});
+Result<FileDigest> digest_file(const std::filesystem::path& file, const ProgressFn& progress = {});
 
 }  // namespace pdsync::backup

@@ -2,7 +2,8 @@
 #include "server-node/backup/smb_target.hpp"
 
 #include "server-node/backup/file_util.hpp"
-#include "server-node/backup/tuning.hpp"
+#include "shared/base/hex.hpp"
+#include "shared/base/tuning.hpp"
 
 #include <libsmbclient.h>
 #include <spdlog/spdlog.h>
@@ -64,10 +65,10 @@ struct ParsedUrl {
     std::vector<std::string> dirs;
 };
 
-BackupResult<ParsedUrl> parse_url(std::string_view url) {
+Result<ParsedUrl> parse_url(std::string_view url) {
     constexpr std::string_view kScheme = "smb://";
     auto bad = [&](const std::string& why) {
-        return make_error(errc::kInvalidArgument,
+        return make_error(Errc::invalid_argument,
                           "bad SMB URL '" + std::string(url) + "': " + why +
                               " (expected smb://host[:port]/share[/folder])");
     };
@@ -116,29 +117,29 @@ BackupResult<ParsedUrl> parse_url(std::string_view url) {
 
 // errno from libsmbclient -> code. EACCES during the login is reported as auth by
 // connect(); here it means the share refused one operation.
-const char* code_for(int err) {
+Errc code_for(int err) {
     switch (err) {
         case EACCES:
         case EPERM:
-            return errc::kAccessDenied;
+            return Errc::access_denied;
         case ECONNREFUSED:
         case EHOSTUNREACH:
         case ENETUNREACH:
         case EHOSTDOWN:
         case ETIMEDOUT:
-            return errc::kUnreachable;
+            return Errc::unreachable;
         case ENOENT:
         case ENOTDIR:
-            return errc::kNotFound;
+            return Errc::not_found;
         case ENOSPC:
         case EDQUOT:
-            return errc::kNoSpace;
+            return Errc::no_space;
         default:
-            return errc::kSmb;
+            return Errc::smb;
     }
 }
 
-BackupError smb_error(int err, const std::string& what) {
+Error smb_error(int err, const std::string& what) {
     return make_error(code_for(err),
                       what + ": " + (err ? std::strerror(err) : "unknown SMB error"));
 }
@@ -154,7 +155,7 @@ struct SmbTarget::Impl {
     std::string user;
     std::string password;
     std::string workgroup;
-    std::optional<BackupError> url_error;
+    std::optional<Error> url_error;
     ParsedUrl parsed;
     std::string share_url;  // smb://host/share
     std::string base_url;   // smb://host/share/folder...
@@ -182,7 +183,7 @@ struct SmbTarget::Impl {
 
     std::string file_url(const std::string& name) const { return base_url + "/" + name; }
 
-    BackupResult<SMBCCTX*> context() {
+    Result<SMBCCTX*> context() {
         if (url_error) return *url_error;
         if (!ctx) {
             Context c(smbc_new_context());
@@ -195,7 +196,7 @@ struct SmbTarget::Impl {
             smbc_setOptionUseKerberos(c.get(), 0);
             smbc_setOptionFallbackAfterKerberos(c.get(), 1);
             smbc_setOptionUseCCache(c.get(), 0);
-            smbc_setTimeout(c.get(), tuning::kSmbTimeoutMs);
+            smbc_setTimeout(c.get(), tuning::backup::kSmbTimeoutMs);
             smbc_setDebug(c.get(), 0);
             if (parsed.port) smbc_setPort(c.get(), parsed.port);
             if (!smbc_init_context(c.get())) return smb_error(errno, "initializing the SMB client");
@@ -206,20 +207,20 @@ struct SmbTarget::Impl {
 
     // Logs in to the share once per context. The first contact is where libsmbclient
     // reports a refused login (as EACCES), so it is told apart from later per-file denials.
-    BackupResult<SMBCCTX*> connect() {
+    Result<SMBCCTX*> connect() {
         auto c = context();
         if (!c || connected) return c;
         SmbHandle dir(*c, smbc_getFunctionOpendir(*c)(*c, share_url.c_str()), SmbHandle::Kind::dir);
         if (!dir) {
             const int err = errno;
             if (err == EACCES || err == EPERM) {
-                return make_error(errc::kAuth, "the SMB server at " + where() + " refused user '" +
-                                                   user + "' on share '" + parsed.share +
-                                                   "' (wrong user, password or workgroup, or the "
-                                                   "user is not allowed on the share)");
+                return make_error(Errc::auth, "the SMB server at " + where() + " refused user '" +
+                                                  user + "' on share '" + parsed.share +
+                                                  "' (wrong user, password or workgroup, or the "
+                                                  "user is not allowed on the share)");
             }
             if (err == ENOENT) {
-                return make_error(errc::kNotFound, "no share '" + parsed.share +
+                return make_error(Errc::not_found, "no share '" + parsed.share +
                                                        "' on the SMB server at " + where());
             }
             return smb_error(err, "connecting to the SMB server at " + where());
@@ -228,8 +229,8 @@ struct SmbTarget::Impl {
         return c;
     }
 
-    BackupStatus ensure_dir(SMBCCTX* c) {
-        if (dir_ready) return Done{};
+    Status ensure_dir(SMBCCTX* c) {
+        if (dir_ready) return Ok{};
         std::string url = share_url;
         for (const auto& d : parsed.dirs) {
             url += "/" + d;
@@ -238,7 +239,7 @@ struct SmbTarget::Impl {
             }
         }
         dir_ready = true;
-        return Done{};
+        return Ok{};
     }
 
     void unlink_quietly(SMBCCTX* c, const std::string& url) {
@@ -247,24 +248,23 @@ struct SmbTarget::Impl {
         }
     }
 
-    BackupStatus upload(SMBCCTX* c, const fs::path& local_file, const std::string& tmp_url) {
-        detail::UniqueFd in(::open(local_file.c_str(), O_RDONLY | O_CLOEXEC));
-        if (!in) return detail::errno_error(errno, "opening " + local_file.string());
+    Status upload(SMBCCTX* c, const fs::path& local_file, const std::string& tmp_url) {
+        UniqueFd in(::open(local_file.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!in) return errno_error(errno, "opening " + local_file.string());
         struct stat st {};
-        if (::fstat(in.get(), &st) != 0)
-            return detail::errno_error(errno, "stat " + local_file.string());
+        if (::fstat(in.get(), &st) != 0) return errno_error(errno, "stat " + local_file.string());
 
         SmbHandle out(
             c, smbc_getFunctionOpen(c)(c, tmp_url.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644),
             SmbHandle::Kind::file);
         if (!out) return smb_error(errno, "creating " + tmp_url);
-        std::vector<char> buf(tuning::kCopyChunkBytes);
+        std::vector<char> buf(tuning::backup::kCopyChunkBytes);
         std::uint64_t sent = 0;
         for (;;) {
             ssize_t n = ::read(in.get(), buf.data(), buf.size());
             if (n < 0) {
                 if (errno == EINTR) continue;
-                return detail::errno_error(errno, "reading " + local_file.string());
+                return errno_error(errno, "reading " + local_file.string());
             }
             if (n == 0) break;
             for (ssize_t off = 0; off < n;) {
@@ -284,11 +284,11 @@ struct SmbTarget::Impl {
         }
         if (static_cast<std::uint64_t>(remote.st_size) != sent ||
             sent != static_cast<std::uint64_t>(st.st_size)) {
-            return make_error(errc::kSmb, "upload of " + local_file.string() + " to " + tmp_url +
-                                              " is incomplete: " + std::to_string(remote.st_size) +
-                                              " of " + std::to_string(st.st_size) + " bytes");
+            return make_error(Errc::smb, "upload of " + local_file.string() + " to " + tmp_url +
+                                             " is incomplete: " + std::to_string(remote.st_size) +
+                                             " of " + std::to_string(st.st_size) + " bytes");
         }
-        return Done{};
+        return Ok{};
     }
 };
 
@@ -320,19 +320,19 @@ std::string SmbTarget::describe() const {
     return out;
 }
 
-BackupStatus SmbTarget::probe() {
+Status SmbTarget::probe() {
     auto c = impl_->connect();
     if (!c) return c.error();
-    return Done{};
+    return Ok{};
 }
 
-BackupStatus SmbTarget::put(const fs::path& local_file, const std::string& name) {
+Status SmbTarget::put(const fs::path& local_file, const std::string& name) {
     if (auto st = validate_name(name); !st) return st;
     auto c = impl_->connect();
     if (!c) return c.error();
     if (auto st = impl_->ensure_dir(*c); !st) return st;
 
-    const std::string tmp_url = impl_->file_url("." + name + ".part-" + detail::random_hex(8));
+    const std::string tmp_url = impl_->file_url("." + name + ".part-" + random_hex(4));
     const std::string final_url = impl_->file_url(name);
     if (auto st = impl_->upload(*c, local_file, tmp_url); !st) {
         impl_->unlink_quietly(*c, tmp_url);
@@ -344,17 +344,17 @@ BackupStatus SmbTarget::put(const fs::path& local_file, const std::string& name)
         if (err == EEXIST) {
             impl_->unlink_quietly(*c, final_url);
             if (smbc_getFunctionRename(*c)(*c, tmp_url.c_str(), *c, final_url.c_str()) == 0) {
-                return Done{};
+                return Ok{};
             }
             err = errno;
         }
         impl_->unlink_quietly(*c, tmp_url);
         return smb_error(err, "renaming " + tmp_url + " to " + final_url);
     }
-    return Done{};
+    return Ok{};
 }
 
-BackupResult<std::vector<std::string>> SmbTarget::list() {
+Result<std::vector<std::string>> SmbTarget::list() {
     auto c = impl_->connect();
     if (!c) return c.error();
     std::vector<std::string> names;
@@ -371,8 +371,8 @@ BackupResult<std::vector<std::string>> SmbTarget::list() {
     return names;
 }
 
-BackupStatus SmbTarget::get(const std::string& name, const fs::path& local_file,
-                            const ProgressFn& progress) {
+Status SmbTarget::get(const std::string& name, const fs::path& local_file,
+                      const ProgressFn& progress) {
     if (auto st = validate_name(name); !st) return st;
     auto c = impl_->connect();
     if (!c) return c.error();
@@ -380,20 +380,19 @@ BackupStatus SmbTarget::get(const std::string& name, const fs::path& local_file,
     SmbHandle in(*c, smbc_getFunctionOpen(*c)(*c, url.c_str(), O_RDONLY, 0), SmbHandle::Kind::file);
     if (!in) {
         if (errno == ENOENT)
-            return make_error(errc::kNotFound, "no file " + name + " in " + describe());
+            return make_error(Errc::not_found, "no file " + name + " in " + describe());
         return smb_error(errno, "opening " + url);
     }
     detail::TempPath tmp(detail::temp_sibling(local_file, "download"));
-    detail::UniqueFd out(::open(tmp.path().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-    if (!out) return detail::errno_error(errno, "creating " + tmp.path().string());
-    std::vector<char> buf(tuning::kCopyChunkBytes);
+    UniqueFd out(::open(tmp.path().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!out) return errno_error(errno, "creating " + tmp.path().string());
+    std::vector<char> buf(tuning::backup::kCopyChunkBytes);
     std::uint64_t received = 0;
     for (;;) {
         ssize_t n = smbc_getFunctionRead(*c)(*c, in.get(), buf.data(), buf.size());
         if (n < 0) return smb_error(errno, "reading " + url);
         if (n == 0) break;
-        if (auto st =
-                detail::write_all(out.get(), buf.data(), static_cast<std::size_t>(n), tmp.path());
+        if (auto st = write_all(out.get(), buf.data(), static_cast<std::size_t>(n), tmp.path());
             !st) {
             return st;
         }
@@ -401,24 +400,24 @@ BackupStatus SmbTarget::get(const std::string& name, const fs::path& local_file,
         if (progress) progress(received, 0);
     }
     (void)in.close();  // read-only: nothing to flush, nothing to report
-    if (::fsync(out.get()) != 0) return detail::errno_error(errno, "fsync " + tmp.path().string());
+    if (::fsync(out.get()) != 0) return errno_error(errno, "fsync " + tmp.path().string());
     if (auto st = out.close(tmp.path()); !st) return st;
-    if (auto st = detail::rename_durably(tmp.path(), local_file); !st) return st;
+    if (auto st = rename_durably(tmp.path(), local_file); !st) return st;
     tmp.keep();
-    return Done{};
+    return Ok{};
 }
 
-BackupStatus SmbTarget::remove(const std::string& name) {
+Status SmbTarget::remove(const std::string& name) {
     if (auto st = validate_name(name); !st) return st;
     auto c = impl_->connect();
     if (!c) return c.error();
     const std::string url = impl_->file_url(name);
     if (smbc_getFunctionUnlink(*c)(*c, url.c_str()) != 0) {
         if (errno == ENOENT)
-            return make_error(errc::kNotFound, "no file " + name + " in " + describe());
+            return make_error(Errc::not_found, "no file " + name + " in " + describe());
         return smb_error(errno, "deleting " + url);
     }
-    return Done{};
+    return Ok{};
 }
 
 }  // namespace pdsync::backup

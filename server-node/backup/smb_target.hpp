@@ -36,13 +36,13 @@ class SmbTarget final : public BackupTarget {
 
     // Connects and logs in to the share now, to report a bad address or credentials at
     // configuration time rather than at the first scheduled backup.
-    BackupStatus probe();
+    Status probe();
 
-    BackupStatus put(const std::filesystem::path& local_file, const std::string& name) override;
-    BackupResult<std::vector<std::string>> list() override;
-    BackupStatus get(const std::string& name, const std::filesystem::path& local_file,
-                     const ProgressFn& progress) override;
-    BackupStatus remove(const std::string& name) override;
+    Status put(const std::filesystem::path& local_file, const std::string& name) override;
+    Result<std::vector<std::string>> list() override;
+    Status get(const std::string& name, const std::filesystem::path& local_file,
+               const ProgressFn& progress) override;
+    Status remove(const std::string& name) override;
     std::string describe() const override;
 
   private:

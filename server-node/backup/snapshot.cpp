@@ -25,12 +25,12 @@ struct BackupDeleter {
 };
 using BackupHandle = std::unique_ptr<sqlite3_backup, BackupDeleter>;
 
-BackupError sqlite_error(const std::string& what, const std::string& detail) {
-    return make_error(errc::kSqlite, what + ": " + detail);
+Error sqlite_error(const std::string& what, const std::string& detail) {
+    return make_error(Errc::sqlite, what + ": " + detail);
 }
 
 // integrity_check lists up to 100 problems; the first few are enough to diagnose.
-BackupStatus integrity_of(SQLite::Database& db, const std::string& what) {
+Status integrity_of(SQLite::Database& db, const std::string& what) {
     SQLite::Statement q(db, "PRAGMA integrity_check(10)");
     std::string report;
     while (q.executeStep()) {
@@ -38,19 +38,19 @@ BackupStatus integrity_of(SQLite::Database& db, const std::string& what) {
         report += q.getColumn(0).getString();
     }
     if (report != "ok") {
-        return make_error(errc::kIntegrity, "integrity check of " + what + " failed: " + report);
+        return make_error(Errc::integrity, "integrity check of " + what + " failed: " + report);
     }
-    return Done{};
+    return Ok{};
 }
 
 // Copies source to dest_tmp page by page. Returns the number of pages copied.
-BackupResult<std::uint64_t> copy_pages(const fs::path& source_db, const fs::path& dest_tmp,
-                                       const ProgressFn& progress, const SnapshotOptions& options) {
+Result<std::uint64_t> copy_pages(const fs::path& source_db, const fs::path& dest_tmp,
+                                 const ProgressFn& progress, const SnapshotOptions& options) {
     // Read-write without CREATE rather than read-only: a read-only connection cannot open
     // a WAL database whose -wal/-shm are missing when the server is stopped. query_only
     // makes sure this connection never writes anyway.
     SQLite::Database src(source_db.string(), SQLite::OPEN_READWRITE,
-                         static_cast<int>(tuning::kSourceBusyTimeout.count()));
+                         static_cast<int>(tuning::backup::kSourceBusyTimeout.count()));
     src.exec("PRAGMA query_only = 1");
     // The read transaction pins one WAL snapshot for the whole copy: the server's commits
     // land after it (readers never block writers in WAL mode), and since this connection's
@@ -63,20 +63,20 @@ BackupResult<std::uint64_t> copy_pages(const fs::path& source_db, const fs::path
     if (!backup) return sqlite_error("starting the backup", sqlite3_errmsg(dst.getHandle()));
 
     const int step = options.pages_per_step > 0 ? options.pages_per_step : -1;
-    auto busy_deadline = std::chrono::steady_clock::now() + tuning::kStepBusyDeadline;
+    auto busy_deadline = std::chrono::steady_clock::now() + tuning::backup::kStepBusyDeadline;
     for (;;) {
         int rc = sqlite3_backup_step(backup.get(), step);
         if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
             if (std::chrono::steady_clock::now() > busy_deadline) {
                 return sqlite_error("copying " + source_db.string(), "database stayed locked");
             }
-            std::this_thread::sleep_for(tuning::kStepBusyPause);
+            std::this_thread::sleep_for(tuning::backup::kStepBusyPause);
             continue;
         }
         if (rc != SQLITE_OK && rc != SQLITE_DONE) {
             return sqlite_error("copying " + source_db.string(), sqlite3_errstr(rc));
         }
-        busy_deadline = std::chrono::steady_clock::now() + tuning::kStepBusyDeadline;
+        busy_deadline = std::chrono::steady_clock::now() + tuning::backup::kStepBusyDeadline;
         const auto total = static_cast<std::uint64_t>(sqlite3_backup_pagecount(backup.get()));
         const auto left = static_cast<std::uint64_t>(sqlite3_backup_remaining(backup.get()));
         if (progress) progress(total - left, total);
@@ -91,11 +91,11 @@ BackupResult<std::uint64_t> copy_pages(const fs::path& source_db, const fs::path
 
 }  // namespace
 
-BackupResult<SnapshotInfo> snapshot(const fs::path& source_db, const fs::path& dest_file,
-                                    const ProgressFn& progress, const SnapshotOptions& options) {
+Result<SnapshotInfo> snapshot(const fs::path& source_db, const fs::path& dest_file,
+                              const ProgressFn& progress, const SnapshotOptions& options) {
     std::error_code ec;
     if (!fs::is_regular_file(source_db, ec)) {
-        return make_error(errc::kNotFound, "no database file at " + source_db.string());
+        return make_error(Errc::not_found, "no database file at " + source_db.string());
     }
     const auto started = std::chrono::steady_clock::now();
     detail::TempPath tmp(detail::temp_sibling(dest_file, "snapshot"));
@@ -117,12 +117,12 @@ BackupResult<SnapshotInfo> snapshot(const fs::path& source_db, const fs::path& d
         return sqlite_error("snapshot of " + source_db.string(), e.what());
     }
 
-    if (auto st = detail::fsync_path(tmp.path()); !st) return st.error();
+    if (auto st = fsync_path(tmp.path()); !st) return st.error();
     auto digest = digest_file(tmp.path());
     if (!digest) return digest.error();
     info.size = digest->size;
     info.sha256 = digest->sha256;
-    if (auto st = detail::rename_durably(tmp.path(), dest_file); !st) return st.error();
+    if (auto st = rename_durably(tmp.path(), dest_file); !st) return st.error();
     tmp.keep();
 
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -133,17 +133,17 @@ BackupResult<SnapshotInfo> snapshot(const fs::path& source_db, const fs::path& d
     return info;
 }
 
-BackupStatus check_integrity(const fs::path& db_file) {
+Status check_integrity(const fs::path& db_file) {
     std::error_code ec;
     if (!fs::is_regular_file(db_file, ec)) {
-        return make_error(errc::kNotFound, "no database file at " + db_file.string());
+        return make_error(Errc::not_found, "no database file at " + db_file.string());
     }
     try {
         SQLite::Database db(db_file.string(), SQLite::OPEN_READWRITE);
         return integrity_of(db, db_file.string());
     } catch (const SQLite::Exception& e) {
         // "file is not a database" and friends: the bytes are not a sound SQLite file.
-        return make_error(errc::kIntegrity,
+        return make_error(Errc::integrity,
                           "integrity check of " + db_file.string() + " failed: " + e.what());
     }
 }

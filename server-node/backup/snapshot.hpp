@@ -4,8 +4,9 @@
 // restore can prove it got back exactly these bytes.
 #pragma once
 
-#include "server-node/backup/result.hpp"
-#include "server-node/backup/tuning.hpp"
+#include "shared/base/progress.hpp"
+#include "shared/base/result.hpp"
+#include "shared/base/tuning.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -15,7 +16,7 @@
 namespace pdsync::backup {
 
 struct SnapshotOptions {
-    int pages_per_step = tuning::kSnapshotPagesPerStep;
+    int pages_per_step = tuning::backup::kSnapshotPagesPerStep;
 };
 
 struct SnapshotInfo {
@@ -37,14 +38,13 @@ struct SnapshotInfo {
 //
 //   auto info = snapshot("/var/lib/pdsync/server.db", "/tmp/copy.db",
 //                        [](auto done, auto total) { bar.update(done, total); });
-BackupResult<SnapshotInfo> snapshot(const std::filesystem::path& source_db,
-                                    const std::filesystem::path& dest_file,
-                                    const ProgressFn& progress = {},
-                                    const SnapshotOptions& options = {});
+Result<SnapshotInfo> snapshot(const std::filesystem::path& source_db,
+                              const std::filesystem::path& dest_file,
+                              const ProgressFn& progress = {}, const SnapshotOptions& options = {});
 
 // Runs PRAGMA integrity_check on `db_file` and returns integrity unless it says "ok".
 // The file is opened read-write (no create) so a rollback-journal file needs no sidecar.
 // Thread-safe.
-BackupStatus check_integrity(const std::filesystem::path& db_file);
+Status check_integrity(const std::filesystem::path& db_file);
 
 }  // namespace pdsync::backup

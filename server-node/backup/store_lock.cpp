@@ -18,9 +18,9 @@ fs::path StoreLock::lock_path_for(const fs::path& db_path) {
     return fs::path(db_path.string() + ".lock");
 }
 
-BackupResult<StoreLock> StoreLock::try_acquire(const fs::path& db_path) {
+Result<StoreLock> StoreLock::try_acquire(const fs::path& db_path) {
     fs::path path = lock_path_for(db_path);
-    detail::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
     bool writable = true;
     if (!fd && errno == EACCES) {
         // A lock file left by another user (say, a restore run as root): flock works on a
@@ -28,19 +28,19 @@ BackupResult<StoreLock> StoreLock::try_acquire(const fs::path& db_path) {
         fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
         writable = false;
     }
-    if (!fd) return detail::errno_error(errno, "opening lock file " + path.string());
+    if (!fd) return errno_error(errno, "opening lock file " + path.string());
     while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
         if (errno == EINTR) continue;
         if (errno == EWOULDBLOCK) {
-            return make_error(errc::kBusy, path.string() + " is locked by another process");
+            return make_error(Errc::busy, path.string() + " is locked by another process");
         }
-        return detail::errno_error(errno, "locking " + path.string());
+        return errno_error(errno, "locking " + path.string());
     }
     // Record the holder's PID for an administrator who wonders who holds it; the lock
     // itself is the flock, not this content, so a failure here does not matter.
     std::string pid = std::to_string(::getpid()) + "\n";
     if (writable && ::ftruncate(fd.get(), 0) == 0) {
-        (void)detail::write_all(fd.get(), pid.data(), pid.size(), path);
+        (void)write_all(fd.get(), pid.data(), pid.size(), path);
     }
     return StoreLock(fd.release(), std::move(path));
 }

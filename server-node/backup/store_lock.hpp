@@ -3,7 +3,8 @@
 // not touch a live store) tries to take the same lock and refuses while it cannot.
 #pragma once
 
-#include "server-node/backup/result.hpp"
+#include "shared/base/progress.hpp"
+#include "shared/base/result.hpp"
 
 #include <filesystem>
 
@@ -22,7 +23,7 @@ namespace pdsync::backup {
 class StoreLock {
   public:
     // Takes the lock without waiting. Errors: busy (another holder), io.
-    static BackupResult<StoreLock> try_acquire(const std::filesystem::path& db_path);
+    static Result<StoreLock> try_acquire(const std::filesystem::path& db_path);
     // "<db>.lock": the file the lock lives on. It is left in place on release, on purpose:
     // removing it would let a waiter lock a file that another process then recreates.
     static std::filesystem::path lock_path_for(const std::filesystem::path& db_path);

@@ -17,8 +17,8 @@
 #include <string_view>
 #include <thread>
 
+#include "shared/base/result.hpp"
 #include "shared/net/mqtt_link.hpp"
-#include "shared/result.hpp"
 #include "topics/topics.hpp"
 
 namespace pdsync::server::replication {

@@ -3,7 +3,7 @@
 
 #include <stdexcept>
 
-#include "server-node/replication/replication_tuning.hpp"
+#include "shared/base/tuning.hpp"
 #include "shared/codec.hpp"
 
 namespace pdsync::server::replication {
@@ -136,8 +136,8 @@ AppliedEntry applied_from_value(const Value& v) {
 
 DecodeLimits frame_limits() {
     DecodeLimits l;
-    l.max_bytes = tuning::kMaxFrameBytes;
-    l.max_string = pdsync::tuning::kMaxPayloadBytes;  // a document travels as one binary value
+    l.max_bytes = tuning::replication::kMaxFrameBytes;
+    l.max_string = tuning::codec::kMaxPayloadBytes;  // a document travels as one binary value
     return l;
 }
 

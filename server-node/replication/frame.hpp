@@ -26,8 +26,8 @@
 #include <vector>
 
 #include "server-node/server_store.hpp"
+#include "shared/base/result.hpp"
 #include "shared/document.hpp"
-#include "shared/result.hpp"
 
 namespace pdsync::server::replication {
 
@@ -79,9 +79,9 @@ struct StandbyReport {
 };
 
 std::string encode_frame(const Frame& frame);
-// Bounded like every payload (tuning::kMaxFrameBytes); Errc::malformed or bad_schema on a
-// frame that does not hold to the format. Documents are checked by the standby that
-// decodes them.
+// Bounded like every payload (tuning::replication::kMaxFrameBytes); Errc::malformed or bad_schema
+// on a frame that does not hold to the format. Documents are checked by the standby that decodes
+// them.
 [[nodiscard]] Result<Frame> decode_frame(std::string_view bytes);
 
 std::string encode_report(const StandbyReport& report);

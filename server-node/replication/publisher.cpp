@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <set>
 
+#include "shared/base/hex.hpp"
 #include "shared/clock.hpp"
 
 namespace pdsync::server::replication {
@@ -59,7 +60,9 @@ class FrameWriter {
 
   private:
     void added() {
-        if (frame_.rows.count() < tuning::kFrameRows && bytes_ < tuning::kFrameBytes) return;
+        if (frame_.rows.count() < tuning::replication::kFrameRows &&
+            bytes_ < tuning::replication::kFrameBytes)
+            return;
         frame_.last = false;
         emit_(frame_);
         frame_.rows = Rows{};
@@ -131,7 +134,7 @@ void ReplicationPublisher::publish_frame(const Frame& frame) {
 
 bool ReplicationPublisher::any_listening(Clock::time_point now) const {
     return std::any_of(standbys_.begin(), standbys_.end(), [&](const auto& kv) {
-        return now - kv.second.heard < tuning::kStandbyForget;
+        return now - kv.second.heard < tuning::replication::kStandbyForget;
     });
 }
 
@@ -157,7 +160,8 @@ void ReplicationPublisher::on_commit(const CommitRecord& record) {
         return;  // nobody to send it to; a standby that comes starts with a snapshot
     }
     commit_times_.emplace_back(seq_, now);
-    while (commit_times_.size() > tuning::kMaxTrackedCommits) commit_times_.pop_front();
+    while (commit_times_.size() > tuning::replication::kMaxTrackedCommits)
+        commit_times_.pop_front();
     // Called after the commit and before any other transaction: the store holds exactly
     // what this commit left. Nothing may escape into ServerCore: a failure only skips
     // this frame, and the gap makes every standby ask for a snapshot.
@@ -187,7 +191,7 @@ void ReplicationPublisher::on_commit(const CommitRecord& record) {
             uint64_t from = 1;
             if (auto it = devices_.find(id); it != devices_.end() && it->second.first == row->epoch)
                 from = it->second.second + 1;
-            const uint64_t batch = pdsync::tuning::kMaxBatchMessages;
+            const uint64_t batch = tuning::server::kMaxBatchMessages;
             if (row->last_seq > batch) from = std::max(from, row->last_seq - batch + 1);
             if (!row->epoch.empty() && row->last_seq >= from) {
                 for (auto& [seq, applied] : store_.list_applied(id, row->epoch, from))
@@ -271,7 +275,7 @@ void ReplicationPublisher::take_reports(Clock::time_point now) {
     if (!reports.empty() && !was_listening) next_heartbeat_ = now;  // answer a newcomer at once
     if (snapshot) send_snapshot();
     for (auto& [id, s] : standbys_) {
-        if (s.connected && now - s.heard >= tuning::kStandbyAlive) {
+        if (s.connected && now - s.heard >= tuning::replication::kStandbyAlive) {
             s.connected = false;
             status_changed_ = true;
             spdlog::warn("replication: standby {} silent for {} ms; acks no longer wait for it", id,
@@ -301,7 +305,7 @@ void ReplicationPublisher::send_snapshot() {
         devices_.clear();
         for (auto& d : store_.list_devices()) {
             if (!d.epoch.empty() && d.last_seq > 0) {
-                uint64_t keep = tuning::kSnapshotAppliedPerDevice;
+                uint64_t keep = tuning::replication::kSnapshotAppliedPerDevice;
                 uint64_t from = d.last_seq > keep ? d.last_seq - keep + 1 : 1;
                 for (auto& [seq, applied] : store_.list_applied(d.device_id, d.epoch, from))
                     w.applied(AppliedEntry{d.device_id, d.epoch, seq, std::move(applied)});
@@ -323,7 +327,7 @@ void ReplicationPublisher::send_snapshot() {
             "replication: snapshot at commit {}: {} documents, {} users, {} devices in {} frames",
             seq_, docs, users, devices, w.parts());
     } catch (const std::exception& e) {
-        // The standby asks again after tuning::kSnapshotRetry.
+        // The standby asks again after tuning::replication::kSnapshotRetry.
         spdlog::error("replication: snapshot failed: {}", e.what());
     }
 }
@@ -335,7 +339,7 @@ std::vector<Outbound> ReplicationPublisher::poll() {
         Frame beat = header(FrameKind::heartbeat);
         beat.at = now_ms();
         publish_frame(beat);
-        next_heartbeat_ = now + tuning::kHeartbeat;
+        next_heartbeat_ = now + tuning::replication::kHeartbeat;
     }
     uint64_t best = 0;
     for (const auto& [id, s] : standbys_) best = std::max(best, s.applied);

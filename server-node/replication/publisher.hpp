@@ -26,8 +26,8 @@
 #include <vector>
 
 #include "server-node/replication/frame.hpp"
-#include "server-node/replication/replication_tuning.hpp"
 #include "server-node/server_core.hpp"
+#include "shared/base/tuning.hpp"
 #include "topics/topics.hpp"
 
 namespace pdsync::server::replication {
@@ -36,7 +36,7 @@ struct PublisherSettings {
     std::string server_id;
     // How long an inbox reply waits for an attached standby's confirmation; zero: replies
     // never wait (asynchronous replication: a failover may lose the last acked changes).
-    std::chrono::milliseconds ack_wait = tuning::kDefaultAckWait;
+    std::chrono::milliseconds ack_wait = tuning::replication::kDefaultAckWait;
 };
 
 class ReplicationPublisher {
@@ -78,7 +78,7 @@ class ReplicationPublisher {
         std::string stream;  // the stream it reported following
         uint64_t applied = 0;
         Clock::time_point heard;
-        bool connected = false;  // heard from within tuning::kStandbyAlive
+        bool connected = false;  // heard from within tuning::replication::kStandbyAlive
         bool attached = false;   // caught up once since it connected: acks wait for it
     };
     struct Held {

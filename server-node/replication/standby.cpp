@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "server-node/replication/replication_tuning.hpp"
+#include "shared/base/tuning.hpp"
 #include "shared/clock.hpp"
 
 namespace pdsync::server::replication {
@@ -80,7 +80,8 @@ void Standby::run() {
     std::unique_lock lock(mu_);
     while (!stopping_) {
         // Woken by frames; otherwise a short tick for reports and retries.
-        cv_.wait_for(lock, tuning::kHeartbeat / 5, [&] { return stopping_ || !events_.empty(); });
+        cv_.wait_for(lock, tuning::replication::kHeartbeat / 5,
+                     [&] { return stopping_ || !events_.empty(); });
         if (stopping_) break;
         std::deque<Event> events;
         events.swap(events_);
@@ -134,7 +135,7 @@ void Standby::on_frame(const Frame& f) {
                     // The primary hears us but sent no snapshot: the request went out before
                     // it subscribed (both starting at once). Ask again without the full wait.
                     if (!txn_ && requested_at_ &&
-                        *heard_ - *requested_at_ >= 2 * tuning::kHeartbeat)
+                        *heard_ - *requested_at_ >= 2 * tuning::replication::kHeartbeat)
                         send_report(true);
                     return;
                 }
@@ -270,17 +271,17 @@ void Standby::send_report(bool request_snapshot) {
         requested_at_ = now;
         spdlog::info("replication: asked the primary for a snapshot");
     }
-    next_report_ = now + tuning::kHeartbeat;
+    next_report_ = now + tuning::replication::kHeartbeat;
 }
 
 void Standby::tick(Clock::time_point now) {
-    if (txn_ && now - partial_since_ >= tuning::kSnapshotRetry) {
+    if (txn_ && now - partial_since_ >= tuning::replication::kSnapshotRetry) {
         return resync(std::string(frame_kind_name(partial_kind_)) + " " +
                       std::to_string(partial_seq_) + " stopped arriving");
     }
     if (!connected_) return;
     if (need_snapshot_ && !txn_ &&
-        (!requested_at_ || now - *requested_at_ >= tuning::kSnapshotRetry)) {
+        (!requested_at_ || now - *requested_at_ >= tuning::replication::kSnapshotRetry)) {
         send_report(true);
     } else if (now >= next_report_) {
         send_report(false);

@@ -11,10 +11,12 @@
 #include <cerrno>
 #include <cstring>
 
+#include "shared/base/durable_file.hpp"
+#include "shared/base/tuning.hpp"
+#include "shared/reply.hpp"
+
 namespace pdsync::net {
 namespace {
-
-constexpr std::size_t kMaxRequestBytes = 8 * 1024 * 1024;
 
 Result<sockaddr_un> address(const std::string& path) {
     sockaddr_un addr{};
@@ -25,15 +27,10 @@ Result<sockaddr_un> address(const std::string& path) {
     return addr;
 }
 
-bool write_all(int fd, const std::string& data) {
-    std::size_t off = 0;
-    while (off < data.size()) {
-        ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        off += static_cast<std::size_t>(n);
-    }
-    return true;
+bool send_line(int fd, const Value& v) {
+    return write_all(fd, v.dump(-1, ' ', false, Value::error_handler_t::replace) + "\n",
+                     "the control socket")
+        .ok();
 }
 
 enum class ReadResult { line, idle, closed };
@@ -48,7 +45,7 @@ ReadResult read_line(int fd, std::string& buffer, std::string& line, int timeout
             buffer.erase(0, nl + 1);
             return ReadResult::line;
         }
-        if (buffer.size() > kMaxRequestBytes) return ReadResult::closed;
+        if (buffer.size() > tuning::control::kMaxRequestBytes) return ReadResult::closed;
         pollfd p{fd, POLLIN, 0};
         int pr = ::poll(&p, 1, timeout_ms);
         if (pr < 0 && errno == EINTR) continue;
@@ -71,6 +68,11 @@ ControlServer::ControlServer(std::string path, Handler handler, AfterAnswer afte
 
 ControlServer::~ControlServer() {
     stop();
+}
+
+void ControlServer::set_streamer(std::string cmd, Streamer streamer) {
+    stream_cmd_ = std::move(cmd);
+    streamer_ = std::move(streamer);
 }
 
 Status ControlServer::start() {
@@ -140,26 +142,90 @@ void ControlServer::serve(int fd) {
         if (r == ReadResult::idle) continue;
         Value request;
         Value answer;
+        if (streamer_) {
+            try {
+                request = Value::parse(line);
+            } catch (const std::exception&) {
+                request = Value();
+            }
+            if (request.is_object() && request.value("cmd", "") == stream_cmd_) {
+                serve_stream(fd, request);
+                break;
+            }
+        }
         try {
             Progress progress = [fd](const Value& p) {
-                (void)write_all(fd, Value{{"progress", p}}.dump(-1, ' ', false,
-                                                                Value::error_handler_t::replace) +
-                                        "\n");
+                (void)send_line(fd, Value{{"progress", p}});
             };
             request = Value::parse(line);
             answer = handler_(request, progress);
         } catch (const std::exception& e) {
-            answer = {{"ok", false},
-                      {"error", "invalid_argument"},
-                      {"message", std::string("bad request: ") + e.what()}};
+            answer = error_reply(Errc::invalid_argument, std::string("bad request: ") + e.what());
         }
-        if (!write_all(fd, answer.dump(-1, ' ', false, Value::error_handler_t::replace) + "\n"))
-            break;
+        if (!send_line(fd, answer)) break;
         if (after_answer_) after_answer_(request, answer);
     }
     std::lock_guard lock(mu_);
     open_fds_.remove(fd);
     ::close(fd);
+}
+
+void ControlServer::serve_stream(int fd, const Value& request) {
+    LineWriter write = [fd](const Value& v) { return send_line(fd, v); };
+    // The peer is still there while reading would block; EOF or an error ends the stream.
+    std::function<bool()> open = [this, fd] {
+        if (stopping_) return false;
+        pollfd p{fd, POLLIN | POLLRDHUP, 0};
+        if (::poll(&p, 1, 0) <= 0) return true;
+        if (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) return false;
+        char c;
+        ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0) return false;
+        if (n > 0) {
+            char sink[4096];  // a streaming peer has nothing more to say: drop it
+            (void)::recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+        }
+        return true;
+    };
+    try {
+        streamer_(request, write, open);
+    } catch (const std::exception& e) {
+        spdlog::warn("control stream ended: {}", e.what());
+    }
+}
+
+Status control_stream(const std::string& path, const Value& request,
+                      const std::function<bool(const Value&)>& on_line,
+                      const std::function<bool()>& keep_going) {
+    auto addr = address(path);
+    if (!addr) return addr.error();
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return make_error(Errc::io, std::string("socket: ") + std::strerror(errno));
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof(sockaddr_un)) != 0) {
+        return make_error(Errc::io,
+                          "the daemon is not running (" + path + ": " + std::strerror(errno) + ")");
+    }
+    if (!send_line(fd, request)) return make_error(Errc::io, "cannot send the request");
+    std::string buffer;
+    std::string line;
+    while (keep_going()) {
+        auto r = read_line(fd, buffer, line, 200);
+        if (r == ReadResult::closed) return Ok{};
+        if (r == ReadResult::idle) continue;
+        Value v;
+        try {
+            v = Value::parse(line);
+        } catch (const std::exception& e) {
+            return make_error(Errc::malformed,
+                              std::string("bad line from the daemon: ") + e.what());
+        }
+        if (!on_line(v)) return Ok{};
+    }
+    return Ok{};
 }
 
 Result<Value> control_call(const std::string& path, const Value& request,
@@ -177,8 +243,7 @@ Result<Value> control_call(const std::string& path, const Value& request,
         return make_error(Errc::io,
                           "the daemon is not running (" + path + ": " + std::strerror(errno) + ")");
     }
-    if (!write_all(fd, request.dump() + "\n"))
-        return make_error(Errc::io, "cannot send the request");
+    if (!send_line(fd, request)) return make_error(Errc::io, "cannot send the request");
     std::string buffer;
     std::string line;
     while (true) {

@@ -20,8 +20,8 @@
 #include <string>
 #include <thread>
 
+#include "shared/base/result.hpp"
 #include "shared/codec.hpp"
-#include "shared/result.hpp"
 
 namespace pdsync::net {
 
@@ -35,16 +35,27 @@ class ControlServer {
     using AfterAnswer = std::function<void(const Value& request, const Value& answer)>;
     ControlServer(std::string path, Handler handler, AfterAnswer after_answer = {});
     ~ControlServer();
+    // A request that turns its connection into a stream (a panel watching events): a
+    // request whose "cmd" is `cmd` goes to `streamer` instead of the handler, which writes
+    // lines with `write` (false once the peer is gone) while `open()` holds, and returns;
+    // then the connection closes. Set before start().
+    using LineWriter = std::function<bool(const Value&)>;
+    using Streamer = std::function<void(const Value& request, const LineWriter& write,
+                                        const std::function<bool()>& open)>;
+    void set_streamer(std::string cmd, Streamer streamer);
     [[nodiscard]] Status start();
     void stop();
 
   private:
     void accept_loop();
     void serve(int fd);
+    void serve_stream(int fd, const Value& request);
 
     std::string path_;
     Handler handler_;
     AfterAnswer after_answer_;
+    std::string stream_cmd_;
+    Streamer streamer_;
     int listen_fd_ = -1;
     std::atomic<bool> stopping_{false};
     std::thread acceptor_;
@@ -64,5 +75,12 @@ class ControlServer {
 [[nodiscard]] Result<Value> control_call(const std::string& path, const Value& request,
                                          std::chrono::milliseconds timeout,
                                          const std::function<void(const Value&)>& on_progress = {});
+
+// A streaming request: sends `request`, then hands every line that comes back to
+// `on_line` until it returns false, `keep_going()` turns false (checked at least every
+// 200 ms), or the daemon closes the connection. Errc::io if the daemon is not there.
+[[nodiscard]] Status control_stream(const std::string& path, const Value& request,
+                                    const std::function<bool(const Value&)>& on_line,
+                                    const std::function<bool()>& keep_going);
 
 }  // namespace pdsync::net

@@ -11,7 +11,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
-#include "shared/tuning.hpp"
+#include "shared/base/tuning.hpp"
 
 namespace pdsync::net {
 
@@ -47,6 +47,7 @@ class MqttLink::Listener final : public mqtt::iaction_listener {
                      link_.settings_.client_id, tok.get_return_code(),
                      static_cast<int>(tok.get_reason_code()));
         link_.cv_.notify_all();
+        link_.state_cv_.notify_all();
     }
 
   private:
@@ -85,10 +86,10 @@ void disable_nagle_on_tcp_sockets() {
 MqttLink::MqttLink(MqttSettings settings, Handlers handlers)
     : settings_(std::move(settings)),
       handlers_(std::move(handlers)),
-      backoff_(tuning::kReconnectMin) {
+      backoff_(tuning::mqtt::kReconnectMin) {
     auto opts = mqtt::create_options_builder()
                     .mqtt_version(MQTTVERSION_5)
-                    .max_buffered_messages(tuning::kMaxBufferedMessages)
+                    .max_buffered_messages(tuning::mqtt::kMaxBufferedMessages)
                     .send_while_disconnected(false)
                     .finalize();
     client_ =
@@ -96,7 +97,8 @@ MqttLink::MqttLink(MqttSettings settings, Handlers handlers)
     publish_listener_ = std::make_unique<Listener>(*this, Listener::Kind::publish);
     connect_listener_ = std::make_unique<Listener>(*this, Listener::Kind::connect);
     client_->set_message_callback([this](mqtt::const_message_ptr m) {
-        if (!handlers_.on_message) return;
+        std::lock_guard gate(handler_mu_);
+        if (closed_ || !handlers_.on_message) return;
         handlers_.on_message(Received{m->get_topic(), m->get_payload_str(), m->is_retained()});
     });
     client_->set_connected_handler([this](const std::string&) { on_connected_event(); });
@@ -110,9 +112,18 @@ MqttLink::MqttLink(MqttSettings settings, Handlers handlers)
 
 MqttLink::~MqttLink() {
     stop(std::chrono::milliseconds(0));
+    // Paho fails the tokens still pending when its client is destroyed, calling their
+    // listeners on its own thread (and a connection-lost handler may still be running):
+    // destroy it first, while the listeners and the state they touch are alive. Members
+    // would otherwise go in reverse order: the listeners and mu_ before the client.
+    client_.reset();
 }
 
 void MqttLink::start() {
+    {
+        std::lock_guard gate(handler_mu_);
+        closed_ = false;
+    }
     std::lock_guard lock(mu_);
     if (connector_.joinable()) return;
     stopping_ = false;
@@ -128,13 +139,35 @@ void MqttLink::stop(std::chrono::milliseconds drain) {
     cv_.notify_all();
     state_cv_.notify_all();
     connector_.join();
+    {
+        // From here on the node's handlers are not called: the node may be going away.
+        // Waits for a handler running on Paho's thread to return.
+        std::lock_guard gate(handler_mu_);
+        closed_ = true;
+    }
     if (drain.count() > 0) flush(drain);
+    disconnect_now();
+    // The connector may have left a connect attempt in flight (the broker just went away
+    // and a reconnect is under way). A refused one ends within milliseconds; one to a
+    // broker that hangs is not waited out: if it fails later, its listener touches only
+    // this link (alive until the destructor has destroyed the Paho client), and if it
+    // succeeds later, on_connected_event() disconnects it at once.
+    {
+        std::unique_lock lock(mu_);
+        if (!state_cv_.wait_for(lock, tuning::mqtt::kStopConnectWait, [&] { return !connecting_; }))
+            spdlog::debug("mqtt client={} stop: leaving a connect attempt in flight",
+                          settings_.client_id);
+    }
+    disconnect_now();  // in case that attempt connected meanwhile
+    connected_ = false;
+}
+
+void MqttLink::disconnect_now() {
     try {
         if (client_->is_connected()) client_->disconnect()->wait_for(std::chrono::seconds(2));
     } catch (const std::exception& e) {
         spdlog::debug("mqtt client={} disconnect: {}", settings_.client_id, e.what());
     }
-    connected_ = false;
 }
 
 void MqttLink::connector_loop() {
@@ -145,9 +178,9 @@ void MqttLink::connector_loop() {
                                .mqtt_version(MQTTVERSION_5)
                                .clean_start(true)
                                .keep_alive_interval(settings_.keep_alive)
-                               .connect_timeout(tuning::kConnectTimeout)
+                               .connect_timeout(tuning::mqtt::kConnectTimeout)
                                .automatic_reconnect(false)
-                               .max_inflight(tuning::kMaxInflightPublishes);
+                               .max_inflight(tuning::mqtt::kMaxInflightPublishes);
             builder.servers(std::make_shared<mqtt::string_collection>(settings_.servers));
             if (!settings_.username.empty()) builder.user_name(settings_.username);
             if (!settings_.password.empty()) builder.password(settings_.password);
@@ -182,9 +215,10 @@ void MqttLink::connector_loop() {
         // of the poll interval.
         state_cv_.wait_for(lock, wait, [&] { return stopping_ || (was_connected && !connected_); });
         if (was_connected && !connected_)
-            state_cv_.wait_for(lock, tuning::kReconnectMin, [&] { return stopping_; });
+            state_cv_.wait_for(lock, tuning::mqtt::kReconnectMin, [&] { return stopping_; });
         if (!connected_ && !connecting_)
-            backoff_ = std::min(backoff_ * 2, std::chrono::milliseconds(tuning::kReconnectMax));
+            backoff_ =
+                std::min(backoff_ * 2, std::chrono::milliseconds(tuning::mqtt::kReconnectMax));
     }
 }
 
@@ -195,11 +229,27 @@ void MqttLink::on_connected_event() {
         std::lock_guard lock(mu_);
         connected_ = true;
         connecting_ = false;
-        backoff_ = tuning::kReconnectMin;
+        backoff_ = tuning::mqtt::kReconnectMin;
         inflight_ = 0;
         filters.assign(subscriptions_.begin(), subscriptions_.end());
     }
     spdlog::info("mqtt client={} connected to {}", settings_.client_id, current_server());
+    std::lock_guard gate(handler_mu_);
+    if (closed_) {
+        // Connected after stop() began: the node hears nothing, and the session goes at
+        // once (a disconnect we ask for raises no connection-lost callback).
+        {
+            std::lock_guard lock(mu_);
+            connected_ = false;
+        }
+        try {
+            client_->disconnect();
+        } catch (const std::exception& e) {
+            spdlog::debug("mqtt client={} disconnect: {}", settings_.client_id, e.what());
+        }
+        state_cv_.notify_all();
+        return;
+    }
     // A clean start forgets subscriptions: subscribe again before telling the node.
     if (!filters.empty()) {
         try {
@@ -227,7 +277,8 @@ void MqttLink::on_lost_event(const std::string& cause) {
                  cause.empty() ? "(no reason)" : cause);
     cv_.notify_all();
     state_cv_.notify_all();
-    if (handlers_.on_lost) handlers_.on_lost(cause);
+    std::lock_guard gate(handler_mu_);
+    if (!closed_ && handlers_.on_lost) handlers_.on_lost(cause);
 }
 
 void MqttLink::release_inflight() {
@@ -248,7 +299,7 @@ Status MqttLink::publish(const std::string& topic, const std::string& payload, b
     {
         std::unique_lock lock(mu_);
         bool room = cv_.wait_for(lock, std::chrono::seconds(30), [&] {
-            return !connected_ || stopping_ || inflight_ < tuning::kMaxInflightPublishes;
+            return !connected_ || stopping_ || inflight_ < tuning::mqtt::kMaxInflightPublishes;
         });
         if (!connected_) return make_error(Errc::io, "not connected to the broker");
         if (!room)
@@ -277,15 +328,23 @@ bool MqttLink::flush(std::chrono::milliseconds timeout) {
            inflight_ == 0;
 }
 
-void MqttLink::subscribe(const std::vector<std::string>& filters) {
+void MqttLink::subscribe(const std::vector<std::string>& filters, bool send_retained) {
     {
         std::lock_guard lock(mu_);
         subscriptions_.insert(filters.begin(), filters.end());
     }
     if (!connected_ || filters.empty()) return;
     try {
-        client_->subscribe(std::make_shared<mqtt::string_collection>(filters),
-                           std::vector<int>(filters.size(), 1));
+        if (send_retained) {
+            client_->subscribe(std::make_shared<mqtt::string_collection>(filters),
+                               std::vector<int>(filters.size(), 1));
+            return;
+        }
+        // One SUBSCRIBE per filter: Paho C++ 1.2 loses the options list of a many-topic
+        // subscribe when it copies its response options, and Paho C then reads a null list
+        // (eclipse-paho/paho.mqtt.cpp#524); a single topic carries its options by value.
+        mqtt::subscribe_options opts(false, false, mqtt::subscribe_options::DONT_SEND_RETAINED);
+        for (const auto& f : filters) client_->subscribe(f, 1, opts);
     } catch (const std::exception& e) {
         spdlog::warn("mqtt client={} subscribe: {}", settings_.client_id, e.what());
     }

@@ -20,7 +20,7 @@
 #include <thread>
 #include <vector>
 
-#include "shared/result.hpp"
+#include "shared/base/result.hpp"
 
 namespace mqtt {
 class async_client;
@@ -82,8 +82,11 @@ class MqttLink {
     bool flush(std::chrono::milliseconds timeout);
 
     // Adds filters to the subscription set (kept across reconnects) and subscribes now if
-    // connected.
-    void subscribe(const std::vector<std::string>& filters);
+    // connected. With `send_retained` false this SUBSCRIBE asks for MQTT v5 Retain
+    // Handling 2: only messages published from now on (a device whose cache holds the
+    // current documents); the resubscription after a reconnect always takes the retained
+    // messages, since what changed meanwhile is only there.
+    void subscribe(const std::vector<std::string>& filters, bool send_retained = true);
     void unsubscribe(const std::vector<std::string>& filters);
 
     const std::string& client_id() const { return settings_.client_id; }
@@ -98,6 +101,7 @@ class MqttLink {
   private:
     class Listener;
     void connector_loop();
+    void disconnect_now();  // if connected: DISCONNECT, waiting up to 2 s
     void on_connected_event();
     void on_lost_event(const std::string& cause);
     void release_inflight();
@@ -108,6 +112,12 @@ class MqttLink {
     std::unique_ptr<mqtt::async_client> client_;
     std::unique_ptr<Listener> publish_listener_;
     std::unique_ptr<Listener> connect_listener_;
+
+    // Held while a node's handler runs; closed_ (set by stop()) keeps them from running
+    // once the node may be tearing down. Never held together with mu_ in that order:
+    // handlers take it first, then may take mu_; stop() takes it alone.
+    std::mutex handler_mu_;
+    bool closed_ = false;  // guarded by handler_mu_
 
     mutable std::mutex mu_;
     // Two condition variables, because a PUBACK arrives for every publish: cv_ wakes

@@ -10,6 +10,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 namespace pdsync::net {
@@ -26,6 +27,21 @@ Result<MqttSettings> NodeOptions::mqtt_settings(const std::string& client_id) co
         std::ifstream in(password_file);
         if (!in) return make_error(Errc::io, "cannot read password file " + password_file);
         std::getline(in, s.password);
+    }
+    if (!s.password.empty()) {
+        // A password goes only to a broker that proved who it is: a TLS listener whose
+        // certificate the fleet CA signed (a local user who binds a plaintext port first
+        // would otherwise receive it).
+        for (const auto& uri : s.servers) {
+            if (uri.rfind("mqtts://", 0) != 0 && uri.rfind("ssl://", 0) != 0)
+                return make_error(Errc::invalid_argument,
+                                  "refusing to send a password to " + uri +
+                                      ", which is not TLS: use mqtts:// with --ca-file");
+        }
+        if (ca_file.empty())
+            return make_error(Errc::invalid_argument,
+                              "refusing to send a password without --ca-file: the broker's "
+                              "certificate could not be verified");
     }
     s.keep_alive = std::chrono::seconds(keep_alive_s);
     s.ca_file = ca_file;
@@ -60,6 +76,55 @@ void add_node_options(CLI::App& app, NodeOptions& o) {
                  "Department ID management is on (auth profile)");
     app.add_option("--department-ids", o.auth.department_ids, "Department IDs (auth profile)")
         ->delimiter(',');
+}
+
+namespace {
+// A key comes from a file anyone may have written: never echo its control bytes raw.
+std::string printable(std::string_view s) {
+    std::string out;
+    for (unsigned char ch : s) {
+        if (ch < 0x20 || ch == 0x7f) {
+            static constexpr char kHex[] = "0123456789abcdef";
+            out += "\\x";
+            out += kHex[ch >> 4];
+            out += kHex[ch & 0xf];
+        } else {
+            out += static_cast<char>(ch);
+        }
+    }
+    return out;
+}
+}  // namespace
+
+std::optional<int> parse_node_command_line(CLI::App& app, int argc, char** argv) {
+    app.allow_config_extras(CLI::config_extras_mode::error);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ConfigError& e) {
+        // CLI11 words an unknown key as "INI was not able to parse KEY"; say what it means.
+        static constexpr std::string_view kUnknownKey = "INI was not able to parse ";
+        std::string what = e.what();
+        std::string file;
+        if (auto* config = app.get_config_ptr(); config != nullptr && config->count() > 0)
+            file = config->as<std::string>();
+        // A "[name]" line reaches CLI11 as the item "name.++" (a section opens).
+        static constexpr std::string_view kSectionOpen = ".++";
+        if (what.rfind(kUnknownKey, 0) == 0) {
+            std::string key = what.substr(kUnknownKey.size());
+            bool section = key.size() > kSectionOpen.size() &&
+                           key.compare(key.size() - kSectionOpen.size(), kSectionOpen.size(),
+                                       kSectionOpen) == 0;
+            if (section) key.resize(key.size() - kSectionOpen.size());
+            std::cerr << app.get_name() << ": unknown " << (section ? "section" : "key") << " '"
+                      << printable(key) << "' in config file '" << printable(file) << "'\n";
+        } else
+            std::cerr << app.get_name() << ": config file '" << printable(file)
+                      << "': " << printable(what) << "\n";
+        return 2;  // as for every other bad setting the daemons refuse
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+    return std::nullopt;
 }
 
 void make_private_parent(const std::string& file) {

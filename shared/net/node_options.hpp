@@ -5,12 +5,13 @@
 
 #include <CLI/CLI.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "shared/base/tuning.hpp"
 #include "shared/messages.hpp"
 #include "shared/net/mqtt_link.hpp"
-#include "shared/tuning.hpp"
 
 namespace pdsync::net {
 
@@ -25,7 +26,7 @@ struct NodeOptions {
     std::string root = "pds/v1";
     std::string log_level = "info";
     std::string log_file;
-    int keep_alive_s = static_cast<int>(tuning::kKeepAlive.count());
+    int keep_alive_s = static_cast<int>(tuning::mqtt::kKeepAlive.count());
     AuthProfile auth;
 
     // Builds the MQTT settings for `client_id` (reads password_file if set).
@@ -33,6 +34,12 @@ struct NodeOptions {
 };
 
 void add_node_options(CLI::App& app, NodeOptions& o);
+
+// Parses the command line and the --config file into `app`. A key in the config file that
+// no option declares is an error that names the key: CLI11 would skip it, so a typo such as
+// `brokr = ...` would silently leave the default in force. Returns the exit code when parsing
+// ends the program (--help, --version, a bad option or key), nothing when the daemon goes on.
+[[nodiscard]] std::optional<int> parse_node_command_line(CLI::App& app, int argc, char** argv);
 
 // Sets up spdlog: level, a pattern with the node name, an optional log file. First it
 // sets the process umask to 077, so every file the daemon creates from then on (stores

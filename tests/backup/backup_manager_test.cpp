@@ -4,7 +4,7 @@
 #include "server-node/backup/local_dir_target.hpp"
 #include "server-node/backup/sha256.hpp"
 #include "server-node/backup/store_lock.hpp"
-#include "test_support.hpp"
+#include "tests/backup/test_support.hpp"
 
 #include <gtest/gtest.h>
 
@@ -116,7 +116,7 @@ TEST_F(BackupManagerTest, RetentionKeepsTheNewestN) {
     EXPECT_EQ(target_.list()->size(), 4u);  // two .db + two .json, nothing else
 
     EXPECT_TRUE(manager_.apply_retention(target_, 2)->empty());
-    EXPECT_EQ(manager_.apply_retention(target_, 0).code(), errc::kInvalidArgument);
+    EXPECT_EQ(manager_.apply_retention(target_, 0).code(), Errc::invalid_argument);
 }
 
 TEST_F(BackupManagerTest, RestoreBringsBackTheDataAndDropsStaleWal) {
@@ -193,7 +193,7 @@ TEST_F(BackupManagerTest, RestoreIntoAMissingDirectoryIsNotFound) {
     ASSERT_TRUE(id.ok());
     auto st = manager_.restore(target_, *id, dir_ / "no-such-dir" / "server.db");
     ASSERT_FALSE(st.ok());
-    EXPECT_EQ(st.error().code, errc::kNotFound);
+    EXPECT_EQ(st.error().code, Errc::not_found);
     EXPECT_NE(st.error().message.find("does not exist"), std::string::npos) << st.error().message;
 }
 
@@ -213,7 +213,7 @@ TEST_F(BackupManagerTest, RestoreRefusesACorruptedBackupAndLeavesTheStoreAlone) 
 
     auto st = manager_.restore(target_, *id, db_path_);
     ASSERT_FALSE(st.ok());
-    EXPECT_EQ(st.error().code, errc::kChecksum);
+    EXPECT_EQ(st.error().code, Errc::checksum);
     EXPECT_NE(st.error().message.find("damaged"), std::string::npos) << st.error().message;
     EXPECT_EQ(test::read_file(db_path_), before);
 }
@@ -230,7 +230,7 @@ TEST_F(BackupManagerTest, RestoreRefusesABackupThatIsNotADatabaseEvenIfHashesMat
     m.sha256 = digest->sha256;
     test::write_file(dir_ / "backups" / (*id + ".json"), to_json(m));
 
-    EXPECT_EQ(manager_.restore(target_, *id, db_path_).code(), errc::kIntegrity);
+    EXPECT_EQ(manager_.restore(target_, *id, db_path_).code(), Errc::integrity);
     EXPECT_FALSE(test::rows_of(db_path_).empty());
 }
 
@@ -242,7 +242,7 @@ TEST_F(BackupManagerTest, RestoreRefusesWhileTheServerHoldsTheStoreLock) {
         ASSERT_TRUE(server_lock.ok());
         auto st = manager_.restore(target_, *id, db_path_);
         ASSERT_FALSE(st.ok());
-        EXPECT_EQ(st.error().code, errc::kBusy);
+        EXPECT_EQ(st.error().code, Errc::busy);
         EXPECT_EQ(st.error().message, "the server is running; stop it first (pdsync-server holds " +
                                           (db_path_.string() + ".lock") + ")");
     }
@@ -251,13 +251,13 @@ TEST_F(BackupManagerTest, RestoreRefusesWhileTheServerHoldsTheStoreLock) {
 
 TEST_F(BackupManagerTest, RestoreOfUnknownOrMalformedIdIsRefused) {
     EXPECT_EQ(manager_.restore(target_, "20261125T031500000Z-000000", db_path_).code(),
-              errc::kNotFound);
-    EXPECT_EQ(manager_.restore(target_, "../server", db_path_).code(), errc::kInvalidArgument);
+              Errc::not_found);
+    EXPECT_EQ(manager_.restore(target_, "../server", db_path_).code(), Errc::invalid_argument);
 }
 
 TEST_F(BackupManagerTest, RunOfAMissingStoreIsNotFoundAndUploadsNothing) {
     auto id = manager_.run(dir_ / "missing.db", target_);
-    EXPECT_EQ(id.code(), errc::kNotFound);
+    EXPECT_EQ(id.code(), Errc::not_found);
     EXPECT_TRUE(target_.list()->empty());
 }
 

@@ -1,7 +1,7 @@
 // Tests for LocalDirTarget: put/list/get/remove on a local directory.
 #include "server-node/backup/local_dir_target.hpp"
 
-#include "test_support.hpp"
+#include "tests/backup/test_support.hpp"
 
 #include <gtest/gtest.h>
 
@@ -55,9 +55,9 @@ TEST(LocalDirTarget, MissingFilesAreNotFound) {
     auto names = target.list();
     ASSERT_TRUE(names.ok());
     EXPECT_TRUE(names->empty());
-    EXPECT_EQ(target.get("x.db", dir / "x", {}).code(), errc::kNotFound);
-    EXPECT_EQ(target.remove("x.db").code(), errc::kNotFound);
-    EXPECT_EQ(target.put(dir / "no-such-local-file", "x.db").code(), errc::kNotFound);
+    EXPECT_EQ(target.get("x.db", dir / "x", {}).code(), Errc::not_found);
+    EXPECT_EQ(target.remove("x.db").code(), Errc::not_found);
+    EXPECT_EQ(target.put(dir / "no-such-local-file", "x.db").code(), Errc::not_found);
 }
 
 TEST(LocalDirTarget, ListHidesInProgressUploadsAndRefusesUnsafeNames) {
@@ -67,7 +67,7 @@ TEST(LocalDirTarget, ListHidesInProgressUploadsAndRefusesUnsafeNames) {
     test::write_file(dir / "done.db", "done");
     EXPECT_EQ(*target.list(), std::vector<std::string>{"done.db"});
     for (const char* bad : {"", ".hidden", "../escape", "a/b", "sp ace"}) {
-        EXPECT_EQ(target.put(dir / "done.db", bad).code(), errc::kInvalidArgument) << bad;
+        EXPECT_EQ(target.put(dir / "done.db", bad).code(), Errc::invalid_argument) << bad;
     }
 }
 

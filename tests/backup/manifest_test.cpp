@@ -32,12 +32,12 @@ TEST(Manifest, RoundTripsThroughJson) {
 }
 
 TEST(Manifest, RejectsNonJsonMissingFieldsAndNewerFormats) {
-    EXPECT_EQ(parse_manifest("not json").code(), errc::kBadManifest);
-    EXPECT_EQ(parse_manifest("[]").code(), errc::kBadManifest);
-    EXPECT_EQ(parse_manifest(R"({"format":1,"id":"x"})").code(), errc::kBadManifest);
+    EXPECT_EQ(parse_manifest("not json").code(), Errc::bad_manifest);
+    EXPECT_EQ(parse_manifest("[]").code(), Errc::bad_manifest);
+    EXPECT_EQ(parse_manifest(R"({"format":1,"id":"x"})").code(), Errc::bad_manifest);
     std::string newer = to_json(sample());
     newer.replace(newer.find("\"format\": 1"), 11, "\"format\": 2");
-    EXPECT_EQ(parse_manifest(newer).code(), errc::kBadManifest);
+    EXPECT_EQ(parse_manifest(newer).code(), Errc::bad_manifest);
 }
 
 }  // namespace

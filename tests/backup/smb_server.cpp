@@ -1,5 +1,5 @@
 // A real smbd per test (see smb_server.hpp).
-#include "smb_server.hpp"
+#include "tests/backup/smb_server.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

@@ -3,7 +3,7 @@
 // its state inside a temporary directory. Stopped by PID when the object is destroyed.
 #pragma once
 
-#include "test_support.hpp"
+#include "tests/backup/test_support.hpp"
 
 #include <sys/types.h>
 

@@ -2,8 +2,8 @@
 #include "server-node/backup/smb_target.hpp"
 
 #include "server-node/backup/backup_manager.hpp"
-#include "smb_server.hpp"
-#include "test_support.hpp"
+#include "tests/backup/smb_server.hpp"
+#include "tests/backup/test_support.hpp"
 
 #include <gtest/gtest.h>
 
@@ -62,8 +62,8 @@ TEST_F(SmbTargetTest, PutListGetRemoveRoundTrip) {
 
     ASSERT_TRUE(nas.remove("big.db").ok());
     EXPECT_EQ(*nas.list(), std::vector<std::string>{"small.db"});
-    EXPECT_EQ(nas.remove("big.db").code(), errc::kNotFound);
-    EXPECT_EQ(nas.get("big.db", dir_ / "x", {}).code(), errc::kNotFound);
+    EXPECT_EQ(nas.remove("big.db").code(), Errc::not_found);
+    EXPECT_EQ(nas.get("big.db", dir_ / "x", {}).code(), Errc::not_found);
 }
 
 TEST_F(SmbTargetTest, BackupListRetentionAndRestoreRoundTrip) {
@@ -127,25 +127,25 @@ TEST_F(SmbTargetTest, RestoreRefusesABackupDamagedOnTheShare) {
     std::string bytes = test::read_file(stored);
     bytes[100] ^= 0x01;
     test::write_file(stored, bytes);
-    EXPECT_EQ(manager.restore(nas, *id, db_path).code(), errc::kChecksum);
+    EXPECT_EQ(manager.restore(nas, *id, db_path).code(), Errc::checksum);
 }
 
 TEST_F(SmbTargetTest, WrongPasswordIsAnAuthError) {
     SmbTarget nas(smb_.url("pdsync"), SmbServer::kUser, smb_.password() + "-wrong", "WORKGROUP");
     auto st = nas.probe();
     ASSERT_FALSE(st.ok());
-    EXPECT_EQ(st.error().code, errc::kAuth) << st.error().message;
+    EXPECT_EQ(st.error().code, Errc::auth) << st.error().message;
     EXPECT_NE(st.error().message.find(SmbServer::kUser), std::string::npos) << st.error().message;
     EXPECT_EQ(st.error().message.find(smb_.password()), std::string::npos);
     test::write_file(dir_ / "f", "x");
-    EXPECT_EQ(nas.put(dir_ / "f", "f.db").code(), errc::kAuth);
-    EXPECT_EQ(nas.list().code(), errc::kAuth);
+    EXPECT_EQ(nas.put(dir_ / "f", "f.db").code(), Errc::auth);
+    EXPECT_EQ(nas.list().code(), Errc::auth);
 }
 
 TEST_F(SmbTargetTest, UnknownShareIsNotFound) {
     SmbTarget nas("smb://127.0.0.1:" + std::to_string(smb_.port()) + "/noshare", SmbServer::kUser,
                   smb_.password());
-    EXPECT_EQ(nas.probe().code(), errc::kNotFound);
+    EXPECT_EQ(nas.probe().code(), Errc::not_found);
 }
 
 TEST_F(SmbTargetTest, StoppedServerIsUnreachable) {
@@ -153,7 +153,7 @@ TEST_F(SmbTargetTest, StoppedServerIsUnreachable) {
     smb_.stop();
     auto st = nas.probe();
     ASSERT_FALSE(st.ok());
-    EXPECT_EQ(st.error().code, errc::kUnreachable) << st.error().message;
+    EXPECT_EQ(st.error().code, Errc::unreachable) << st.error().message;
 }
 
 TEST(SmbTargetUrl, MalformedUrlsAreInvalidArguments) {
@@ -161,7 +161,7 @@ TEST(SmbTargetUrl, MalformedUrlsAreInvalidArguments) {
          {"http://host/share", "smb://", "smb://host", "smb://host:0/share",
           "smb://host:99999/share", "smb://user:pw@host/share", "smb://host/share/../x"}) {
         SmbTarget nas(url, "u", "p");
-        EXPECT_EQ(nas.probe().code(), errc::kInvalidArgument) << url;
+        EXPECT_EQ(nas.probe().code(), Errc::invalid_argument) << url;
     }
     SmbTarget ok("smb://nas.local:4455/backups/pdsync", "pdsbackup", "secret");
     EXPECT_EQ(ok.describe(), "smb://pdsbackup@nas.local:4455/backups/pdsync");

@@ -2,7 +2,7 @@
 #include "server-node/backup/snapshot.hpp"
 
 #include "server-node/backup/sha256.hpp"
-#include "test_support.hpp"
+#include "tests/backup/test_support.hpp"
 
 #include <gtest/gtest.h>
 
@@ -158,7 +158,7 @@ TEST(Snapshot, MissingSourceIsNotFound) {
     TempDir dir;
     auto info = snapshot(dir / "nope.db", dir / "copy.db");
     ASSERT_FALSE(info.ok());
-    EXPECT_EQ(info.error().code, errc::kNotFound);
+    EXPECT_EQ(info.error().code, Errc::not_found);
     EXPECT_FALSE(std::filesystem::exists(dir / "copy.db"));
 }
 
@@ -167,7 +167,7 @@ TEST(CheckIntegrity, GarbageFileIsAnIntegrityError) {
     test::write_file(dir / "bad.db", std::string(8192, 'x'));
     auto st = check_integrity(dir / "bad.db");
     ASSERT_FALSE(st.ok());
-    EXPECT_EQ(st.error().code, errc::kIntegrity);
+    EXPECT_EQ(st.error().code, Errc::integrity);
 }
 
 }  // namespace

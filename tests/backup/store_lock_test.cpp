@@ -1,7 +1,7 @@
 // Tests for StoreLock: one holder at a time, released with its owner.
 #include "server-node/backup/store_lock.hpp"
 
-#include "test_support.hpp"
+#include "tests/backup/test_support.hpp"
 
 #include <gtest/gtest.h>
 
@@ -15,7 +15,7 @@ TEST(StoreLock, SecondHolderIsRefusedAsBusy) {
     EXPECT_EQ(first->path(), dir / "server.db.lock");
     auto second = StoreLock::try_acquire(dir / "server.db");
     ASSERT_FALSE(second.ok());
-    EXPECT_EQ(second.error().code, errc::kBusy);
+    EXPECT_EQ(second.error().code, Errc::busy);
 }
 
 TEST(StoreLock, ReleasedWhenTheHolderIsDestroyed) {
@@ -33,7 +33,7 @@ TEST(StoreLock, MovedLockStaysHeldUntilItsNewOwnerGoes) {
     ASSERT_TRUE(held.ok());
     {
         StoreLock moved = std::move(held).value();
-        EXPECT_EQ(StoreLock::try_acquire(dir / "server.db").code(), errc::kBusy);
+        EXPECT_EQ(StoreLock::try_acquire(dir / "server.db").code(), Errc::busy);
     }
     EXPECT_TRUE(StoreLock::try_acquire(dir / "server.db").ok());
 }

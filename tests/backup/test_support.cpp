@@ -1,5 +1,5 @@
 // Helpers shared by the backup tests (see test_support.hpp).
-#include "test_support.hpp"
+#include "tests/backup/test_support.hpp"
 
 #include <fcntl.h>
 #include <sys/wait.h>

@@ -4,10 +4,14 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -155,6 +159,87 @@ long peak_rss_kib(pid_t pid) {
 
 long anon_rss_kib(pid_t pid) {
     return proc_status_kib(pid, "RssAnon");
+}
+
+MemoryUse memory_use(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/smaps_rollup");
+    MemoryUse m;
+    std::string line;
+    std::getline(in, line);  // the "[rollup]" mapping header
+    std::string key;
+    long kib = 0;
+    std::string unit;
+    while (in >> key >> kib >> unit) {
+        if (key == "Rss:") m.rss = kib;
+        if (key == "Pss:") m.pss = kib;
+        if (key == "Private_Clean:" || key == "Private_Dirty:") m.private_kib += kib;
+        if (key == "Shared_Clean:" || key == "Shared_Dirty:") m.shared_kib += kib;
+    }
+    return m;
+}
+
+std::string top_shared_mappings(pid_t pid, std::size_t n) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/smaps");
+    std::map<std::string, long> shared;  // file name -> shared KiB
+    std::string line;
+    std::string current;
+    while (std::getline(in, line)) {
+        std::istringstream fields(line);
+        std::string first;
+        fields >> first;
+        if (!first.empty() && first.back() != ':') {
+            // A mapping's header: "start-end perms offset dev inode [path]".
+            std::string skip, path;
+            for (int i = 0; i < 4; ++i) fields >> skip;
+            fields >> path;
+            current = path.empty() ? "[anonymous]" : path.substr(path.rfind('/') + 1);
+            continue;
+        }
+        long kib = 0;
+        if (first == "Shared_Clean:" || first == "Shared_Dirty:") {
+            fields >> kib;
+            shared[current] += kib;
+        }
+    }
+    std::vector<std::pair<long, std::string>> ranked;
+    for (const auto& [name, kib] : shared)
+        if (kib > 0) ranked.emplace_back(kib, name);
+    std::sort(ranked.rbegin(), ranked.rend());
+    std::string out;
+    for (std::size_t i = 0; i < ranked.size() && i < n; ++i) {
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "%s%s %.1f MiB", i ? ", " : "", ranked[i].second.c_str(),
+                      static_cast<double>(ranked[i].first) / 1024);
+        out += buf;
+    }
+    return out;
+}
+
+SocketBytes socket_bytes(pid_t pid) {
+    SocketBytes total;
+    FILE* ss = popen("ss -tinpH state established 2>/dev/null", "r");
+    if (!ss) return total;
+    std::string needle = "pid=" + std::to_string(pid) + ",";
+    bool mine = false;
+    char buf[4096];
+    auto counter = [](const std::string& line, const char* key) -> uint64_t {
+        auto at = line.find(key);
+        return at == std::string::npos
+                   ? 0
+                   : std::strtoull(line.c_str() + at + std::strlen(key), nullptr, 10);
+    };
+    while (std::fgets(buf, sizeof buf, ss)) {
+        std::string line(buf);
+        if (line[0] != '\t' && line[0] != ' ') {
+            mine = line.find(needle) != std::string::npos;  // a socket's first line
+            continue;
+        }
+        if (!mine) continue;
+        total.sent += counter(line, "bytes_sent:");
+        total.received += counter(line, "bytes_received:");
+    }
+    pclose(ss);
+    return total;
 }
 
 std::string load_average() {

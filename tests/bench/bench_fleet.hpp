@@ -97,6 +97,27 @@ long rss_kib(pid_t pid);
 long peak_rss_kib(pid_t pid);
 long anon_rss_kib(pid_t pid);
 
+// A process's memory from /proc/PID/smaps_rollup (KiB): what is its own (private) and
+// what it shares with other processes mapping the same files (libraries).
+struct MemoryUse {
+    long rss = 0;
+    long pss = 0;
+    long private_kib = 0;  // Private_Clean + Private_Dirty
+    long shared_kib = 0;   // Shared_Clean + Shared_Dirty
+};
+MemoryUse memory_use(pid_t pid);
+// The `n` mappings with the most resident pages shared with other processes, as
+// "libcrypto.so.3 3.1 MiB, ..." (from /proc/PID/smaps).
+std::string top_shared_mappings(pid_t pid, std::size_t n);
+
+// Bytes a process's TCP connections sent and received so far (the kernel's per-socket
+// tcp_info counters, read with `ss -tinp`): what crossed the wire, MQTT framing included.
+struct SocketBytes {
+    uint64_t sent = 0;
+    uint64_t received = 0;
+};
+SocketBytes socket_bytes(pid_t pid);
+
 // Size of a SQLite store with its -wal and -shm files, in bytes.
 uint64_t store_bytes(const std::string& path);
 

@@ -5,6 +5,7 @@
 //   bench_idle_client mqtt://127.0.0.1:PORT
 #include <chrono>
 
+#include "shared/base/hex.hpp"
 #include "shared/clock.hpp"
 #include "shared/net/mqtt_link.hpp"
 #include "shared/net/node_options.hpp"

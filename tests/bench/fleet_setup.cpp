@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "shared/base/hex.hpp"
 #include "shared/clock.hpp"
 #include "shared/net/mqtt_link.hpp"
 #include "shared/net/node_options.hpp"

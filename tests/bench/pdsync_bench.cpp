@@ -54,7 +54,8 @@ void add_options(CLI::App& app, BenchOptions& o, bool& quick, std::string& store
     app.add_option("--store-dir", store_dir,
                    "Where stores, logs and sockets go (default: $TMPDIR or /tmp; /dev/shm "
                    "shows the figures without disk syncs)");
-    app.add_option("--phases", o.phases, "office (a,b,c,e), merge (d), scale (f, plot)")
+    app.add_option("--phases", o.phases,
+                   "office (a-e, g), sweep (f), merge (first merge), scale (1,000 machines, plot)")
         ->delimiter(',');
     app.add_option("--users", o.users, "a-c, e: users stored (all realistic)");
     app.add_option("--machines", o.machines, "a, b: machines connected (2 daemons + simulated)");
@@ -76,6 +77,9 @@ void add_options(CLI::App& app, BenchOptions& o, bool& quick, std::string& store
     app.add_option("--plot-users", o.plot_users, "plot: store sizes")->delimiter(',');
     app.add_option("--plot-logins", o.plot_logins, "plot: logins per store size");
     app.add_option("--plot-data", o.plot_data, "write the plot's data (TSV) here");
+    app.add_option("--sweep-entries", o.sweep_entries, "f: address-book sizes of the sweep")
+        ->delimiter(',');
+    app.add_option("--sweep-data", o.sweep_data, "write the sweep's points (TSV) here");
 }
 
 // The helper mode MachineHolders starts: hold simulated machines until SIGTERM.
@@ -169,6 +173,7 @@ int main(int argc, char** argv) {
     Report report;
     std::vector<PlotPoint> plot;
     run_phase("office", o, report, [&] { run_office(o, report, plot); });
+    run_phase("sweep", o, report, [&] { run_sweep(o, report); });
     run_phase("merge", o, report, [&] { run_merge(o, report); });
     run_phase("scale", o, report, [&] { run_scale(o, report, plot); });
     report.note("load average at the end: " + load_average());

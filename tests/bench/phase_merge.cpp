@@ -81,10 +81,10 @@ void run_merge(const BenchOptions& o, Report& report) {
     test::TempDir dir;
     Fleet fleet(dir, 0, 0, 100, o.merge_users);
     std::string store = dir.file("mfp-new.db");
-    progress("d) storing " + std::to_string(o.merge_users) + " local users on a fresh device");
+    progress("merge) storing " + std::to_string(o.merge_users) + " local users on a fresh device");
     Populated local = populate_client_store(store, 0, o.merge_users);
 
-    progress("d) the device joins and registers them");
+    progress("merge) the device joins and registers them");
     auto t0 = Clock::now();
     BenchDaemon device(dir, fleet.uri(), "mfp-new", kRoot, store);
     MergeProgress p = wait_merged(device, t0, t0 + o.merge_timeout());
@@ -92,7 +92,7 @@ void run_merge(const BenchOptions& o, Report& report) {
     double server_peak = static_cast<double>(peak_rss_kib(fleet.server().pid())) * 1024;
 
     double raw = bulk_transfer_ms(fleet.uri(), registration_payloads(o.merge_users));
-    std::string label = "d) fresh device, " + std::to_string(o.merge_users) + " local users (" +
+    std::string label = "merge) fresh device, " + std::to_string(o.merge_users) + " local users (" +
                         std::to_string(local.documents) + " documents) → all registered";
     if (p.done) {
         report.duration(label, p.done_ms, raw);
@@ -102,25 +102,25 @@ void run_merge(const BenchOptions& o, Report& report) {
                                       : "no status answered";
         report.add({label, "> " + fmt_ms(p.done_ms) + " (gave up; " + where + ")", "-", fmt_ms(raw),
                     "-", "", ""});
-        report.note("d) status requests the device's busy worker left unanswered (6 s each): " +
+        report.note("merge) status requests the device's busy worker left unanswered (6 s each): " +
                     std::to_string(p.unanswered) + "; last answer " + fmt_ms(p.last_answer_ms) +
                     " after start");
     }
     if (p.done) {
         // The merged device's outbox still holds every acknowledged registration; a device
         // that never merged anything is the like-for-like baseline.
-        progress("d) edits on the merged device and on a clean one");
+        progress("merge) edits on the merged device and on a clean one");
         Samples merged = timed_edits(device, user_id(0), kEditsAfterMerge);
         BenchDaemon clean(dir, fleet.uri(), "mfp-clean", kRoot);
         if (!clean.wait_joined(std::chrono::seconds(30)))
             throw std::runtime_error("mfp-clean did not join");
         Samples fresh = timed_edits(clean, user_id(1), kEditsAfterMerge);
         report.latency(
-            "d) edit → ack on the merged device afterwards (baseline: a device "
+            "merge) edit → ack on the merged device afterwards (baseline: a device "
             "that merged nothing)",
             merged, fresh);
     }
-    report.note("d) " + fmt_mib(static_cast<double>(local.document_bytes)) +
+    report.note("merge) " + fmt_mib(static_cast<double>(local.document_bytes)) +
                 " of local documents; device seen joined after " +
                 (p.joined_ms < 0 ? std::string("(never)") : fmt_ms(p.joined_ms)) +
                 "; device peak RSS " + fmt_mib(static_cast<double>(peak_kib) * 1024) +

@@ -11,10 +11,12 @@
 
 #include "shared/category.hpp"
 #include "shared/clock.hpp"
+#include "tests/bench/bench_fleet.hpp"
 #include "tests/bench/fleet_setup.hpp"
 #include "tests/bench/phases.hpp"
 #include "tests/bench/profiles.hpp"
 #include "tests/bench/raw_baselines.hpp"
+#include "tests/bench/throughput.hpp"
 
 namespace pdsync::bench {
 namespace {
@@ -28,13 +30,20 @@ LoginRun login_figure(const BenchOptions& o, Fleet& fleet, BenchDaemon& daemon, 
                       PlotPoint& point) {
     auto users = pick_users(o.logins, o.users);
     progress("a) " + std::to_string(users.size()) + " logins on the daemon");
+    SocketBytes bytes0 = socket_bytes(daemon.pid());
     LoginRun run = daemon_logins(daemon, users, o.login_gap(), std::min(o.rss_logins, o.logins));
+    SocketBytes bytes1 = socket_bytes(daemon.pid());
     Samples baseline =
         subscribe_retained(fleet.uri(), user_filters(fleet.topics(), users), kDocumentsPerUser);
-    report.latency("a) login → ready (daemon, realistic user, " + fmt_count(o.users) + " users, " +
-                       std::to_string(o.machines) + " machines)",
-                   run.latency, baseline, 3.0);
-    report.note("a) daemon-reported login time (its own clock, no control socket): p50 " +
+    report.latency_ratios("c) cold login → ready (daemon, nothing cached, realistic user, " +
+                              fmt_count(o.users) + " users, " + std::to_string(o.machines) +
+                              " machines)",
+                          run.latency, baseline, 3.0, std::nullopt);
+    report.note(
+        "c) bytes received by the daemon per cold login (TCP, MQTT framing included): " +
+        fmt_count((bytes1.received - bytes0.received) / std::max<std::size_t>(users.size(), 1)) +
+        " (a realistic user's six documents: about 197,000)");
+    report.note("c) daemon-reported login time (its own clock, no control socket): p50 " +
                 fmt_ms(run.daemon_reported.p50()) + ", p99 " + fmt_ms(run.daemon_reported.p99()) +
                 "; logins not served by the server (cache fallback or error): " +
                 std::to_string(run.not_from_server));
@@ -47,15 +56,15 @@ void sim_login_point(const BenchOptions& o, SimPool& sims, Report& report, PlotP
     std::size_t failures = 0;
     auto users = pick_users(o.plot_logins, o.users);
     point.sim = sim_logins(sims, users, o.login_gap(), &failures);
-    report.latency("a) login → ready (simulated device, same users)", point.sim, point.baseline,
-                   3.0);
+    report.latency_ratios("c) cold login → ready (simulated device, same users)", point.sim,
+                          point.baseline, 3.0, std::nullopt);
     Samples contended =
         sim_logins(sims, users, o.login_gap(), &failures, LoginPacing::after_logout);
-    report.latency(
-        "a) the same, each login right after another device's logout (it waits "
+    report.latency_ratios(
+        "c) the same, each login right after another device's logout (it waits "
         "for that batch's commit)",
-        contended, point.baseline, 3.0);
-    if (failures) report.note("a) simulated logins that timed out: " + std::to_string(failures));
+        contended, point.baseline, 3.0, std::nullopt);
+    if (failures) report.note("c) simulated logins that timed out: " + std::to_string(failures));
 }
 
 // ---- b) edit on A → applied on B ------------------------------------------------------------
@@ -106,20 +115,30 @@ void edit_figure_sim(const BenchOptions& o, Fleet& fleet, SimPool& sims, Categor
     std::string topic = fleet.topics().user_doc(user, c);
     b.watch(user);
     if (!b.wait_document(topic, 1, Clock::now() + kStepWait))
-        throw std::runtime_error("b) device B never received " + topic);
-    progress("b) " + std::to_string(o.edits) + " edits, simulated devices, " + label);
+        throw std::runtime_error("d) device B never received " + topic);
+    progress("d) " + std::to_string(o.edits) + " edits, simulated devices, " + label);
+    SocketBytes server0 = socket_bytes(fleet.server().pid());
+    uint64_t at_b0 = b.document_bytes_received();
     EditRun run = sim_edits(a, b, topic, user, c, entries, o.edits, o.login_gap());
+    SocketBytes server1 = socket_bytes(fleet.server().pid());
+    uint64_t at_b1 = b.document_bytes_received();
     Document doc;
     for (auto& d : user_documents(user, Profile::realistic, 1, now_ms())) {
         if (d.category == c) doc = std::move(d);
     }
     Samples baseline =
         relay_two_hops(fleet.uri(), change_set_bytes(user, c, 0), encode_document(doc), o.edits);
-    report.latency("b) edit on A → document at B (simulated devices, " + label + ")", run.applied,
-                   baseline, 4.0);
-    report.latency("b) edit on A → ack at A (same edits, " + label + ")", run.acked, baseline);
+    report.latency_ratios("d) edit on A → document at B (simulated devices, " + label + ")",
+                          run.applied, baseline, 4.0, std::nullopt);
+    report.latency("d) edit on A → ack at A (same edits, " + label + ")", run.acked, baseline);
+    std::size_t n = std::max<std::size_t>(o.edits, 1);
+    report.note("d) bytes per edit, " + label + ": the server sent " +
+                fmt_count((server1.sent - server0.sent) / n) +
+                " (TCP, all its publishes), device B received " + fmt_count((at_b1 - at_b0) / n) +
+                " of document payload; the edit's change set is " +
+                fmt_count(change_set_bytes(user, c, 0).size()));
     if (run.lost)
-        report.note("b) " + label +
+        report.note("d) " + label +
                     ": edits without a document or ack within 10 s: " + std::to_string(run.lost));
 }
 
@@ -160,7 +179,7 @@ void edit_figure_daemons(const BenchOptions& o, Fleet& fleet, BenchDaemon& a, Be
     login_ready(a, user);
     login_ready(b, user);
     StoredVersion stored(b.store(), user);
-    progress("b) " + std::to_string(o.daemon_edits) + " edits, real daemons");
+    progress("d) " + std::to_string(o.daemon_edits) + " edits, real daemons");
     Samples applied;
     std::size_t lost = 0;
     for (std::size_t i = 0; i < o.daemon_edits; ++i) {
@@ -182,65 +201,12 @@ void edit_figure_daemons(const BenchOptions& o, Fleet& fleet, BenchDaemon& a, Be
     auto doc = user_documents(user, Profile::realistic, 1, now_ms()).front();
     Samples baseline = relay_two_hops(fleet.uri(), change_set_bytes(user, Category::addressbook, 0),
                                       encode_document(doc), o.daemon_edits);
-    report.latency("b) edit on A → stored at B (real daemons, device commits included)", applied,
-                   baseline, 4.0);
-    if (lost) report.note("b) daemon edits not stored at B within 10 s: " + std::to_string(lost));
+    report.latency_ratios("d) edit on A → stored at B (real daemons, device commits included)",
+                          applied, baseline, 4.0, std::nullopt);
+    if (lost) report.note("d) daemon edits not stored at B within 10 s: " + std::to_string(lost));
 }
 
 // ---- c) throughput ----------------------------------------------------------------------------
-
-struct ThroughputResult {
-    double per_second = 0;
-    double server_cpu = 0;  // share of one core during the window
-    double broker_cpu = 0;
-    double bench_cpu = 0;  // this process: the simulated devices
-    uint64_t failed = 0;
-};
-
-void edit_loop(SimDevice& d, const std::string& user, Category c, std::size_t entries,
-               std::size_t window, Clock::time_point end) {
-    uint64_t variant = 0;
-    while (Clock::now() < end) {
-        if (!d.wait_window(window, end)) continue;
-        ++variant;
-        d.send_changes(user, c, {edit_op(c, variant % entries, variant)});
-    }
-}
-
-uint64_t total_acked(SimPool& pool) {
-    uint64_t n = 0;
-    for (std::size_t i = 0; i < pool.size(); ++i) n += pool[i].acked_ok();
-    return n;
-}
-
-ThroughputResult measure_throughput(const BenchOptions& o, Fleet& fleet, SimPool& pool, Category c,
-                                    std::size_t entries) {
-    auto warm = Clock::now() + std::chrono::seconds(1);
-    auto end = warm + o.throughput_time();
-    std::vector<std::thread> senders;
-    for (std::size_t i = 0; i < pool.size(); ++i) {
-        senders.emplace_back([&, i] { edit_loop(pool[i], user_id(i), c, entries, o.window, end); });
-    }
-    std::this_thread::sleep_until(warm);  // the measurement window opens, not a sync
-    uint64_t acked0 = total_acked(pool);
-    double server0 = cpu_seconds(fleet.server().pid());
-    double broker0 = cpu_seconds(fleet.broker().pid());
-    double bench0 = cpu_seconds(getpid());
-    std::this_thread::sleep_until(end);  // the measurement window closes
-    uint64_t acked1 = total_acked(pool);
-    double seconds = std::chrono::duration<double>(o.throughput_time()).count();
-    ThroughputResult r;
-    r.per_second = static_cast<double>(acked1 - acked0) / seconds;
-    r.server_cpu = (cpu_seconds(fleet.server().pid()) - server0) / seconds;
-    r.broker_cpu = (cpu_seconds(fleet.broker().pid()) - broker0) / seconds;
-    r.bench_cpu = (cpu_seconds(getpid()) - bench0) / seconds;
-    for (auto& t : senders) t.join();
-    for (std::size_t i = 0; i < pool.size(); ++i) {
-        pool[i].wait_window(1, Clock::now() + std::chrono::seconds(60));  // drain
-        r.failed += pool[i].acked_failed();
-    }
-    return r;
-}
 
 void throughput_figure(const BenchOptions& o, Fleet& fleet, Report& report) {
     SimPool pool(fleet.uri(), fleet.topics(), "tp", o.throughput_devices);
@@ -251,17 +217,19 @@ void throughput_figure(const BenchOptions& o, Fleet& fleet, Report& report) {
         Category category;
         std::size_t entries;
         const char* label;
+        double min_ratio;
     };
-    for (Case k : {Case{Category::prefs, 25, "prefs, 25 entries"},
-                   Case{Category::addressbook, 200, "address book, 200 entries"}}) {
-        progress(std::string("c) throughput, ") + k.label);
-        auto r = measure_throughput(o, fleet, pool, k.category, k.entries);
-        report.throughput("c) changes acked/s, " + std::to_string(pool.size()) + " devices × " +
-                              std::to_string(o.window) + " in flight (" + k.label + ")",
-                          r.per_second, raw, 10000.0);
+    for (Case k : {Case{Category::prefs, 25, "prefs, 25 entries", 1.0},
+                   Case{Category::addressbook, 200, "address book, 200 entries", 0.8}}) {
+        progress(std::string("e) throughput, ") + k.label);
+        auto r = measure_throughput(o, fleet, pool, k.category, k.entries, user_id);
+        report.throughput_ratio("e) changes acked/s, " + std::to_string(pool.size()) +
+                                    " devices × " + std::to_string(o.window) + " in flight (" +
+                                    k.label + ")",
+                                r.per_second, raw, k.min_ratio);
         char buf[320];
         std::snprintf(buf, sizeof buf,
-                      "c) %s: CPU in %% of one core: server %.0f, mosquitto %.0f, simulated "
+                      "e) %s: CPU in %% of one core: server %.0f, mosquitto %.0f, simulated "
                       "devices %.0f; server CPU per acked change %.0f µs; refused: %llu",
                       k.label, r.server_cpu * 100, r.broker_cpu * 100, r.bench_cpu * 100,
                       r.server_cpu / std::max(r.per_second, 1.0) * 1e6,
@@ -270,45 +238,102 @@ void throughput_figure(const BenchOptions& o, Fleet& fleet, Report& report) {
     }
 }
 
-// ---- e) memory ----------------------------------------------------------------------------------
+// ---- a, b) warm and stale logins ------------------------------------------------------------
+
+// The same user logs in again and again on the daemon: with nothing changed in between
+// (warm: its cache holds the current versions), or after another device changed one
+// address-book entry while it was logged out (stale: it holds version v - 1).
+void warm_stale_figures(const BenchOptions& o, Fleet& fleet, BenchDaemon& daemon, SimPool& sims,
+                        Report& report) {
+    std::string user = user_id(o.users - 3);
+    std::size_t n = std::min<std::size_t>(o.logins, 200);
+    login_ready(daemon, user);  // cached from here on
+    daemon.call({{"cmd", "logout"}});
+    Samples baseline = subscribe_retained(
+        fleet.uri(), user_filters(fleet.topics(), std::vector<std::string>(n, user)),
+        kDocumentsPerUser);
+    progress("a) " + std::to_string(n) + " warm logins on the daemon");
+    SocketBytes warm0 = socket_bytes(daemon.pid());
+    LoginRun warm = daemon_logins(daemon, std::vector<std::string>(n, user), o.login_gap());
+    SocketBytes warm1 = socket_bytes(daemon.pid());
+    report.latency_ratios("a) warm login → ready (daemon, its cache holds the current versions)",
+                          warm.latency, baseline, 1.5, 3.0);
+    report.note("a) bytes received by the daemon per warm login (TCP, MQTT framing included): " +
+                fmt_count((warm1.received - warm0.received) / n) +
+                " (target: no document bytes; the user's six documents are about 197,000)");
+
+    progress("b) " + std::to_string(n) + " stale logins on the daemon");
+    SimDevice& editor = sims[0];
+    Samples stale;
+    uint64_t stale_bytes = 0;
+    std::size_t lost = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        daemon.call({{"cmd", "logout"}});
+        uint64_t seq = editor.send_changes(user, Category::addressbook,
+                                           {edit_op(Category::addressbook, i % 200, 1000 + i)});
+        auto ack = editor.wait_ack(seq, Clock::now() + kStepWait);
+        if (!ack || !ack->first.ok) {
+            ++lost;
+            continue;
+        }
+        pace(o.login_gap());
+        SocketBytes before = socket_bytes(daemon.pid());
+        auto t0 = Clock::now();
+        login_ready(daemon, user);
+        stale.add(ms_between(t0, Clock::now()));
+        stale_bytes += socket_bytes(daemon.pid()).received - before.received;
+    }
+    daemon.call({{"cmd", "logout"}});
+    report.latency_ratios(
+        "b) stale login → ready (daemon holds v − 1: one address-book entry changed)", stale,
+        baseline, 3.0, std::nullopt);
+    report.note("b) bytes received by the daemon per stale login: " +
+                fmt_count(stale_bytes / std::max<std::size_t>(stale.size(), 1)) +
+                " (the changed entry is about 1,000; the address book about 190,000)" +
+                (lost ? "; edits not acked: " + std::to_string(lost) : ""));
+}
+
+// ---- g) memory ----------------------------------------------------------------------------------
 
 struct IdleMemory {
-    long daemon_kib = 0;
-    long daemon_anon_kib = 0;
-    long baseline_kib = 0;
-    long baseline_anon_kib = 0;
+    MemoryUse daemon;
+    MemoryUse baseline;
+    std::string shared_pages;
 };
 
-void memory_figures(const BenchOptions& o, const IdleMemory& idle, const LoginRun& run,
+std::string describe(const MemoryUse& m) {
+    constexpr double kKiB = 1024;
+    return "RSS " + fmt_mib(m.rss * kKiB) + ", PSS " + fmt_mib(m.pss * kKiB) + ", private " +
+           fmt_mib(m.private_kib * kKiB) + ", shared " + fmt_mib(m.shared_kib * kKiB);
+}
+
+void memory_figures(const BenchOptions& o, const IdleMemory& idle, std::size_t logins,
                     BenchDaemon& daemon, Fleet& fleet, Report& report) {
     constexpr double kKiB = 1024;
-    constexpr double kClientMax = 10 * 1048576.0;
-    long idle_kib = idle.daemon_kib;
-    long idle_anon_kib = idle.daemon_anon_kib;
-    long baseline_kib = idle.baseline_kib;
-    long baseline_anon_kib = idle.baseline_anon_kib;
-    report.memory("e) client daemon RSS, idle (joined, no login)", idle_kib * kKiB,
-                  baseline_kib * kKiB, kClientMax);
-    report.memory("e) client daemon RSS after " + std::to_string(std::min(o.rss_logins, o.logins)) +
-                      " logins",
-                  run.rss_kib_after_mark * kKiB, baseline_kib * kKiB, kClientMax);
-    report.note("e) client daemon RSS after all " + std::to_string(o.logins) +
-                " logins: " + fmt_mib(rss_kib(daemon.pid()) * kKiB) + " (private " +
-                fmt_mib(anon_rss_kib(daemon.pid()) * kKiB) + "), peak " +
-                fmt_mib(peak_rss_kib(daemon.pid()) * kKiB) + "; idle private " +
-                fmt_mib(idle_anon_kib * kKiB) + " vs baseline private " +
-                fmt_mib(baseline_anon_kib * kKiB) +
-                "; baseline = bench_idle_client (pdsync::net + Paho, connected, nothing else)");
+    MemoryUse after = memory_use(daemon.pid());
+    report.memory("g) client daemon private memory, idle (joined, no login)",
+                  idle.daemon.private_kib * kKiB, idle.baseline.private_kib * kKiB, 2 * 1048576.0);
+    report.memory("g) client daemon private memory after " + fmt_count(logins) + " logins",
+                  after.private_kib * kKiB, idle.baseline.private_kib * kKiB, 4 * 1048576.0);
+    report.note("g) idle daemon: " + describe(idle.daemon) + "; after " + fmt_count(logins) +
+                " logins: " + describe(after) + ", peak RSS " +
+                fmt_mib(peak_rss_kib(daemon.pid()) * kKiB) +
+                "; baseline = bench_idle_client (pdsync::net + Paho, connected, nothing else): " +
+                describe(idle.baseline));
+    report.note(
+        "g) the idle daemon's shared pages (library files, mapped by every process "
+        "that uses them): " +
+        idle.shared_pages);
     // Each control request should leave nothing behind; measure what 1,000 status calls leave.
     constexpr int kRequests = 1000;
-    long before = rss_kib(daemon.pid());
+    long before = memory_use(daemon.pid()).private_kib;
     for (int i = 0; i < kRequests; ++i) daemon.call({{"cmd", "status"}});
-    long grown = rss_kib(daemon.pid()) - before;
-    report.memory("e) client daemon RSS growth per 1,000 control requests (status)",
+    long grown = memory_use(daemon.pid()).private_kib - before;
+    report.memory("g) client daemon private memory growth per 1,000 control requests (status)",
                   static_cast<double>(grown) * kKiB, std::nullopt, std::nullopt);
-    report.memory("e) server RSS, " + fmt_count(o.users) + " users",
+    report.memory("g) server RSS, " + fmt_count(o.users) + " users",
                   rss_kib(fleet.server().pid()) * kKiB, std::nullopt, std::nullopt);
-    report.note("e) server peak RSS at " + fmt_count(o.users) +
+    report.note("g) server peak RSS at " + fmt_count(o.users) +
                 " users: " + fmt_mib(peak_rss_kib(fleet.server().pid()) * kKiB));
 }
 
@@ -330,19 +355,21 @@ void run_office(const BenchOptions& o, Report& report, std::vector<PlotPoint>& p
     sims.connect_and_join(Clock::now() + std::chrono::seconds(60));
     if (!a.wait_joined(std::chrono::seconds(30)) || !b.wait_joined(std::chrono::seconds(30)))
         throw std::runtime_error("the daemons did not join");
-    IdleMemory idle_memory{rss_kib(a.pid()), anon_rss_kib(a.pid()), rss_kib(idle.pid()),
-                           anon_rss_kib(idle.pid())};
+    IdleMemory idle_memory{memory_use(a.pid()), memory_use(idle.pid()),
+                           top_shared_mappings(a.pid(), 8)};
 
     PlotPoint point;
     point.users = o.users;
-    LoginRun run = login_figure(o, fleet, a, report, point);
+    login_figure(o, fleet, a, report, point);
     sim_login_point(o, sims, report, point);
     plot.push_back(point);
     edit_figure_sim(o, fleet, sims, Category::addressbook, 200, "200-entry address book", report);
     edit_figure_sim(o, fleet, sims, Category::prefs, 25, "25-entry prefs", report);
     edit_figure_daemons(o, fleet, a, b, report);
+    warm_stale_figures(o, fleet, a, sims, report);
+    std::size_t logins = o.logins + 2 * std::min<std::size_t>(o.logins, 200) + 2;
+    memory_figures(o, idle_memory, logins, a, fleet, report);
     throughput_figure(o, fleet, report);
-    memory_figures(o, idle_memory, run, a, fleet, report);
 }
 
 }  // namespace pdsync::bench

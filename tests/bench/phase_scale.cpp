@@ -53,11 +53,11 @@ void reconcile_rows(const Fleet& fleet, std::size_t users, Report& report) {
     double raw = retained_publish_ms(fleet.uri(), messages);
     double scaled = raw * static_cast<double>(fleet.populated().documents) /
                     static_cast<double>(std::max<std::size_t>(messages.size(), 1));
-    report.duration("f) server start → " + fmt_count(fleet.populated().documents) +
+    report.duration("scale) server start → " + fmt_count(fleet.populated().documents) +
                         " documents republished (" + fmt_count(users) + " users)",
                     fleet.reconcile_ms(), scaled);
     report.note(
-        "f) of which server start → \"reconcile: republishing\" log line (store opened, "
+        "scale) of which server start → \"reconcile: republishing\" log line (store opened, "
         "connected; the stored bytes are then streamed to the broker as they are): " +
         fmt_ms(fleet.reconcile_log_ms()) + "; baseline = " + fmt_count(messages.size()) +
         " of the same documents (every " + std::to_string(stride) +
@@ -65,55 +65,55 @@ void reconcile_rows(const Fleet& fleet, std::size_t users, Report& report) {
     double bytes = static_cast<double>(store_bytes(fleet.store()));
     double payload = static_cast<double>(fleet.populated().document_bytes);
     report.memory(
-        "f) server store size, " + fmt_count(users) + " users (baseline: the documents' bytes)",
+        "scale) server store size, " + fmt_count(users) + " users (baseline: the documents' bytes)",
         bytes, payload, std::nullopt);
 }
 
 void scale_figure(const BenchOptions& o, Report& report, std::vector<PlotPoint>& plot) {
     test::TempDir dir;
-    progress("f) storing " + fmt_count(o.scale_users) + " users");
+    progress("scale) storing " + fmt_count(o.scale_users) + " users");
     Fleet fleet(dir, o.scale_users, o.scale_realistic, static_cast<int>(o.scale_machines + 100));
-    report.note("f) store populated in " + fmt_ms(fleet.populated().seconds * 1000) +
+    report.note("scale) store populated in " + fmt_ms(fleet.populated().seconds * 1000) +
                 " through ServerStore (" +
                 fmt_mib(static_cast<double>(fleet.populated().document_bytes)) + " of documents)");
     reconcile_rows(fleet, o.scale_users, report);
 
     std::size_t held = o.scale_machines > kPlotSims ? o.scale_machines - kPlotSims : 0;
-    progress("f) connecting " + fmt_count(o.scale_machines) + " simulated machines (" +
+    progress("scale) connecting " + fmt_count(o.scale_machines) + " simulated machines (" +
              fmt_count(held) + " in helper processes)");
     MachineHolders holders(dir, fleet.uri(), held, kMachinesPerHolder);
     double held_ms = holders.wait_ready(Clock::now() + std::chrono::minutes(5));
     SimPool devices(fleet.uri(), fleet.topics(), "m", std::min(o.scale_machines, kPlotSims));
     devices.connect_and_join(Clock::now() + std::chrono::minutes(1));
-    report.duration("f) " + fmt_count(held) + " machines connect and join (" +
+    report.duration("scale) " + fmt_count(held) + " machines connect and join (" +
                         std::to_string((held + kMachinesPerHolder - 1) / kMachinesPerHolder) +
                         " processes at once)",
                     held_ms, std::nullopt);
 
-    progress("f) " + std::to_string(o.scale_logins) + " logins");
+    progress("scale) " + std::to_string(o.scale_logins) + " logins");
     auto users = pick_users(o.scale_logins, o.scale_users, o.scale_users);
     std::size_t failures = 0;
     Samples logins = sim_logins(devices, users, o.login_gap(), &failures);
     Samples baseline =
         subscribe_retained(fleet.uri(), user_filters(fleet.topics(), users), kDocumentsPerUser);
-    report.latency_p99("f) login → ready, " + fmt_count(o.scale_machines) + " machines, " +
+    report.latency_p99("scale) login → ready, " + fmt_count(o.scale_machines) + " machines, " +
                            fmt_count(o.scale_users) + " users (random users, simulated devices)",
                        logins, baseline, kLoginP99Target);
     Samples contended = sim_logins(devices, pick_users(o.plot_logins, o.scale_users, o.scale_users),
                                    o.login_gap(), &failures, LoginPacing::after_logout);
     report.latency_p99(
-        "f) the same, each login right after another device's logout (it "
+        "scale) the same, each login right after another device's logout (it "
         "waits for that batch's commit)",
         contended, baseline, kLoginP99Target);
-    if (failures) report.note("f) logins that timed out: " + std::to_string(failures));
+    if (failures) report.note("scale) logins that timed out: " + std::to_string(failures));
 
     plot.push_back(login_point(o, dir, fleet, devices, o.scale_users, report));
-    report.memory("e) server RSS, " + fmt_count(o.scale_users) + " users, " +
+    report.memory("scale) server RSS, " + fmt_count(o.scale_users) + " users, " +
                       fmt_count(o.scale_machines) + " machines",
                   static_cast<double>(rss_kib(fleet.server().pid())) * 1024, std::nullopt,
                   std::nullopt);
     report.note(
-        "e) server peak RSS at " + fmt_count(o.scale_users) + " users (start-up republish): " +
+        "scale) server peak RSS at " + fmt_count(o.scale_users) + " users (start-up republish): " +
         fmt_mib(static_cast<double>(peak_rss_kib(fleet.server().pid())) * 1024) +
         "; mosquitto RSS " + fmt_mib(static_cast<double>(rss_kib(fleet.broker().pid())) * 1024));
 }

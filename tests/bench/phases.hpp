@@ -2,9 +2,11 @@
 // (fresh broker, fresh store, real server), measures its figures and their raw baselines
 // on that same broker, adds rows to the report, and tears everything down by PID.
 //
-//   office: a) login, b) edit A → B, c) change throughput, e) memory, at `users` users
-//   merge:  d) a fresh device with `merge_users` local users joining
-//   scale:  f) `scale_machines` machines and `scale_users` users; the login-vs-users plot
+//   office: a) warm, b) stale, c) cold login, d) edit A → B, e) change throughput,
+//           g) memory, at `users` users
+//   sweep:  f) server CPU per change at 25, 200 and 2,000 address-book entries
+//   merge:  a fresh device with `merge_users` local users joining (first merge)
+//   scale:  `scale_machines` machines and `scale_users` users; the login-vs-users plot
 //
 // Ownership and threads: called from main(), one phase at a time.
 #pragma once
@@ -30,7 +32,7 @@ struct BenchOptions {
     std::size_t daemon_edits = 100;  // b) real daemons
     std::size_t throughput_devices = 10;
     std::size_t throughput_ms = 10000;
-    std::size_t window = 16;  // change sets in flight per device (tuning::kClientOutboxWindow)
+    std::size_t window = 16;  // change sets in flight per device (tuning::client::kOutboxWindow)
     // d
     std::size_t merge_users = 1000;
     std::size_t merge_timeout_s = 120;
@@ -42,7 +44,10 @@ struct BenchOptions {
     std::vector<std::size_t> plot_users = {1000, 10000, 100000};
     std::size_t plot_logins = 300;
     std::string plot_data;  // where to write the plot's data (gnuplot); empty: nowhere
-    std::set<std::string> phases = {"office", "merge", "scale"};
+    // f) the document-size sweep
+    std::vector<std::size_t> sweep_entries = {25, 200, 2000};
+    std::string sweep_data;  // where to write the sweep's points (gnuplot); empty: nowhere
+    std::set<std::string> phases = {"office", "sweep", "merge", "scale"};
 
     std::chrono::milliseconds login_gap() const { return std::chrono::milliseconds(login_gap_ms); }
     std::chrono::milliseconds throughput_time() const {
@@ -61,6 +66,7 @@ struct PlotPoint {
 
 void run_office(const BenchOptions& o, Report& report, std::vector<PlotPoint>& plot);
 void run_merge(const BenchOptions& o, Report& report);
+void run_sweep(const BenchOptions& o, Report& report);
 void run_scale(const BenchOptions& o, Report& report, std::vector<PlotPoint>& plot);
 
 // Progress lines on stderr, so stdout holds only the header and the table.

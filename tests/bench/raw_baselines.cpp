@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "shared/base/hex.hpp"
 #include "shared/clock.hpp"
 #include "shared/net/mqtt_link.hpp"
 

@@ -89,6 +89,40 @@ void Report::latency_p99(const std::string& figure, const Samples& pdsync, const
     rows_.back().met = verdict(!pdsync.empty() && pdsync.p99() <= max_p99_ms);
 }
 
+void Report::latency_ratios(const std::string& figure, const Samples& pdsync,
+                            const Samples& baseline, double max_p50_ratio,
+                            std::optional<double> max_p99_ratio) {
+    latency(figure, pdsync, baseline);
+    double r50 = pdsync.p50() / baseline.p50();
+    double r99 = pdsync.p99() / baseline.p99();
+    bool met = std::isfinite(r50) && r50 <= max_p50_ratio;
+    rows_.back().target = "p50 ≤ " + printf_string("%.1f×", max_p50_ratio);
+    if (max_p99_ratio) {
+        rows_.back().target += ", p99 ≤ " + printf_string("%.1f×", *max_p99_ratio);
+        met = met && std::isfinite(r99) && r99 <= *max_p99_ratio;
+    }
+    rows_.back().met = verdict(met);
+}
+
+void Report::throughput_ratio(const std::string& figure, double per_second,
+                              double baseline_per_second, double min_ratio) {
+    throughput(figure, per_second, baseline_per_second, std::nullopt);
+    rows_.back().target = "≥ " + printf_string("%.1f×", min_ratio);
+    rows_.back().met = verdict(per_second >= min_ratio * baseline_per_second);
+}
+
+void Report::value_ratio(const std::string& figure, double value, double baseline,
+                         const std::string& unit, std::optional<double> max_ratio) {
+    auto fmt = [&](double v) { return printf_string(v >= 100 ? "%.0f " : "%.1f ", v) + unit; };
+    double ratio = baseline > 0 ? value / baseline : std::nan("");
+    Row row{figure, fmt(value), "-", fmt(baseline), fmt_ratio(ratio), "", ""};
+    if (max_ratio) {
+        row.target = "≤ " + printf_string("%.1f×", *max_ratio);
+        row.met = verdict(std::isfinite(ratio) && ratio <= *max_ratio);
+    }
+    rows_.push_back(std::move(row));
+}
+
 void Report::duration(const std::string& figure, double ms, std::optional<double> baseline_ms,
                       const std::string& note) {
     rows_.push_back(Row{figure, fmt_ms(ms) + (note.empty() ? "" : " " + note), "-",

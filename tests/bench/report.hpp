@@ -42,6 +42,16 @@ class Report {
     // A latency row with an absolute target on p99 (ms).
     void latency_p99(const std::string& figure, const Samples& pdsync, const Samples& baseline,
                      double max_p99_ms);
+    // A latency row with ratio targets on p50 and (if set) p99.
+    void latency_ratios(const std::string& figure, const Samples& pdsync, const Samples& baseline,
+                        double max_p50_ratio, std::optional<double> max_p99_ratio);
+    // A throughput row whose target is a minimum ratio to the raw rate.
+    void throughput_ratio(const std::string& figure, double per_second, double baseline_per_second,
+                          double min_ratio);
+    // A row of one measured value against a baseline value, with a maximum ratio
+    // (`unit` formats both, e.g. "µs", "B").
+    void value_ratio(const std::string& figure, double value, double baseline,
+                     const std::string& unit, std::optional<double> max_ratio);
     // A single duration (ms) against an optional baseline duration.
     void duration(const std::string& figure, double ms, std::optional<double> baseline_ms,
                   const std::string& note = "");

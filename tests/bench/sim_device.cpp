@@ -3,8 +3,9 @@
 
 #include <string_view>
 
+#include "shared/base/hex.hpp"
+#include "shared/base/tuning.hpp"
 #include "shared/clock.hpp"
-#include "shared/tuning.hpp"
 #include "shared/user_id.hpp"
 
 namespace pdsync::bench {
@@ -187,7 +188,7 @@ void SimDevice::send_hello() {
     h.device_id = id_;
     h.product = "pdsync-bench-sim";
     h.firmware = "1.0";
-    h.protocol = tuning::kProtocolVersion;
+    h.protocol = tuning::protocol::kProtocolVersion;
     h.categories = CategorySet::all();
     h.auth_digest = AuthProfile{}.digest();
     h.epoch = epoch_;
@@ -323,9 +324,13 @@ std::string SimDevice::last_ack_error() {
 
 void SimDevice::on_message(const net::Received& m) {
     auto at = Clock::now();
+    bytes_ += m.topic.size() + m.payload.size();
     auto t = topics_.parse(m.topic);
     if (!t) return;
-    if (t->kind == TopicKind::user_doc) return on_document(*t, m, at);
+    if (t->kind == TopicKind::user_doc) {
+        document_bytes_ += m.payload.size();
+        return on_document(*t, m, at);
+    }
     if (t->kind != TopicKind::device_inbox || t->device_id != id_) return;
     auto v = decode_msgpack(m.payload);
     if (!v) return;

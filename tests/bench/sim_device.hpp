@@ -13,6 +13,7 @@
 // arrived and wakes the waiter.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -73,6 +74,9 @@ class SimDevice {
     uint64_t acked_ok();
     uint64_t acked_failed();
     std::string last_ack_error();
+    // Payload bytes received so far: documents (users/ topics) and everything else.
+    uint64_t document_bytes_received() const { return document_bytes_.load(); }
+    uint64_t bytes_received() const { return bytes_.load(); }
 
   private:
     struct Login {
@@ -111,6 +115,8 @@ class SimDevice {
     uint64_t acked_ok_ = 0;
     uint64_t acked_failed_ = 0;
     std::string last_ack_error_;
+    std::atomic<uint64_t> document_bytes_{0};
+    std::atomic<uint64_t> bytes_{0};
 };
 
 }  // namespace pdsync::bench

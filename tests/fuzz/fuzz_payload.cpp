@@ -98,7 +98,7 @@ Result<Value> check_codec(std::string_view bytes) {
     }
     check_bounds(*v, DecodeLimits{}, 0);
     std::string once = encode_msgpack_unchecked(*v);
-    if (once.size() <= tuning::kMaxPayloadBytes) {
+    if (once.size() <= tuning::codec::kMaxPayloadBytes) {
         auto again = decode_msgpack(once);
         PDS_FUZZ_CHECK(again.ok(), "the re-encoded value does not decode: " +
                                        (again ? std::string() : again.error().message));
@@ -134,7 +134,7 @@ void check_document(const Value& v) {
     if (!doc) return;
     // The wire form (what the server stores and publishes) decodes with the codec bounds.
     std::string wire = encode_document(*doc);
-    if (wire.size() <= tuning::kMaxPayloadBytes) {
+    if (wire.size() <= tuning::codec::kMaxPayloadBytes) {
         auto back = decode_document(wire);
         PDS_FUZZ_CHECK(back.ok(), "encode_document output does not decode: " +
                                       (back ? std::string() : back.error().message));

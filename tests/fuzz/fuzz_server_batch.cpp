@@ -21,8 +21,8 @@
 
 #include "server-node/server_core.hpp"
 #include "server-node/server_store.hpp"
+#include "shared/base/tuning.hpp"
 #include "shared/messages.hpp"
-#include "shared/tuning.hpp"
 #include "tests/fuzz/batch_format.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
 
@@ -37,7 +37,7 @@ std::string hello_payload(const std::string& device_id, const std::string& epoch
                           const std::string& digest) {
     Hello h;
     h.device_id = device_id;
-    h.protocol = tuning::kProtocolVersion;
+    h.protocol = tuning::protocol::kProtocolVersion;
     h.categories = CategorySet::all();
     h.auth_digest = digest;
     h.epoch = epoch;

@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "shared/base/tuning.hpp"
 #include "shared/codec.hpp"
 #include "shared/document.hpp"
 #include "shared/messages.hpp"
-#include "shared/tuning.hpp"
 #include "tests/fuzz/batch_format.hpp"
 
 using namespace pdsync;
@@ -100,7 +100,7 @@ Hello sample_hello(const std::string& device, const std::string& epoch) {
     h.product = "MFP 9000";
     h.firmware = "2.4.1";
     h.location = "floor 2";
-    h.protocol = tuning::kProtocolVersion;
+    h.protocol = tuning::protocol::kProtocolVersion;
     h.categories = CategorySet::all();
     h.auth_digest = AuthProfile{}.digest();
     h.epoch = epoch;
@@ -165,8 +165,8 @@ void payload_corpus(Writer& w) {
     w.put("changes-truncated", sel(kChangeSet, cs_bytes.substr(0, cs_bytes.size() - 3)));
     w.put("hello-trailing", sel(kHello, hello_bytes + "\xC0"));
     w.put("codec-deep-arrays", sel(kCodec, nested_arrays(40)));
-    w.put("codec-depth-at-limit", sel(kCodec, nested_arrays(tuning::kMaxDepth)));
-    w.put("codec-depth-over-limit", sel(kCodec, nested_arrays(tuning::kMaxDepth + 1)));
+    w.put("codec-depth-at-limit", sel(kCodec, nested_arrays(tuning::codec::kMaxDepth)));
+    w.put("codec-depth-over-limit", sel(kCodec, nested_arrays(tuning::codec::kMaxDepth + 1)));
     w.put("doc-deep-fields", sel(kDocument,
                                  "\x83\xA6schema\xA9pds.doc/1\xA8"
                                  "category\xAAguest-home\xA7"

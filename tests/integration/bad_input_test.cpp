@@ -18,10 +18,11 @@
 #include <mutex>
 #include <sstream>
 
+#include "shared/base/hex.hpp"
+#include "shared/base/tuning.hpp"
 #include "shared/clock.hpp"
 #include "shared/messages.hpp"
 #include "shared/net/mqtt_link.hpp"
-#include "shared/tuning.hpp"
 #include "tests/support/fleet.hpp"
 #include "topics/topics.hpp"
 
@@ -106,7 +107,7 @@ class HandDevice {
         h.device_id = id_;
         h.product = "hand-made";
         h.firmware = "0.0-test";
-        h.protocol = tuning::kProtocolVersion;
+        h.protocol = tuning::protocol::kProtocolVersion;
         // Like older firmware: no shortcuts. A change set for them is decodable but refused.
         h.categories = CategorySet::all();
         h.categories.erase(Category::shortcuts);
@@ -341,18 +342,18 @@ TEST_F(BadInput, OversizedChangeSetsAreRefusedAsTooLarge) {
     // Over the 4 MiB payload bound, made of strings each within their own bound.
     std::vector<ChangeOp> ops;
     const std::string chunk(200 * 1024, 'x');
-    for (int i = 0; i * chunk.size() <= tuning::kMaxPayloadBytes; ++i)
+    for (int i = 0; i * chunk.size() <= tuning::codec::kMaxPayloadBytes; ++i)
         ops.push_back(put("big-" + std::to_string(i), {{"blob", chunk}}));
     std::string huge = encode_msgpack_unchecked(
         change_set_to_value(dev->change(next_seq, "alice", Category::addressbook, ops)));
-    ASSERT_GT(huge.size(), tuning::kMaxPayloadBytes);
+    ASSERT_GT(huge.size(), tuning::codec::kMaxPayloadBytes);
     dev->send_changes(huge);
     AckReply r = refusal(0);
     EXPECT_EQ(name(r.reason), "too_large") << r.message;
 
     // Within the payload bound, but one string, one array or one map over its own bound.
     const std::vector<std::pair<std::string, Value>> fields = {
-        {"a string over 256 KiB", {{"blob", std::string(tuning::kMaxStringBytes + 1, 'y')}}},
+        {"a string over 256 KiB", {{"blob", std::string(tuning::codec::kMaxStringBytes + 1, 'y')}}},
         {"an array over 20000 items", {{"list", Value(std::vector<int>(20001, 1))}}},
     };
     for (const auto& [what, f] : fields) {
@@ -396,7 +397,7 @@ TEST_F(BadInput, UnparseableEntryIdsAreRefusedAsBadEntry) {
         {"a control character", "bob\x01"},
         {"a newline", "bob\nsmith"},
         {"DEL", "bob\x7F"},
-        {"129 bytes", std::string(tuning::kMaxEntryIdBytes + 1, 'e')},
+        {"129 bytes", std::string(tuning::codec::kMaxEntryIdBytes + 1, 'e')},
     };
     for (const auto& [what, id] : ids) {
         SCOPED_TRACE(what);
@@ -417,7 +418,7 @@ TEST_F(BadInput, InvalidUserIdsAreRefusedAsBadUserId) {
         {"a lone continuation byte", "al\x80ice"},
         {"an overlong encoding", "\xC0\xAF"},
         {"a NUL byte", std::string("al\0ice", 6)},
-        {"over 256 bytes", std::string(tuning::kMaxUserIdBytes + 1, 'u')},
+        {"over 256 bytes", std::string(tuning::codec::kMaxUserIdBytes + 1, 'u')},
     };
     for (const auto& [what, user] : users) {
         SCOPED_TRACE(what);
@@ -445,7 +446,7 @@ TEST_F(BadInput, ChangeSetNamingAnotherDeviceIsRefusedAsBadDeviceId) {
 
 TEST_F(BadInput, HelloWithWrongProtocolOrAuthProfileIsRefused) {
     Hello h = dev->hello();
-    h.protocol = tuning::kProtocolVersion + 1;
+    h.protocol = tuning::protocol::kProtocolVersion + 1;
     dev->send_hello(hello_to_value(h));
     auto j = dev->wait_join();
     ASSERT_TRUE(j) << server->log();

@@ -3,7 +3,7 @@
 // user limit, writes and reads another user's keychain, sends an oversized hello and
 // 4 MiB change sets, and user ids holding control characters. Real pdsync-server and
 // pdsync-client processes are the fleet; the broker loads the session plugin
-// (broker-plugin/) with an ACL file that allows the rest, as the session tier of
+// (broker-config/sessions-plugin/) with an ACL file that allows the rest, as the session tier of
 // tests/security does with the dynamic security plugin.
 #include <gtest/gtest.h>
 
@@ -19,7 +19,7 @@
 #include "shared/clock.hpp"
 #include "shared/messages.hpp"
 #include "shared/net/mqtt_link.hpp"
-#include "shared/tuning.hpp"
+#include "shared/base/tuning.hpp"
 #include "tests/support/fleet.hpp"
 #include "topics/topics.hpp"
 
@@ -74,7 +74,7 @@ class RawDevice {
         h.device_id = id_;
         h.product = "MFP";
         h.firmware = "1.0";
-        h.protocol = tuning::kProtocolVersion;
+        h.protocol = tuning::protocol::kProtocolVersion;
         h.categories = CategorySet::all();
         h.auth_digest = AuthProfile{}.digest();
         h.epoch = "evil-epoch";

@@ -70,6 +70,33 @@ TEST(UserLimit, RegisteringOneMoreEvictsLeastRecentlyUsedEverywhere) {
     EXPECT_TRUE(b.show("addressbook").empty());
 }
 
+// Logging in the user already logged in is a use: the device tells the server again, so
+// that user's last use moves (it used to reprint the first login's result and send
+// nothing), and the command says so.
+TEST(UserLimit, LoggingInTheLoggedInUserAgainMovesTheirLastUse) {
+    TempDir dir;
+    Broker broker(dir);
+    Server server(dir, {broker.uri()});
+    Device a(dir, {broker.uri()}, "dev-a");
+    ASSERT_TRUE(a.wait_joined());
+    ASSERT_TRUE(a.login("alice").value("ok", false));
+    ASSERT_EQ(a.edit("addressbook", add("alice-entry")).value("state", ""), "acked");
+    Value before = server.admin({{"cmd", "users-show"}, {"user", "alice"}});
+    ASSERT_TRUE(before.value("ok", false)) << before.dump();
+    const int64_t first_use = before["last_used_at"].get<int64_t>();
+
+    auto cli = run_cli({"device", "--socket", a.socket(), "login", "alice"});
+    ASSERT_EQ(cli.exit_code, 0) << cli.err;
+    EXPECT_NE(cli.out.find("alice was already logged in; this login counts as a use (sent to "
+                           "the server)"),
+              std::string::npos)
+        << cli.out;
+    EXPECT_TRUE(wait_until([&] {
+        Value now = server.admin({{"cmd", "users-show"}, {"user", "alice"}});
+        return now.value("ok", false) && now["last_used_at"].get<int64_t>() > first_use;
+    })) << server.log();
+}
+
 TEST(Recovery, BrokerThatLostRetainedMessagesIsRebuiltFromStore) {
     TempDir dir;
     Broker broker(dir);  // persistence off: a restart loses every retained message

@@ -3,6 +3,8 @@
 // accepted machines are remembered across server restarts; refused devices back off.
 #include <gtest/gtest.h>
 
+#include <iostream>
+
 #include "tests/support/fleet.hpp"
 
 using namespace pdsync;
@@ -91,4 +93,28 @@ TEST(Join, RefusedDeviceRetriesWithGrowingBackOff) {
     EXPECT_EQ(st["state"], "refused");
     // 500 ms doubling: after three attempts the next one is at least 4 s away.
     EXPECT_GE(st["join_retry_ms"].get<int>(), 4000);
+}
+
+// A login on a refused device answers at once, with the refusal's reason and what this
+// device can serve alone (it used to wait 5 s for a manifest that never comes).
+TEST(Join, LoginOnRefusedDeviceAnswersAtOnceWithTheReason) {
+    TempDir dir;
+    Broker broker(dir);
+    Server server(dir, {broker.uri()}, {"--auth-method", "ldap"});
+    Device d(dir, {broker.uri()}, "dev-x");  // auth method "local": refused
+    ASSERT_TRUE(wait_until([&] { return d.status()["state"] == "refused"; })) << d.log();
+    ASSERT_TRUE(d.status()["server_online"].get<bool>());
+    auto started = std::chrono::steady_clock::now();
+    auto cli = run_cli({"device", "--socket", d.socket(), "login", "alice"});
+    auto took = std::chrono::steady_clock::now() - started;
+    std::cout << "login on a refused device answered in "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms\n";
+    ASSERT_EQ(cli.exit_code, 0) << cli.err;
+    EXPECT_LT(took, std::chrono::seconds(2)) << cli.out;
+    EXPECT_NE(cli.out.find("from this device alone"), std::string::npos) << cli.out;
+    EXPECT_NE(cli.out.find("auth_profile_mismatch"), std::string::npos) << cli.out;
+    EXPECT_NE(cli.out.find("cached here: nothing yet"), std::string::npos) << cli.out;
+    Value st = d.status();
+    EXPECT_EQ(st["user"], "alice");
+    EXPECT_EQ(st["login_source"], "cache");
 }

@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "shared/document.hpp"
-#include "smb_server.hpp"
+#include "tests/backup/smb_server.hpp"
 #include "tests/support/documents.hpp"
 #include "tests/support/fleet.hpp"
 #include "topics/topics.hpp"
@@ -343,7 +343,8 @@ TEST(Operations, LongOperationsShowProgressOnATerminalOnly) {
     auto on_tty = [&](const std::string& args) {
         TempDir t;
         std::string out = t.file("typescript");
-        std::string cmd = "script -q -e -c '" + std::string(PDSYNC_CLI_BIN) + " " + args + "' " +
+        std::string cmd = "PDSYNC_SERVER_BIN=" + std::string(PDSYNC_SERVER_BIN) +
+                          " script -q -e -c '" + std::string(PDSYNC_CLI_BIN) + " " + args + "' " +
                           out + " >/dev/null 2>&1";
         int rc = std::system(cmd.c_str());
         std::ifstream in(out);

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "shared/document.hpp"
+#include "tests/support/documents.hpp"
 #include "tests/support/fleet.hpp"
 #include "topics/topics.hpp"
 
@@ -21,14 +22,6 @@ namespace {
 
 Value add(const std::string& id, int n) {
     return Value{{"op", "add"}, {"id", id}, {"fields", {{"n", n}}}};
-}
-
-std::optional<Document> retained(MqttProbe& probe, const std::string& user, Category c) {
-    auto raw = probe.last(Topics().user_doc(user, c));
-    if (!raw || raw->empty()) return std::nullopt;
-    auto doc = decode_document(*raw);
-    if (!doc) return std::nullopt;
-    return *doc;
 }
 
 // The standby holds every commit the primary made, and the primary knows it.

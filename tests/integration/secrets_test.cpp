@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "shared/base/hex.hpp"
 #include "shared/clock.hpp"
 #include "tests/support/fleet.hpp"
 

@@ -119,7 +119,7 @@ make_fleet() {
     while [ "$TLS_PORT" = "$PORT" ]; do TLS_PORT=$(free_port); done
     ROOT=$PDS_DEFAULT_ROOT
     if ! "$REPO/deploy/fleet-init.sh" "$FLEET" --port "$PORT" --tls-port "$TLS_PORT" \
-        --tls-addr 127.0.0.1 --server-host localhost --run-user "$(id -un)" "$@" \
+        --tls-addr 127.0.0.1 --server-host localhost --run-user "$(id -un)" --broker-auth passwd "$@" \
         >"$T/fleet-init.log" 2>&1; then
         cat "$T/fleet-init.log"
         echo "0 passed, 1 failed"

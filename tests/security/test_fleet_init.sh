@@ -26,7 +26,7 @@ snapshot() {
 
 echo "# idempotence"
 snapshot "$FLEET" >"$T/snap1"
-quietly "$REPO/deploy/fleet-init.sh" "$FLEET"
+quietly "$REPO/deploy/fleet-init.sh" "$FLEET" --broker-auth passwd
 quietly "$REPO/deploy/enroll-device.sh" "$FLEET" mfp-1
 quietly "$REPO/deploy/enroll-device.sh" "$FLEET" mfp-2
 snapshot "$FLEET" >"$T/snap2"
@@ -40,7 +40,7 @@ check "options are remembered in fleet.conf" grep -qx "server_device_id=srv-1" "
 
 echo "# what fleet-init wrote"
 conf=$FLEET/pdsync-server.conf
-check "server config: broker on the loopback listener" grep -qx "broker = \"mqtt://127.0.0.1:$PORT\"" "$conf"
+check "server config: broker over TLS, verified, even on loopback" grep -qx "broker = \"mqtts://localhost:$TLS_PORT\"" "$conf"
 check "server config: user pdsync-server" grep -qx "username = \"$PDS_SERVER_USER\"" "$conf"
 check "server config: its password" grep -qx "password = \"$SERVER_PW\"" "$conf"
 check "server config: root" grep -qx "root = \"$ROOT\"" "$conf"
@@ -111,7 +111,7 @@ check "the broker logged no error" bash -c "! grep -i 'error' '$BROKER_LOG'"
 stop_broker
 
 echo "# a fleet without a TLS listener (--no-tls)"
-quietly "$REPO/deploy/fleet-init.sh" "$T/solo" --no-tls --port "$PORT" --run-user "$(id -un)" --server-host localhost
+quietly "$REPO/deploy/fleet-init.sh" "$T/solo" --broker-auth passwd --no-tls --port "$PORT" --run-user "$(id -un)" --server-host localhost
 quietly "$REPO/deploy/enroll-device.sh" "$T/solo" solo-1
 check "no TLS listener in its broker config" bash -c "! grep -q '^cafile' '$T/solo/mosquitto.conf'"
 check "its devices use the loopback listener" grep -qx "broker = \"mqtt://127.0.0.1:$PORT\"" "$T/solo/devices/solo-1/pdsync-client.conf"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The broker's session plugin (broker-plugin/pdsync_sessions.c) loaded after the dynamic
+# The broker's session plugin (broker-config/sessions-plugin/pdsync_sessions.c) loaded after the dynamic
 # security plugin, as docs/decisions.md prescribes: dynamic security decides what it holds
 # an ACL for (the server's rights, a member's own topics, server/status) and defers the
 # rest; the session plugin then decides reads under users/ from the grants the server
@@ -10,7 +10,7 @@
 
 plugin=${PDSYNC_SESSIONS_PLUGIN:-}
 if [ -z "$plugin" ]; then
-    for p in "$REPO"/build*/broker-plugin/pdsync_sessions.so; do [ -f "$p" ] && plugin=$p && break; done
+    for p in "$REPO"/build*/broker-config/sessions-plugin/pdsync_sessions.so; do [ -f "$p" ] && plugin=$p && break; done
 fi
 [ -n "$plugin" ] && [ -f "$plugin" ] || { fail "pdsync_sessions.so is built" "set PDSYNC_SESSIONS_PLUGIN"; finish; }
 dynsec=/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so

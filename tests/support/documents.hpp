@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -14,11 +15,15 @@
 namespace pdsync::test {
 
 // The last retained document `probe` saw for (user, category); nullopt if none or deleted.
+// A payload that does not decode throws: it is a broken document, not an absent one.
 inline std::optional<Document> retained(MqttProbe& probe, const std::string& user, Category c) {
     auto raw = probe.last(Topics().user_doc(user, c));
     if (!raw || raw->empty()) return std::nullopt;
     auto doc = decode_document(*raw);
-    if (!doc) return std::nullopt;
+    if (!doc) {
+        throw std::runtime_error("retained " + user + "/" + std::string(category_name(c)) +
+                                 " does not decode: " + doc.error().message);
+    }
     return std::move(doc).value();
 }
 

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "shared/base/hex.hpp"
 #include "shared/clock.hpp"
 #include "shared/net/control_socket.hpp"
 
@@ -107,6 +108,8 @@ Device::Device(const TempDir& dir, std::vector<std::string> brokers, std::string
     args_ = {
         PDSYNC_CLIENT_BIN, "--broker", join(brokers, ","), "--device-id", id_, "--store", store_,
         "--socket",        socket_,    "--log-level",      "debug"};
+    // No broker: a device that joins by code (pdsync device enable), as shipped.
+    if (brokers.empty()) args_.erase(args_.begin() + 1, args_.begin() + 3);
     args_.insert(args_.end(), extra_args.begin(), extra_args.end());
     start();
 }
@@ -144,7 +147,10 @@ Value Device::show(const std::string& category, const std::string& user) {
     Value req = {{"cmd", "show"}, {"category", category}};
     if (!user.empty()) req["user"] = user;
     Value r = call(req);
-    if (!r.value("ok", false) || r["documents"].empty()) return Value::array();
+    // A refused request is a failure of the test, never "no entries": an assertion that the
+    // data is gone must not pass because the device could not be asked.
+    if (!r.value("ok", false)) throw std::runtime_error("show on " + id_ + " failed: " + r.dump());
+    if (r["documents"].empty()) return Value::array();
     return r["documents"][0]["entries"];
 }
 
@@ -156,7 +162,9 @@ CliResult run_cli(const std::vector<std::string>& args) {
     TempDir tmp;
     std::string out = tmp.file("out");
     std::string err = tmp.file("err");
-    std::string cmd = std::string(PDSYNC_CLI_BIN);
+    // `pdsync backup restore` runs pdsync-server, which sits in another folder of the build tree.
+    std::string cmd =
+        "PDSYNC_SERVER_BIN='" + std::string(PDSYNC_SERVER_BIN) + "' " + PDSYNC_CLI_BIN;
     for (const auto& a : args) {
         std::string q = "'";
         for (char ch : a) q += ch == '\'' ? std::string("'\\''") : std::string(1, ch);

@@ -91,7 +91,8 @@ class Device {
     Value logout() { return call({{"cmd", "logout"}}); }
     Value edit(const std::string& category, const Value& ops, int wait_ms = 10000,
                const std::string& user = "");
-    // The live entries (shared then device-only) of one category for the current user.
+    // The live entries (shared then device-only) of one category for the current user; []
+    // when the device holds no such document. Throws when the device refuses the request.
     Value show(const std::string& category, const std::string& user = "");
     // Waits until the device has joined the fleet.
     bool wait_joined(std::chrono::milliseconds timeout = std::chrono::seconds(15));

@@ -91,6 +91,7 @@ void TcpProxy::pump(int client, int upstream) {
                 break;
             }
             int to = p[1 - i].fd;
+            if (i == 1) to_clients_ += static_cast<uint64_t>(n);
             ssize_t off = 0;
             while (off < n) {
                 ssize_t w = ::send(to, buf + off, static_cast<size_t>(n - off), MSG_NOSIGNAL);

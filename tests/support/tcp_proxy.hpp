@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <list>
 #include <mutex>
 #include <string>
@@ -24,6 +25,8 @@ class TcpProxy {
     std::string uri() const { return "mqtt://127.0.0.1:" + std::to_string(port_); }
     void cut();
     void heal();
+    // Bytes passed from the broker to the clients so far (what a device received).
+    uint64_t bytes_to_clients() const { return to_clients_.load(); }
 
   private:
     void accept_loop();
@@ -34,6 +37,7 @@ class TcpProxy {
     int listen_fd_ = -1;
     std::atomic<bool> stopping_{false};
     std::atomic<bool> cut_{false};
+    std::atomic<uint64_t> to_clients_{0};
     std::mutex mu_;
     std::list<int> fds_;
     std::list<std::thread> pumps_;

@@ -8,7 +8,7 @@
 #include "server-node/sessions.hpp"
 #include "shared/secrets.hpp"
 #include "shared/text.hpp"
-#include "shared/tuning.hpp"
+#include "shared/base/tuning.hpp"
 #include "shared/user_id.hpp"
 
 using namespace pdsync;
@@ -40,7 +40,7 @@ class SessionCore : public ::testing::Test {
     void join(const std::string& device) {
         Hello h;
         h.device_id = device;
-        h.protocol = tuning::kProtocolVersion;
+        h.protocol = tuning::protocol::kProtocolVersion;
         h.categories = CategorySet::all();
         h.auth_digest = profile.digest();
         h.epoch = "ep-" + device;
@@ -128,7 +128,7 @@ TEST_F(SessionCore, LoginGrantGoesToTheBrokerBeforeTheLoginReply) {
 TEST_F(SessionCore, NewUsersPerDeviceAreBoundedAndTheRefusalShowsInStatus) {
     join("mfp-1");
     int refused = 0;
-    for (int i = 0; i < tuning::kNewUsersBurstPerDevice + 5; ++i) {
+    for (int i = 0; i < tuning::sessions::kNewUsersBurstPerDevice + 5; ++i) {
         auto r = login("mfp-1", "made-up-" + std::to_string(i));
         if (r.reason == Errc::rate_limited) ++refused;
     }
@@ -163,17 +163,17 @@ TEST(Sessions, IdleSessionsExpireAndThePerDeviceBoundDropsTheOldest) {
     Sessions s;
     std::string lines;
     const int64_t idle =
-        std::chrono::duration_cast<std::chrono::milliseconds>(tuning::kSessionIdleTimeout).count();
+        std::chrono::duration_cast<std::chrono::milliseconds>(tuning::sessions::kIdleTimeout).count();
     s.open("d", "u0", 0, lines);
     s.expire(idle, lines);
     EXPECT_TRUE(s.has("d", "u0"));
     s.expire(idle + 1, lines);
     EXPECT_FALSE(s.has("d", "u0"));
-    for (std::size_t i = 0; i <= tuning::kMaxSessionsPerDevice; ++i)
+    for (std::size_t i = 0; i <= tuning::sessions::kMaxPerDevice; ++i)
         s.open("d", "u" + std::to_string(i), static_cast<int64_t>(i), lines);
     EXPECT_FALSE(s.has("d", "u0"));
     EXPECT_TRUE(s.has("d", "u1"));
-    EXPECT_EQ(s.status_of("d")["sessions"], tuning::kMaxSessionsPerDevice);
+    EXPECT_EQ(s.status_of("d")["sessions"], tuning::sessions::kMaxPerDevice);
 }
 
 TEST(Text, ControlCharactersAndBidiOverridesInUserIdsAreRefused) {

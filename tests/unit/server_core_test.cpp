@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "server-node/server_core.hpp"
-#include "shared/tuning.hpp"
+#include "shared/base/tuning.hpp"
 
 using namespace pdsync;
 using namespace pdsync::server;
@@ -36,7 +36,7 @@ class ServerCoreTest : public ::testing::Test {
     JoinReply join(const std::string& device, CategorySet cats = CategorySet::all()) {
         Hello h;
         h.device_id = device;
-        h.protocol = tuning::kProtocolVersion;
+        h.protocol = tuning::protocol::kProtocolVersion;
         h.categories = cats;
         h.auth_digest = profile.digest();
         h.epoch = "ep-" + device;
@@ -82,7 +82,7 @@ TEST_F(ServerCoreTest, JoinAcceptsMatchingDevice) {
 TEST_F(ServerCoreTest, JoinRefusesOtherAuthProfile) {
     Hello h;
     h.device_id = "mfp-2";
-    h.protocol = tuning::kProtocolVersion;
+    h.protocol = tuning::protocol::kProtocolVersion;
     h.auth_digest = AuthProfile{"local", "", false, {}}.digest();
     auto r = replies_to(send(topics.device("mfp-2", TopicKind::device_hello), hello_to_value(h)),
                         "mfp-2");
@@ -175,4 +175,17 @@ TEST_F(ServerCoreTest, AcksOfOneBatchGoToEachDeviceAsOneMessageInOrder) {
             EXPECT_TRUE(std::get<AckReply>(acks[i]).ok);
         }
     }
+}
+
+// The core reads time and randomness only through what it is given.
+TEST(ServerCoreEnvironment, StatusTimesAndBootIdComeFromTheInjectedSources) {
+    auto store = open_sqlite_server_store(":memory:");
+    int64_t wall = 1'234'567;
+    Environment env{[&] { return wall; }, [](std::size_t n) { return std::string(2 * n, 'a'); }};
+    ServerCore core(*store, Topics(), ServerSettings{}, env);
+    wall += 1000;
+    Value st = core.status_value();
+    EXPECT_EQ(st["boot_id"], "aaaaaaaaaaaaaaaa");
+    EXPECT_EQ(st["started_at"], 1'234'567);
+    EXPECT_EQ(st["at"], 1'235'567);
 }

@@ -1,0 +1,88 @@
+// `pdsync cluster init | add | remove | transfer | status`: raft cluster administration,
+// sent to a pdsync-server's admin socket (docs/failover.md). add, remove and transfer go to
+// the leader's socket; status and init to any member's.
+#include <iostream>
+
+#include "client-node/cli/cli_admin.hpp"
+#include "client-node/cli/cli_common.hpp"
+
+namespace pdsync::cli {
+namespace {
+
+void print_cluster(const Value& v) {
+    std::cout << "member       " << v.value("id", 0) << " at " << v.value("address", "") << " ("
+              << v.value("state", "?") << (v.value("serving", false) ? ", serving" : "") << ")\n";
+    std::cout << "term         " << v.value("term", 0) << "\n";
+    std::cout << "leader       " << v.value("leader_id", 0) << " at "
+              << v.value("leader_address", "") << "\n";
+    std::cout << "log          committed " << v.value("commit_index", 0) << ", applied "
+              << v.value("last_applied", 0) << ", last " << v.value("last_index", 0) << "\n";
+    for (const auto& m : v.value("members", Value::array())) {
+        std::cout << "  " << m.value("id", 0) << "  " << m.value("address", "") << "  "
+                  << m.value("role", "") << "\n";
+    }
+}
+
+}  // namespace
+
+void add_cluster_command(CLI::App& app, int& exit_code) {
+    static Common c;
+    c.socket = env_or("PDSYNC_SERVER_SOCKET", "/run/pdsync/server.sock");
+    static uint64_t id = 0;
+    static std::string address, role = "voter";
+    auto* cluster = app.add_subcommand("cluster", "The raft cluster of pdsync-servers");
+    cluster->require_subcommand(1);
+    auto common = [&](CLI::App* sub) {
+        sub->add_option("--server-socket", c.socket,
+                        "pdsync-server's admin socket (default $PDSYNC_SERVER_SOCKET or "
+                        "/run/pdsync/server.sock)");
+        sub->add_flag("--json", c.json, "Print JSON for scripts");
+        sub->add_option("--timeout-ms", c.timeout_ms, "How long to wait for the server");
+    };
+    common(cluster);
+    // Copied into each callback: they run after this function has returned.
+    auto send = [&exit_code](const Value& request) {
+        if (auto r = call(c, request, exit_code)) {
+            if (c.json) {
+                std::cout << r->dump() << "\n";
+            } else if (request["cmd"] == "cluster-status") {
+                print_cluster(*r);
+            } else {
+                std::cout << r->value("message", std::string("done")) << "\n";
+            }
+        }
+    };
+    auto* init = cluster->add_subcommand(
+        "init", "Start a cluster of one voter from this server and its data");
+    common(init);
+    init->callback([send] { send({{"cmd", "cluster-init"}}); });
+
+    auto* add = cluster->add_subcommand("add", "Add a member (ask the leader)");
+    common(add);
+    add->add_option("--id", id, "The new member's --cluster-id")->required();
+    add->add_option("--address", address, "Its --cluster-advertise (or --cluster-listen)")
+        ->required();
+    add->add_option("--role", role,
+                    "voter (counts for the majority), standby (a copy that does not vote, "
+                    "promoted with `pdsync server promote`) or spare")
+        ->capture_default_str();
+    add->callback([send] {
+        send({{"cmd", "cluster-add"}, {"id", id}, {"address", address}, {"role", role}});
+    });
+
+    auto* remove = cluster->add_subcommand("remove", "Remove a member (ask the leader)");
+    common(remove);
+    remove->add_option("--id", id, "The member's --cluster-id")->required();
+    remove->callback([send] { send({{"cmd", "cluster-remove"}, {"id", id}}); });
+
+    auto* transfer = cluster->add_subcommand("transfer", "Hand leadership to another voter");
+    common(transfer);
+    transfer->add_option("--id", id, "The voter to lead (default: any)");
+    transfer->callback([send] { send({{"cmd", "cluster-transfer"}, {"id", id}}); });
+
+    auto* status = cluster->add_subcommand("status", "This member's view of the cluster");
+    common(status);
+    status->callback([send] { send({{"cmd", "cluster-status"}}); });
+}
+
+}  // namespace pdsync::cli
