@@ -33,6 +33,7 @@ const char* join_state_name(JoinState s) {
 ClientCore::ClientCore(ClientStore& store, Topics topics, ClientSettings settings, CoreEnv env,
                        std::size_t brokers, TimePoint now)
     : store_(store),
+      keys_(store),
       topics_(std::move(topics)),
       settings_(std::move(settings)),
       env_(std::move(env)),
@@ -186,6 +187,7 @@ void ClientCore::send_hello() {
     h.epoch = epoch_;
     h.next_seq = store_.first_unacked_seq();
     h.cached_users = store_.cached_users();
+    h.box_pk = keys_.public_key();
     // Exponential back-off: a refused device asks again, but never in a tight loop.
     next_hello_ = now_ + hello_backoff_;
     hello_backoff_ =
@@ -573,6 +575,11 @@ void ClientCore::on_login_reply(const LoginReply& r) {
         if (!login_->ready) finish_login("cache");
         return;
     }
+    if (!r.sealed_key.empty()) {
+        if (auto st = keys_.accept(r.user, r.sealed_key); !st)
+            spdlog::warn("device={} user={} the server's user key does not open: {}",
+                         settings_.device_id, quoted_text(r.user), st.error().message);
+    }
     if (login_->ready) {
         // A login served from the cache (or one the server hears of again at a join): now
         // that the session is granted, fetch what the server holds newer than the cache.
@@ -691,7 +698,9 @@ void ClientCore::forget_users(const std::vector<std::string>& users, const char*
     auto txn = store_.begin();
     for (const auto& u : users) {
         store_.remove_user(u);
-        spdlog::info("device={} user={} removed from this device: {}", settings_.device_id, u, why);
+        keys_.forget(u);
+        spdlog::info("device={} user={} removed from this device: {}", settings_.device_id,
+                     quoted_text(u), why);
     }
     txn->commit();
     for (const auto& u : users) emit({{"event", "user_removed"}, {"user", u}, {"why", why}});

@@ -13,6 +13,7 @@
 #include "shared/merge.hpp"
 #include "shared/secrets.hpp"
 #include "shared/text.hpp"
+#include "shared/user_keys.hpp"
 
 namespace pdsync::server {
 
@@ -292,6 +293,7 @@ void ServerCore::on_hello(const std::string& device_id, const Hello& h, Batch& b
     b.devices[device_id] = row;
     refused_.erase(device_id);
     b.status_changed = true;
+    box_keys_[device_id] = h.box_pk;
 
     r.accepted = true;
     join_decisions_.push_back({device_id, true, Errc::ok, ""});
@@ -603,6 +605,14 @@ void ServerCore::on_event(const std::string& device_id, const DeviceEvent& e, Ba
         for (const auto& [c, v] : store_.document_versions(e.user)) {
             if (syncs.contains(c)) r.versions[c] = v;
         }
+    }
+    // The user's key goes only with a session, sealed to the key this device gave in its
+    // hello: a device where the user never logged in cannot open their sealed fields.
+    if (auto pk = box_keys_.find(device_id);
+        settings_.user_key_secret && pk != box_keys_.end() && pk->second.size() == 32) {
+        BoxPublicKey to{};
+        std::copy(pk->second.begin(), pk->second.end(), to.begin());
+        r.sealed_key = seal_user_key(derive_user_key(*settings_.user_key_secret, e.user), to);
     }
     dev->last_sync_at = now_ms();
     spdlog::info("device={} user={} login ({} documents)", device_id, quoted_text(e.user),

@@ -20,6 +20,7 @@
 #include "shared/base/tuning.hpp"
 #include "shared/environment.hpp"
 #include "shared/messages.hpp"
+#include "shared/secrets.hpp"
 #include "topics/topics.hpp"
 
 namespace pdsync::server {
@@ -70,6 +71,9 @@ struct ServerSettings {
     // Set: asked about a machine the server has not accepted before; Errc::ok admits it,
     // anything else (pending_approval, denied) is the refusal's reason.
     std::function<Errc(const std::string& device_id, const Hello& hello)> admission;
+    // Set: the secret users' keys derive from (--user-key-file); each accepted login
+    // carries its user's key sealed to the device (shared/user_keys.hpp).
+    std::optional<FleetKey> user_key_secret;
 };
 
 class ServerCore {
@@ -167,6 +171,7 @@ class ServerCore {
     std::map<std::string, std::string> refused_;  // device id -> last refusal, not stored
     std::set<std::string> online_;
     std::map<std::string, uint64_t> pending_;  // outbox sizes devices report in presence
+    std::map<std::string, std::string> box_keys_;  // device id -> box public key of its hello
     Sessions sessions_;
     CommitObserver commit_observer_;
     Value status_extra_ = Value::object();

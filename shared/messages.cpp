@@ -202,7 +202,8 @@ Value hello_to_value(const Hello& h) {
             {"auth_digest", h.auth_digest},
             {"epoch", h.epoch},
             {"next_seq", h.next_seq},
-            {"cached_users", h.cached_users}};
+            {"cached_users", h.cached_users},
+            {"box_pk", Value::binary(std::vector<std::uint8_t>(h.box_pk.begin(), h.box_pk.end()))}};
 }
 
 Result<Hello> hello_from_value(const Value& v) {
@@ -230,6 +231,12 @@ Result<Hello> hello_from_value(const Value& v) {
     // Only looked up (to tell the device which users are gone), never stored: an id that
     // is not a valid user id cannot be on the server, so it is dropped, not fatal.
     std::erase_if(h.cached_users, [](const std::string& u) { return !validate_user_id(u); });
+    if (auto pk = v.find("box_pk"); pk != v.end() && pk->is_binary()) {
+        const auto& b = pk->get_binary();
+        if (!b.empty() && b.size() != 32)
+            return make_error(Errc::malformed, "'box_pk' is not 32 bytes");
+        h.box_pk.assign(b.begin(), b.end());
+    }
     return h;
 }
 
@@ -343,6 +350,9 @@ Value reply_to_value(const Reply& r) {
             v["reason"] = std::string(errc_name(l->reason));
             v["message"] = l->message;
         }
+        if (!l->sealed_key.empty())
+            v["user_key"] = Value::binary(
+                std::vector<std::uint8_t>(l->sealed_key.begin(), l->sealed_key.end()));
     } else if (const auto* e = std::get_if<EvictNotice>(&r)) {
         v["kind"] = "evict";
         v["users"] = e->users;
@@ -397,6 +407,8 @@ Result<Reply> reply_from_value(const Value& v) {
         PDS_TRY(std::string reason, field::str_or(v, "reason", ""));
         if (!reason.empty()) l.reason = errc_from_name(reason);
         PDS_TRY(l.message, field::str_or(v, "message", ""));
+        if (auto k = v.find("user_key"); k != v.end() && k->is_binary())
+            l.sealed_key.assign(k->get_binary().begin(), k->get_binary().end());
         return Reply{std::move(l)};
     }
     if (kind == "evict") {

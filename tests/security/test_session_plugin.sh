@@ -10,7 +10,7 @@
 
 plugin=${PDSYNC_SESSIONS_PLUGIN:-}
 if [ -z "$plugin" ]; then
-    for p in "$REPO"/build*/broker-config/sessions-plugin/pdsync_sessions.so; do [ -f "$p" ] && plugin=$p && break; done
+    for p in "$REPO"/build*/pdsync_sessions.so; do [ -f "$p" ] && plugin=$p && break; done
 fi
 [ -n "$plugin" ] && [ -f "$plugin" ] || { fail "pdsync_sessions.so is built" "set PDSYNC_SESSIONS_PLUGIN"; finish; }
 dynsec=/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so
