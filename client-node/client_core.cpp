@@ -201,7 +201,7 @@ void ClientCore::send_hello() {
 // take the user's change sets and let the broker deliver the user's documents here
 // (docs/security.md).
 void ClientCore::send_login_event(const std::string& user) {
-    announced_.insert(user);
+    announced_[user] = now_;
     publish(topics_.device(settings_.device_id, TopicKind::device_events),
             encode_msgpack_unchecked(
                 event_to_value({settings_.device_id, EventKind::login, user, env_.wall_ms()})));
@@ -319,8 +319,12 @@ void ClientCore::send_outbox() {
         cs.ops = row.ops;
         // An edit made offline by a user who has logged out since: its session ended when
         // the device went offline, so it is announced again first.
-        if (!row.user.empty() && !row.registers && !announced_.count(row.user))
-            send_login_event(row.user);
+        // Or one whose announcement is old: the server ends an idle session.
+        if (!row.user.empty() && !row.registers) {
+            auto a = announced_.find(row.user);
+            if (a == announced_.end() || now_ - a->second >= tuning::client::kReannounceAfter)
+                send_login_event(row.user);
+        }
         publish(topics_.device(settings_.device_id, TopicKind::device_changes),
                 encode_msgpack_unchecked(change_set_to_value(cs)));
         inflight_[row.seq] = now_;

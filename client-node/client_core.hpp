@@ -231,7 +231,8 @@ class ClientCore {
     int join_attempts_ = 0;
 
     std::map<uint64_t, TimePoint> inflight_;
-    std::set<std::string> announced_;  // users whose login event this connection has sent
+    // Users whose login event this connection has sent, and when.
+    std::map<std::string, TimePoint> announced_;
     uint64_t next_send_seq_ = 0;
     std::optional<LoginState> login_;
     std::vector<Waiter> login_waiters_;

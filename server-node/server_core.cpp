@@ -294,6 +294,7 @@ void ServerCore::on_hello(const std::string& device_id, const Hello& h, Batch& b
     refused_.erase(device_id);
     b.status_changed = true;
     box_keys_[device_id] = h.box_pk;
+    helloed_.insert(device_id);
 
     r.accepted = true;
     join_decisions_.push_back({device_id, true, Errc::ok, ""});
@@ -363,6 +364,18 @@ void ServerCore::on_changes(const std::string& device_id, const ChangeSet& cs, B
         r.user = cs.user;
         r.category = cs.category;
         return reply(device_id, r, b);
+    }
+    // A server that started since this device's last hello knows none of its sessions: the
+    // device is asked to join again, which announces its user before its outbox, and the
+    // change set keeps its seq (nothing is consumed, nothing lost).
+    if (is_personal(cs.category) && !helloed_.count(device_id) &&
+        !sessions_.has(device_id, cs.user)) {
+        spdlog::info("device={} change set {} before its hello to this server: asked to join",
+                     device_id, cs.seq);
+        return refuse_change(device_id, cs.seq, Errc::not_joined,
+                             "this server has not had this device's hello since it started; "
+                             "send hello",
+                             b);
     }
     AckReply r = apply_changes(cs, *dev, b);
     dev->last_seq = cs.seq;
@@ -499,6 +512,10 @@ Status ServerCore::check_session(const ChangeSet& cs, const std::string& device_
     // login: only for a user the server does not hold, and never evicting anyone, so a
     // flood of them fills free slots at most (and goes first when a login needs room).
     if (cs.registers && !known) return register_user(cs.user, b, false);
+    // A first merge's registration of a document the server already holds changes nothing
+    // (it is answered `exists` and the device takes the server's copy), so it needs no
+    // session; one that would create a document for a user held here does.
+    if (cs.registers && document(cs.key(), b) != nullptr) return Ok{};
     spdlog::warn(
         "device={} user={} change set refused: no_session (no login of this user on "
         "this device)",

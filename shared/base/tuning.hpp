@@ -114,6 +114,10 @@ inline constexpr std::chrono::milliseconds kJoinRetryMax{30000};
 // Login waits this long for the server's manifest before it falls back to the cached
 // documents (offline login).
 inline constexpr std::chrono::milliseconds kLoginServerWait{5000};
+// A user's login is announced again before an edit once this long has passed since the
+// last announcement, well inside the server's idle end of a session
+// (sessions::kIdleTimeout), so a user who stays logged in all day keeps their session.
+inline constexpr std::chrono::minutes kReannounceAfter{60};
 // The device store's SQLite page cache (KiB). SQLite's default is 2 MiB, half of the
 // daemon's private-memory target after 1,000 logins (issue 14 g); reads that miss it come
 // from the OS page cache, and a login writes its documents without reading them back.
