@@ -322,9 +322,14 @@ pds_render_file "$sd/pdsync-server.service.in" "$fleet/systemd/pdsync-server.ser
 pds_render_file "$sd/pdsync-client.service.in" "$fleet/systemd/pdsync-client.service" 0644 root:root "" \
     "BINDIR=${cfg[bindir]}" "CLIENT_CONF=${cfg[device_conf_dir]}/pdsync-client.conf"
 
-pds_log "fleet ready in $fleet (root ${cfg[root]}, loopback port ${cfg[port]}${cfg[tls_port]:+, TLS port ${cfg[tls_port]}})"
 if [ "${cfg[broker_auth]}" = dynsec ]; then
-    pds_log "start mosquitto-pdsync and pdsync-server; then 'pdsync join-code' prints the code devices join with"
+    # No loopback listener in this mode: the broker's only port is the TLS one.
+    pds_log "fleet ready in $fleet (root ${cfg[root]}, TLS port ${cfg[tls_port]}, the broker's only listener; rights in the dynamic security plugin)"
+    pds_log "start mosquitto-pdsync and pdsync-server; then 'pdsync join-code' prints the code devices join with:"
+    pds_log "  pdsync device enable --server ${cfg[server_host]}:${cfg[tls_port]} --join-code CODE"
+    pds_log "the web admin page is not set up in this mode (web-listen and its keys in pdsync-server.conf, see docs/admin-api.md)"
 else
+    pds_log "fleet ready in $fleet (root ${cfg[root]}, loopback port ${cfg[port]}${cfg[tls_port]:+, TLS port ${cfg[tls_port]}})"
     pds_log "inspector password: $fleet/secrets/$PDS_INSPECTOR_USER.password; enroll devices with deploy/enroll-device.sh $fleet NAME"
+    [ ! -s "$web_hash" ] || pds_log "web admin page: https://${cfg[server_host]}:8443/ (password in $web_pw)"
 fi

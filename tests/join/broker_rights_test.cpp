@@ -78,6 +78,10 @@ TEST(BrokerRights, DeviceBeyondTheMachineLimitReadsNoUsersDocument) {
     ASSERT_TRUE(wait_until([&] {
         return extra->status().value("last_error", "").find("machine_limit") != std::string::npos;
     })) << extra->status().dump();
+    EXPECT_FALSE(extra->status().value("joined", true));
+    // Through its daemon: the login is served from nothing; no document arrives.
+    (void)extra->login("alice");
+    EXPECT_TRUE(extra->show("addressbook", "alice").empty());
     expect_reads_no_user_document(fleet, *extra);
 }
 

@@ -2,6 +2,7 @@
 # Security: the read-only 'inspector' account (MQTT Explorer / MQTTX). It reads the server's
 # JSON view under {root}/inspect/# and nothing else, and writes nothing: not the view, and not
 # as a "device" named inspector (the device patterns of the ACL would otherwise apply to it).
+# With the dynamic security plugin it holds only the role `inspector` pdsync-server wrote.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -27,7 +28,11 @@ expect_pub_ok "the server publishes the JSON status view" server "$R/inspect/ser
 watch_start sees inspector 1 "$R/inspect/server/#"
 expect_watch "the inspector reads the retained JSON view" sees "$R/inspect/server/status {\"users\":0}"
 
-echo "# over TLS with the certificate fleet-init issued (MQTT Explorer / MQTTX on a PC)"
+if [ "$SEC_AUTH" = dynsec ]; then
+    echo "# over TLS with its password and client id (MQTT Explorer / MQTTX on a PC)"
+else
+    echo "# over TLS with the certificate fleet-init issued (MQTT Explorer / MQTTX on a PC)"
+fi
 expect_connect_ok "the inspector's certificate is accepted" tlsinspector
 watch_start tls-blind tlsinspector 1 "$R/users/#" "$R/devices/#" "$R/inspect/users/bob/home"
 expect_pub_ok "the server publishes a user document" server "$R/users/bob/home" doc

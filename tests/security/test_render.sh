@@ -4,8 +4,10 @@
 # or the server of this fleet cannot write under another root. Also: render.sh refuses
 # values that would weaken or break the config, and a refused render leaves the files it
 # would have replaced untouched.
+# sec-modes: one
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
+SEC_AUTH=passwd  # the password-file case; the dynsec case follows below
 
 ROOT=acme/pds/v2
 PORT=$(free_port)
@@ -59,5 +61,23 @@ refused "a path with a space" "${base[@]}" --data-dir "$D/da ta"
 refused "port 0" "${base[@]}" --port 0
 refused "an unknown option" "${base[@]}" --allow-anonymous true
 check "refused renders left the config untouched" test "$(stat -c '%i %y %s' "$D/mosquitto.conf" "$D/acl")" = "$before"
+
+echo "# --auth dynsec: the dynamic security plugin's config (what fleet-init.sh renders)"
+dyn=(--auth dynsec --conf "$D/dynsec.conf" --dynsec-file "$D/data/dynamic-security.json"
+     --data-dir "$D/data" --run-user "$(id -un)" --tls-port "$(free_port)" --cafile /a --certfile /b
+     --keyfile /c --crlfile /d)
+check "render.sh --auth dynsec renders" quietly "$REPO/broker-config/render.sh" "${dyn[@]}"
+check "it loads the plugin with its file" grep -qx "plugin_opt_config_file $D/data/dynamic-security.json" "$D/dynsec.conf"
+check "no password file and no ACL file" bash -c "! grep -Eq '^(password_file|acl_file) ' '$D/dynsec.conf'"
+check "one listener only, the TLS one (no plaintext port)" test "$(grep -c '^listener ' "$D/dynsec.conf")" = 1
+check "no certificate logins (the plugin binds accounts to client ids)" grep -qx "require_certificate false" "$D/dynsec.conf"
+check "no placeholder left" bash -c "! grep -q '@[A-Z_]*@' '$D/dynsec.conf'"
+before=$(stat -c '%i %y %s' "$D/dynsec.conf")
+refused "--auth dynsec without --tls-port" --auth dynsec --conf "$D/dynsec.conf" \
+    --dynsec-file "$D/data/dynamic-security.json" --data-dir "$D/data"
+refused "--auth dynsec with a plugin that is not installed" "${dyn[@]}" --dynsec-plugin /nonexistent.so
+refused "--auth dynsec with a plugin file path holding a space" "${dyn[@]}" --dynsec-file "$D/dyn sec.json"
+refused "an unknown --auth mode" "${dyn[@]}" --auth none
+check "refused dynsec renders left its config untouched" test "$(stat -c '%i %y %s' "$D/dynsec.conf")" = "$before"
 
 finish

@@ -36,6 +36,69 @@ openssl req -config "$FLEET/ca/ca.cnf" -new -key "$T/expired.key" -subj /CN=mfp-
 openssl ca -batch -config "$FLEET/ca/ca.cnf" -extensions client_ext -notext \
     -startdate 20200101000000Z -enddate 20200102000000Z -in "$T/expired.csr" -out "$T/expired.crt" 2>/dev/null
 
+# expect_plaintext_refused LOGIN...: a plaintext MQTT client on the TLS port gets no answer
+# it understands and keeps retrying, so the condition to wait for is the broker rejecting
+# its bytes as a TLS handshake.
+expect_plaintext_refused() {
+    local plain_pid
+    mosquitto_sub -V mqttv5 -q 1 -h 127.0.0.1 -p "$TLS_PORT" "$@" -E -t x >"$T/plain.out" 2>&1 &
+    plain_pid=$!
+    BG_PIDS+=("$plain_pid")
+    if wait_until "$DEADLINE_S" grep -q "wrong version number" "$BROKER_LOG" && kill -0 "$plain_pid" 2>/dev/null; then
+        pass "plaintext MQTT on the TLS port refused (the broker rejects it as a TLS handshake)"
+    else
+        fail "plaintext MQTT on the TLS port refused" "$(cat "$T/plain.out")"
+    fi
+    kill "$plain_pid" 2>/dev/null || true
+}
+# expect_untrusting_client_refuses LOGIN...: a device that trusts another CA refuses the broker.
+expect_untrusting_client_refuses() {
+    local out
+    if out=$(timeout "$DEADLINE_S" mosquitto_sub -V mqttv5 -q 1 -h 127.0.0.1 -p "$TLS_PORT" \
+        --cafile "$rogue/ca.crt" "$@" -E -t x 2>&1); then
+        fail "a device trusting another CA refuses the broker"
+    elif [[ $out == *"A TLS error occurred"* ]]; then
+        pass "a device trusting another CA refuses the broker"
+    else
+        fail "a device trusting another CA refuses the broker" "$out"
+    fi
+}
+
+if [ "$SEC_AUTH" = dynsec ]; then
+    # Every login is a password the plugin checks, over TLS: a certificate proves nothing
+    # and must let nobody in.
+    echo "# a certificate is no login"
+    cert_login_refused() {  # DESC CERT KEY: the connection (no password) does not get in
+        local out
+        if out=$(timeout "$DEADLINE_S" mosquitto_sub -V mqttv5 -q 1 -h 127.0.0.1 -p "$TLS_PORT" \
+            --cafile "$FLEET/tls/ca.crt" --cert "$2" --key "$3" -E -t "$R/server/status" 2>&1); then
+            fail "$1" "connection was accepted"
+        else
+            pass "$1"
+        fi
+    }
+    sessions=$(grep -c 'New client connected' "$BROKER_LOG" || true)
+    cert_login_refused "another CA's certificate claiming CN=$PDS_SERVER_USER gets no session" \
+        "$rogue/$PDS_SERVER_USER.crt" "$rogue/$PDS_SERVER_USER.key"
+    cert_login_refused "a self-signed certificate gets no session" "$rogue/self.crt" "$rogue/self.key"
+    cert_login_refused "the fleet's own certificate for the inspector, without its password, gets no session" \
+        "$FLEET/tls/$PDS_INSPECTOR_USER.crt" "$FLEET/tls/$PDS_INSPECTOR_USER.key"
+    check "the broker opened no session for any of them" \
+        test "$(grep -c 'New client connected' "$BROKER_LOG" || true)" = "$sessions"
+
+    echo "# the client side: plaintext and an untrusted broker"
+    mfp1=(-u mfp-1 -i mfp-1 -P "$(cat "$FLEET/secrets/device-mfp-1.password")")
+    expect_plaintext_refused "${mfp1[@]}"
+    expect_untrusting_client_refuses "${mfp1[@]}"
+
+    echo "# password logins over TLS"
+    expect_connect_ok "password over TLS accepted" mfp-1
+    expect_connect_refused "wrong password over TLS refused" "pw:mfp-1:wrong"
+    expect_connect_refused "anonymous over TLS refused" anon
+    finish
+    exit
+fi
+
 echo "# accepted: enrolled certificates (positive control)"
 expect_connect_ok "enrolled certificate of mfp-1 accepted" tls:mfp-1
 expect_connect_ok "enrolled certificate of mfp-2 accepted" tls:mfp-2
@@ -72,30 +135,8 @@ expect_tls_refused "expired fleet certificate refused" "tlscert:$T/expired.crt:$
 expect_tls_refused "no client certificate refused" tlsnocert "peer did not return a certificate"
 
 echo "# the client side: plaintext and an untrusted broker"
-# A plaintext client gets no answer it understands and keeps retrying, so the condition to
-# wait for is the broker rejecting its bytes as a TLS handshake.
-mosquitto_sub -V mqttv5 -q 1 -h 127.0.0.1 -p "$TLS_PORT" -u "$PDS_SERVER_USER" -P "$SERVER_PW" \
-    -E -t x >"$T/plain.out" 2>&1 &
-plain_pid=$!
-BG_PIDS+=("$plain_pid")
-if wait_until "$DEADLINE_S" grep -q "wrong version number" "$BROKER_LOG" && kill -0 "$plain_pid" 2>/dev/null; then
-    pass "plaintext MQTT on the TLS port refused (the broker rejects it as a TLS handshake)"
-else
-    fail "plaintext MQTT on the TLS port refused" "$(cat "$T/plain.out")"
-fi
-kill "$plain_pid" 2>/dev/null || true
-untrusting() {
-    CONNECT_OUT=$(timeout "$DEADLINE_S" mosquitto_sub -V mqttv5 -q 1 -h 127.0.0.1 -p "$TLS_PORT" \
-        --cafile "$rogue/ca.crt" --cert "$FLEET/devices/mfp-1/client.crt" \
-        --key "$FLEET/devices/mfp-1/client.key" -E -t x 2>&1)
-}
-if untrusting; then
-    fail "a device trusting another CA refuses the broker"
-elif [[ $CONNECT_OUT == *"A TLS error occurred"* ]]; then
-    pass "a device trusting another CA refuses the broker"
-else
-    fail "a device trusting another CA refuses the broker" "$CONNECT_OUT"
-fi
+expect_plaintext_refused -u "$PDS_SERVER_USER" -P "$SERVER_PW"
+expect_untrusting_client_refuses --cert "$FLEET/devices/mfp-1/client.crt" --key "$FLEET/devices/mfp-1/client.key"
 
 echo "# --tls-auth password: TLS carries a password login"
 stop_broker
