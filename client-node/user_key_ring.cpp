@@ -20,8 +20,8 @@ template <typename Array>
 bool from_hex(std::string_view hex, Array& out) {
     std::size_t len = 0;
     return hex.size() == out.size() * 2 &&
-           sodium_hex2bin(out.data(), out.size(), hex.data(), hex.size(), nullptr, &len,
-                          nullptr) == 0 &&
+           sodium_hex2bin(out.data(), out.size(), hex.data(), hex.size(), nullptr, &len, nullptr) ==
+               0 &&
            len == out.size();
 }
 

@@ -170,9 +170,9 @@ class ServerCore {
     std::map<std::string, DeviceRow> devices_;    // committed device rows
     std::map<std::string, std::string> refused_;  // device id -> last refusal, not stored
     std::set<std::string> online_;
-    std::map<std::string, uint64_t> pending_;  // outbox sizes devices report in presence
+    std::map<std::string, uint64_t> pending_;      // outbox sizes devices report in presence
     std::map<std::string, std::string> box_keys_;  // device id -> box public key of its hello
-    std::set<std::string> helloed_;  // devices whose hello this process accepted
+    std::set<std::string> helloed_;                // devices whose hello this process accepted
     Sessions sessions_;
     CommitObserver commit_observer_;
     Value status_extra_ = Value::object();

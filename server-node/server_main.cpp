@@ -10,10 +10,10 @@
 #include "server-node/server_node.hpp"
 #include "server-node/server_restore.hpp"
 #include "server-node/web/web_options.hpp"
-#include "shared/user_keys.hpp"
 #include "shared/base/tuning.hpp"
 #include "shared/net/node_options.hpp"
 #include "shared/secrets.hpp"
+#include "shared/user_keys.hpp"
 
 #include <fstream>
 

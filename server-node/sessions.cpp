@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <chrono>
 
-#include "shared/text.hpp"
 #include "shared/base/tuning.hpp"
+#include "shared/text.hpp"
 #include "shared/user_id.hpp"
 
 namespace pdsync::server {
@@ -66,7 +66,8 @@ void Sessions::close_device(const std::string& device, std::string& lines) {
 
 void Sessions::expire(int64_t now_ms, std::string& lines) {
     const int64_t idle =
-        std::chrono::duration_cast<std::chrono::milliseconds>(tuning::sessions::kIdleTimeout).count();
+        std::chrono::duration_cast<std::chrono::milliseconds>(tuning::sessions::kIdleTimeout)
+            .count();
     for (auto d = open_.begin(); d != open_.end();) {
         for (auto u = d->second.begin(); u != d->second.end();) {
             if (now_ms - u->second > idle) {
@@ -103,7 +104,8 @@ void Sessions::touch(const std::string& device, const std::string& user, int64_t
 Status Sessions::take_new_user(const std::string& device, int64_t now_ms) {
     auto& b = buckets_[device];
     const double refill_ms = static_cast<double>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(tuning::sessions::kNewUserRefillEvery).count());
+        std::chrono::duration_cast<std::chrono::milliseconds>(tuning::sessions::kNewUserRefillEvery)
+            .count());
     const double burst = tuning::sessions::kNewUsersBurstPerDevice;
     if (b.tokens < 0) {
         b.tokens = burst;
@@ -114,11 +116,12 @@ Status Sessions::take_new_user(const std::string& device, int64_t now_ms) {
     if (b.tokens < 1) {
         ++b.refused;
         b.refused_at_ms = now_ms;
-        return make_error(
-            Errc::rate_limited,
-            "this device brought more new users than " +
-                std::to_string(tuning::sessions::kNewUsersBurstPerDevice) + " at once and one per " +
-                std::to_string(tuning::sessions::kNewUserRefillEvery.count()) + " s; log in again later");
+        return make_error(Errc::rate_limited,
+                          "this device brought more new users than " +
+                              std::to_string(tuning::sessions::kNewUsersBurstPerDevice) +
+                              " at once and one per " +
+                              std::to_string(tuning::sessions::kNewUserRefillEvery.count()) +
+                              " s; log in again later");
     }
     b.tokens -= 1;
     return Ok{};

@@ -26,8 +26,8 @@
 #include <map>
 #include <string>
 
-#include "shared/codec.hpp"
 #include "shared/base/result.hpp"
+#include "shared/codec.hpp"
 
 namespace pdsync::server {
 

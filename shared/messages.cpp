@@ -5,8 +5,8 @@
 
 #include <algorithm>
 
-#include "shared/text.hpp"
 #include "shared/base/tuning.hpp"
+#include "shared/text.hpp"
 #include "shared/user_id.hpp"
 #include "shared/value_access.hpp"
 

@@ -68,9 +68,9 @@ Result<FleetKey> load_or_create_user_key_secret(const std::string& path) {
         ensure_sodium();
         FleetKey secret{};
         randombytes_buf(secret.data(), secret.size());
-        std::string hex = to_hex(std::string_view(reinterpret_cast<const char*>(secret.data()),
-                                                  secret.size())) +
-                          "\n";
+        std::string hex =
+            to_hex(std::string_view(reinterpret_cast<const char*>(secret.data()), secret.size())) +
+            "\n";
         sodium_memzero(secret.data(), secret.size());
         if (auto st = write_file_durably(path, hex, 0600); !st) return st.error();
         sodium_memzero(hex.data(), hex.size());

@@ -1,6 +1,6 @@
 // Every tuning knob of pdsync in one place, each with the reason for its value, one
-// sub-namespace per part (codec, limits, server, sessions, client, mqtt, backup, replication, cluster,
-// terminal). Limits an administrator may change (machine and user limits) have their
+// sub-namespace per part (codec, limits, server, sessions, client, mqtt, backup, replication,
+// cluster, terminal). Limits an administrator may change (machine and user limits) have their
 // defaults here and are overridden from the node's config file.
 #pragma once
 

@@ -266,8 +266,8 @@ class HandDevice {
     std::unique_ptr<net::MqttLink> link_;
     std::mutex mu_;
     std::set<std::string> logged_in_;  // users whose login this device announced
-    std::vector<net::Received> log_;  // everything received, in order
-    std::size_t next_ = 0;            // log_ index of the first reply not yet matched
+    std::vector<net::Received> log_;   // everything received, in order
+    std::size_t next_ = 0;             // log_ index of the first reply not yet matched
 };
 
 class BadInput : public ::testing::Test {

@@ -16,10 +16,10 @@
 #include <thread>
 
 #include "server-node/server_store.hpp"
+#include "shared/base/tuning.hpp"
 #include "shared/clock.hpp"
 #include "shared/messages.hpp"
 #include "shared/net/mqtt_link.hpp"
-#include "shared/base/tuning.hpp"
 #include "tests/support/fleet.hpp"
 #include "topics/topics.hpp"
 
@@ -357,7 +357,13 @@ TEST(CompromisedDevice, FloodOfLargeChangeSetsDoesNotStallAnotherDevicesEdits) {
     {
         Value nils = Value::array();
         for (int i = 0; i < 2000; ++i) nils.push_back(Value(std::vector<Value>(2000, nullptr)));
-        ChangeSet cs{"mfp-evil", "evil-epoch", 1, "mallory", Category::addressbook, false, 0,
+        ChangeSet cs{"mfp-evil",
+                     "evil-epoch",
+                     1,
+                     "mallory",
+                     Category::addressbook,
+                     false,
+                     0,
                      {put("x", {{"junk", std::move(nils)}})}};
         junk = encode_msgpack_unchecked(change_set_to_value(cs));
     }

@@ -56,7 +56,7 @@ TEST(Secrets, KeychainPasswordsOpenOnlyOnDevicesWhereTheirUserLoggedIn) {
     Server server(dir, {broker.uri()}, {"--inspect-view", "--backup-dir", dir.file("backups")});
     Device a(dir, {broker.uri()}, "dev-a", {"--fleet-key-file", key_file});
     Device b(dir, {broker.uri()}, "dev-b", {"--fleet-key-file", key_file});
-    Device c(dir, {broker.uri()}, "dev-c");  // no fleet key
+    Device c(dir, {broker.uri()}, "dev-c");                                  // no fleet key
     Device d(dir, {broker.uri()}, "dev-d", {"--fleet-key-file", key_file});  // alice never here
     for (Device* x : {&a, &b, &c, &d}) ASSERT_TRUE(x->wait_joined());
     MqttProbe inspect(broker.uri(), {"pds/v1/inspect/#"});
@@ -98,9 +98,9 @@ TEST(Secrets, KeychainPasswordsOpenOnlyOnDevicesWhereTheirUserLoggedIn) {
     Value on_d = d.show("keychain", "alice");
     for (const auto& e : on_d) EXPECT_NE(e["fields"].value("smb_password", Value()), kSecret);
     // Nor can d seal a new secret for her: it has no key of hers.
-    Value refused_d = d.edit(
-        "keychain", Value{{"op", "add"}, {"fields", {{"host", "y"}, {"password", "p"}}}}, 10000,
-        "alice");
+    Value refused_d =
+        d.edit("keychain", Value{{"op", "add"}, {"fields", {{"host", "y"}, {"password", "p"}}}},
+               10000, "alice");
     EXPECT_EQ(refused_d.value("error", ""), "no_session") << refused_d.dump();
     // A shared document's secrets are the fleet key's: c, without it, cannot store one.
     Value refused = c.edit("group-addressbook-view",

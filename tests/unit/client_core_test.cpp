@@ -671,13 +671,12 @@ TEST_F(ClientCoreTest, SecretsAreSealedWithTheUsersKeyFromTheLoginReplyNotTheFle
     accept();
 
     ASSERT_FALSE(request({{"cmd", "login"}, {"user", "alice"}, {"wait_ms", 10000}}));
-    const Value secret_edit = {{"cmd", "edit"},
-                               {"category", "keychain"},
-                               {"wait_ms", 0},
-                               {"ops",
-                                {{{"op", "add"},
-                                  {"id", "nas"},
-                                  {"fields", {{"host", "nas"}, {"password", "hunter2"}}}}}}};
+    const Value secret_edit = {
+        {"cmd", "edit"},
+        {"category", "keychain"},
+        {"wait_ms", 0},
+        {"ops",
+         {{{"op", "add"}, {"id", "nas"}, {"fields", {{"host", "nas"}, {"password", "hunter2"}}}}}}};
     // No reply yet, so no key of alice's: a secret cannot be sealed for her.
     auto early = request(secret_edit);
     ASSERT_TRUE(early);

@@ -6,9 +6,9 @@
 
 #include "server-node/server_core.hpp"
 #include "server-node/sessions.hpp"
+#include "shared/base/tuning.hpp"
 #include "shared/secrets.hpp"
 #include "shared/text.hpp"
-#include "shared/base/tuning.hpp"
 #include "shared/user_id.hpp"
 
 using namespace pdsync;
@@ -163,7 +163,8 @@ TEST(Sessions, IdleSessionsExpireAndThePerDeviceBoundDropsTheOldest) {
     Sessions s;
     std::string lines;
     const int64_t idle =
-        std::chrono::duration_cast<std::chrono::milliseconds>(tuning::sessions::kIdleTimeout).count();
+        std::chrono::duration_cast<std::chrono::milliseconds>(tuning::sessions::kIdleTimeout)
+            .count();
     s.open("d", "u0", 0, lines);
     s.expire(idle, lines);
     EXPECT_TRUE(s.has("d", "u0"));

@@ -43,8 +43,8 @@ TEST(UserKeys, ASealedKeyOpensOnlyWithTheDeviceKeyPairItWasSealedTo) {
 }
 
 TEST(UserKeys, TheServerSecretFileIsMade0600OnceAndThenKept) {
-    auto dir = std::filesystem::temp_directory_path() /
-               ("pdsync-user-keys-" + std::to_string(::getpid()));
+    auto dir =
+        std::filesystem::temp_directory_path() / ("pdsync-user-keys-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     std::string path = (dir / "store.db.userkey").string();
     auto first = load_or_create_user_key_secret(path);
