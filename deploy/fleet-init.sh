@@ -204,9 +204,21 @@ if [ "${cfg[broker_auth]}" = dynsec ]; then
               --certfile "$fleet/tls/server-chain.crt" --keyfile "$fleet/tls/server.key"
               --crlfile "$fleet/tls/crl.pem")
     [ -z "${cfg[tls_addr]}" ] || tls_args+=(--tls-addr "${cfg[tls_addr]}")
+    # The session plugin (reads under users/ only while the user has a session on the
+    # device): $PDSYNC_SESSIONS_PLUGIN, else beside the binaries (a build tree), else where
+    # the server package installs it, else a build tree of this checkout.
+    sessions_plugin=${PDSYNC_SESSIONS_PLUGIN:-}
+    if [ -z "$sessions_plugin" ]; then
+        for p in "${cfg[bindir]}/pdsync_sessions.so" /usr/lib/*/pdsync/pdsync_sessions.so \
+                 /usr/lib/pdsync/pdsync_sessions.so "$here"/../build*/pdsync_sessions.so; do
+            [ -r "$p" ] && { sessions_plugin=$p; break; }
+        done
+    fi
+    [ -n "$sessions_plugin" ] \
+        || pds_die "the broker's session plugin pdsync_sessions.so is neither installed nor built (set PDSYNC_SESSIONS_PLUGIN)"
     "$here/../broker-config/render.sh" --auth dynsec --conf "$fleet/mosquitto.conf" \
         --dynsec-file "$dynsec_file" --root "${cfg[root]}" --data-dir "$data/broker" \
-        --run-user "${cfg[run_user]}" "${tls_args[@]}"
+        --run-user "${cfg[run_user]}" --sessions-plugin "$sessions_plugin" "${tls_args[@]}"
     # The server reaches its broker over TLS too, verifying it against the fleet CA: a local
     # user who binds the port while the broker restarts gets no password from it.
     tls_host=localhost
@@ -220,6 +232,8 @@ ca-file = "$fleet/tls/ca.crt"
 username = "$PDS_SERVER_USER"
 password-file = "$fleet/secrets/$PDS_SERVER_USER.password"
 broker-rights = "dynsec"
+# The broker loads the session plugin: the member role gets no delivery right under users/.
+session-plugin = true
 join-approval = "${cfg[join_approval]}"
 join-state = "$data/server/join-state.json"
 fleet-key-file = "$fleet/secrets/fleet.key"

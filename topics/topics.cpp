@@ -68,6 +68,10 @@ std::string Topics::server_status() const {
     return root_ + "/server/status";
 }
 
+std::string Topics::server_sessions() const {
+    return root_ + "/server/sessions";
+}
+
 std::string Topics::server_fence() const {
     return root_ + "/server/fence";
 }

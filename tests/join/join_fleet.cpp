@@ -65,7 +65,8 @@ JoinFleet::JoinFleet(const TempDir& dir, JoinFleetOptions options, const std::st
                                      "--data-dir",
                                      dir.file(name + "-data")};
     argv.insert(argv.end(), options_.fleet_init_args.begin(), options_.fleet_init_args.end());
-    std::string cmd;
+    // The session plugin this build made, loaded after dynamic security as a fleet's is.
+    std::string cmd = std::string("PDSYNC_SESSIONS_PLUGIN='") + PDSYNC_SESSIONS_PLUGIN + "' ";
     for (const auto& a : argv) cmd += "'" + a + "' ";
     const std::string log = dir.file(name + "-init.log");
     if (std::system((cmd + ">" + log + " 2>&1 </dev/null").c_str()) != 0)

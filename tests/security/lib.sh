@@ -264,7 +264,8 @@ reloaded_since() { [ "$(grep -c 'Reloading config' "$BROKER_LOG" || true)" -gt "
 #   tlsinspector (the inspector's certificate from fleet-init, as MQTT Explorer would use it)
 # passwd mode: password logins on the loopback listener. dynsec mode: every login is a
 # password over TLS (the only listener), with the account's own client id, which the plugin
-# binds; "server" is the test's stand-in (see make_fleet); tls:NAME and tlsinspector are
+# binds; "server" is the test's stand-in (see make_fleet), "realserver" the server's own
+# account; tls:NAME and tlsinspector are
 # the password logins (no certificate logins in this mode).
 auth() {
     local who=$1 rest
@@ -273,6 +274,11 @@ auth() {
         local tls=(-h 127.0.0.1 -p "$TLS_PORT" --cafile "$FLEET/tls/ca.crt")
         case $who in
             server) AUTH=("${tls[@]}" -u "$TEST_SERVER_USER" -P "$TEST_SERVER_PW") ;;
+            # The server's own account under its bound client id (the daemon is stopped):
+            # the only one whose session table the broker's session plugin takes.
+            realserver)
+                AUTH_ID=$SERVER_CLIENT_ID
+                AUTH=("${tls[@]}" -u "$PDS_SERVER_USER" -P "$SERVER_PW" -i "$AUTH_ID") ;;
             inspector | tlsinspector)
                 AUTH_ID=$PDS_INSPECTOR_USER
                 AUTH=("${tls[@]}" -u "$PDS_INSPECTOR_USER" -P "$INSPECTOR_PW" -i "$AUTH_ID") ;;

@@ -54,6 +54,7 @@ std::vector<std::string> topics_the_code_uses() {
         t.replication_request(),
         t.replication_ack(),
         t.server_fence(),
+        t.server_sessions(),
         // The inspect view mirrors every document and the status below {root}/inspect.
         "pds/v1/inspect/users/alice/home",
         "pds/v1/inspect/server/status",
