@@ -63,7 +63,10 @@ JoinFleet::JoinFleet(const TempDir& dir, JoinFleetOptions options, const std::st
                                      "--server-device-id",
                                      "srv",
                                      "--data-dir",
-                                     dir.file(name + "-data")};
+                                     dir.file(name + "-data"),
+                                     // No web page: parallel fleets would all bind its port.
+                                     "--web-listen",
+                                     "off"};
     argv.insert(argv.end(), options_.fleet_init_args.begin(), options_.fleet_init_args.end());
     // The session plugin this build made, loaded after dynamic security as a fleet's is.
     std::string cmd = std::string("PDSYNC_SESSIONS_PLUGIN='") + PDSYNC_SESSIONS_PLUGIN + "' ";

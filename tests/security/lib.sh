@@ -62,7 +62,8 @@ make_fleet() {
     TLS_PORT=$(free_port)
     while [ "$TLS_PORT" = "$PORT" ]; do TLS_PORT=$(free_port); done
     ROOT=$PDS_DEFAULT_ROOT
-    if ! "$REPO/deploy/fleet-init.sh" "$FLEET" --port "$PORT" --tls-port "$TLS_PORT" \
+    # No web admin page: parallel fleets would all bind its port.
+    if ! "$REPO/deploy/fleet-init.sh" "$FLEET" --port "$PORT" --tls-port "$TLS_PORT" --web-listen off \
         --tls-addr 127.0.0.1 --server-host localhost --run-user "$(id -un)" \
         --broker-auth "$SEC_AUTH" "$@" >"$T/fleet-init.log" 2>&1; then
         cat "$T/fleet-init.log"
