@@ -9,7 +9,8 @@
 #             [--tls-port 8883 [--tls-addr ADDR] --cafile F --certfile F --keyfile F \
 #              --crlfile F [--tls-auth cert|password]] [--max-connections N]
 #   render.sh --auth dynsec --conf OUT.conf --dynsec-file F --data-dir D --tls-port 8883 \
-#             --cafile F --certfile F --keyfile F --crlfile F [--tls-addr ADDR] ...
+#             --cafile F --certfile F --keyfile F --crlfile F [--tls-addr ADDR] \
+#             [--sessions-plugin pdsync_sessions.so] ...
 #
 # Without --tls-port the broker has only the loopback listener. With --auth dynsec (what
 # fleet-init.sh sets up) every right lives in the dynamic security plugin, written only by
@@ -29,7 +30,7 @@ conf="" acl="" port="" data_dir="" password_file="" root=$PDS_DEFAULT_ROOT
 listen_addr=127.0.0.1 run_user=mosquitto autosave=300
 tls_port="" tls_addr="" cafile="" certfile="" keyfile="" crlfile="" tls_auth=cert
 auth=passwd dynsec_file="" dynsec_plugin=/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so
-max_connections=2000
+max_connections=2000 sessions_plugin=""
 while [ $# -gt 0 ]; do
     case $1 in -h | --help) usage ;; esac
     [ $# -ge 2 ] || { pds_log "option $1 needs a value"; usage; }
@@ -54,6 +55,7 @@ while [ $# -gt 0 ]; do
         --dynsec-file) dynsec_file=$2 ;;
         --dynsec-plugin) dynsec_plugin=$2 ;;
         --max-connections) max_connections=$2 ;;
+        --sessions-plugin) sessions_plugin=$2 ;;
         *) pds_log "unknown option $1"; usage ;;
     esac
     shift 2
@@ -76,7 +78,12 @@ case $auth in
         port=1 acl=/nonexistent password_file=/nonexistent
         # Every login is a password checked by the plugin, which also binds each account
         # to its client id; a certificate login would skip both.
-        tls_auth=password ;;
+        tls_auth=password
+        if [ -n "$sessions_plugin" ]; then
+            [ -r "$sessions_plugin" ] || pds_die "the session plugin $sessions_plugin is not readable"
+            sessions_plugin=$(pds_abspath "$sessions_plugin")
+            pds_valid_path "$sessions_plugin" || pds_die "path '$sessions_plugin' holds a character mosquitto or systemd cannot take"
+        fi ;;
     *) pds_die "--auth must be passwd or dynsec" ;;
 esac
 pds_valid_root "$root" || pds_die "invalid topic root '$root' (levels of [A-Za-z0-9._-] joined by '/')"
@@ -123,9 +130,11 @@ if [ -n "$tls_port" ]; then
 fi
 
 if [ "$auth" = dynsec ]; then blocks+=" DYNSEC"; else blocks+=" PASSWD"; fi
+[ "$auth" != dynsec ] || [ -z "$sessions_plugin" ] || blocks+=" SESSIONS"
 pds_render_file "$here/mosquitto.conf.template" "$conf" 0644 "" "$blocks" \
     "PASSWORD_FILE=$password_file" "ACL_FILE=$acl" "RUN_USER=$run_user" \
     "DYNSEC_PLUGIN=$dynsec_plugin" "DYNSEC_FILE=$dynsec_file" \
+    "SESSIONS_PLUGIN=$sessions_plugin" "ROOT=$root" "SERVER_USER=$PDS_SERVER_USER" \
     "MAX_CONNECTIONS=$max_connections" \
     "DATA_DIR=${data_dir%/}" "AUTOSAVE_INTERVAL=$autosave" \
     "PORT=$port" "LISTEN_ADDR=$listen_addr" "${tls_values[@]}"

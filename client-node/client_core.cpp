@@ -8,6 +8,7 @@
 
 #include "client-node/client_view.hpp"
 #include "shared/reply.hpp"
+#include "shared/text.hpp"
 
 namespace pdsync::client {
 
@@ -32,6 +33,7 @@ const char* join_state_name(JoinState s) {
 ClientCore::ClientCore(ClientStore& store, Topics topics, ClientSettings settings, CoreEnv env,
                        std::size_t brokers, TimePoint now)
     : store_(store),
+      keys_(store),
       topics_(std::move(topics)),
       settings_(std::move(settings)),
       env_(std::move(env)),
@@ -84,7 +86,7 @@ Output ClientCore::start(TimePoint now) {
             ls.started = now_;
             ls.deadline = now_ + tuning::client::kLoginServerWait;
             login_ = std::move(ls);
-            subscribe_user(*user);
+            subscribe_user(*user, /*granted=*/false);
         }
         if (sync_enabled_) out_.link.emplace_back(StartLink{});
     });
@@ -185,6 +187,7 @@ void ClientCore::send_hello() {
     h.epoch = epoch_;
     h.next_seq = store_.first_unacked_seq();
     h.cached_users = store_.cached_users();
+    h.box_pk = keys_.public_key();
     // Exponential back-off: a refused device asks again, but never in a tight loop.
     next_hello_ = now_ + hello_backoff_;
     hello_backoff_ =
@@ -194,7 +197,11 @@ void ClientCore::send_hello() {
             encode_msgpack_unchecked(hello_to_value(h)));
 }
 
+// A login event opens the server's session for `user` on this device: only then does it
+// take the user's change sets and let the broker deliver the user's documents here
+// (docs/security.md).
 void ClientCore::send_login_event(const std::string& user) {
+    announced_[user] = now_;
     publish(topics_.device(settings_.device_id, TopicKind::device_events),
             encode_msgpack_unchecked(
                 event_to_value({settings_.device_id, EventKind::login, user, env_.wall_ms()})));
@@ -223,7 +230,7 @@ void ClientCore::on_join(const JoinReply& r) {
     syncs_ = r.categories.intersect(settings_.supported);
     if (login_ && before != syncs_) {
         unsubscribe_user(login_->user);
-        subscribe_user(login_->user);
+        subscribe_user(login_->user, /*granted=*/false);  // the login reply fetches (below)
     }
     last_error_.clear();
     spdlog::info("device={} joined; syncing [{}]", settings_.device_id,
@@ -242,10 +249,13 @@ void ClientCore::on_join(const JoinReply& r) {
     merging_ = true;
     register_local_documents();
     next_send_seq_ = 0;
-    send_outbox();
     // Tell the server who is here (LRU order); for a login not yet ready this also asks
-    // for the manifest it waits on.
+    // for the manifest it waits on. It goes before the outbox: the server takes a user's
+    // change sets only from a device where that user has a session, and this connection
+    // has announced nobody yet.
+    announced_.clear();
     if (login_) send_login_event(login_->user);
+    send_outbox();
 }
 
 // First merge: data only this device holds becomes a registration. The server keeps the
@@ -307,6 +317,14 @@ void ClientCore::send_outbox() {
         cs.registers = row.registers;
         cs.created_at = row.created_at;
         cs.ops = row.ops;
+        // An edit made offline by a user who has logged out since: its session ended when
+        // the device went offline, so it is announced again first.
+        // Or one whose announcement is old: the server ends an idle session.
+        if (!row.user.empty() && !row.registers) {
+            auto a = announced_.find(row.user);
+            if (a == announced_.end() || now_ - a->second >= tuning::client::kReannounceAfter)
+                send_login_event(row.user);
+        }
         publish(topics_.device(settings_.device_id, TopicKind::device_changes),
                 encode_msgpack_unchecked(change_set_to_value(cs)));
         inflight_[row.seq] = now_;
@@ -515,13 +533,18 @@ void ClientCore::on_document(const ParsedTopic& t, const std::string& payload) {
 // current, and a stale one is fetched (fetch_stale). A category not cached takes the
 // retained copy at once, so a device that knows nothing gets the whole current document
 // from the retained topic (docs/protocol.md §5.4).
-void ClientCore::subscribe_user(const std::string& user) {
+//
+// `granted` is false while the server has not answered the login yet: the broker delivers a
+// user's documents only once the server granted the session, and a retained copy refused at
+// subscribe time is not sent again. So every category is subscribed without it, and the
+// manifest's answer fetches whatever is newer than the cache (fetch_stale).
+void ClientCore::subscribe_user(const std::string& user, bool granted) {
     CategorySet cats = joined_ ? syncs_ : settings_.supported;
     std::vector<std::string> fetch;
     std::vector<std::string> cached;
     for (auto c : cats.intersect(CategorySet::personal()).list()) {
         auto stored = store_.version_of(DocKey{user, c});
-        bool warm = stored && stored->origin == Origin::server;
+        bool warm = !granted || (stored && stored->origin == Origin::server);
         (warm ? cached : fetch).push_back(topics_.user_doc(user, c));
         if (warm && login_ && login_->user == user) login_->without_retained.insert(c);
     }
@@ -546,7 +569,34 @@ void ClientCore::unsubscribe_user(const std::string& user) {
 }
 
 void ClientCore::on_login_reply(const LoginReply& r) {
-    if (!login_ || r.user != login_->user || login_->ready) return;
+    if (!login_ || r.user != login_->user) return;
+    if (r.reason != Errc::ok) {
+        // No session (too many new users from this device): the server takes none of this
+        // user's edits and the broker sends none of their documents. The cache is all there is.
+        set_error(std::string(errc_name(r.reason)) + ": " + r.message);
+        spdlog::warn("device={} login of {} refused by the server: {} ({})", settings_.device_id,
+                     quoted_text(r.user), errc_name(r.reason), quoted_text(r.message));
+        if (!login_->ready) finish_login("cache");
+        return;
+    }
+    if (!r.sealed_key.empty()) {
+        if (auto st = keys_.accept(r.user, r.sealed_key); !st)
+            spdlog::warn("device={} user={} the server's user key does not open: {}",
+                         settings_.device_id, quoted_text(r.user), st.error().message);
+    }
+    if (login_->ready) {
+        // A login served from the cache (or one the server hears of again at a join): now
+        // that the session is granted, fetch what the server holds newer than the cache.
+        std::vector<std::string> newer;
+        for (const auto& [c, version] : r.versions) {
+            if (!synced(c)) continue;
+            auto stored = store_.version_of(DocKey{login_->user, c});
+            if (!stored || stored->origin != Origin::server || stored->version < version)
+                newer.push_back(topics_.user_doc(login_->user, c));
+        }
+        if (!newer.empty()) out_.link.emplace_back(Subscribe{std::move(newer), true});
+        return;
+    }
     login_->manifest = true;
     login_->versions = r.versions;
     check_login_ready();
@@ -652,7 +702,9 @@ void ClientCore::forget_users(const std::vector<std::string>& users, const char*
     auto txn = store_.begin();
     for (const auto& u : users) {
         store_.remove_user(u);
-        spdlog::info("device={} user={} removed from this device: {}", settings_.device_id, u, why);
+        keys_.forget(u);
+        spdlog::info("device={} user={} removed from this device: {}", settings_.device_id,
+                     quoted_text(u), why);
     }
     txn->commit();
     for (const auto& u : users) emit({{"event", "user_removed"}, {"user", u}, {"why", why}});

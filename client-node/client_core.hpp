@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "client-node/client_store.hpp"
+#include "client-node/user_key_ring.hpp"
 #include "shared/base/tuning.hpp"
 #include "shared/environment.hpp"
 #include "shared/net/mqtt_link.hpp"
@@ -182,7 +183,9 @@ class ClientCore {
     void register_local_documents();  // one chunk; clears merging_ when done
     uint64_t pending_changes();
     void send_outbox();
-    void subscribe_user(const std::string& user);
+    void subscribe_user(const std::string& user, bool granted = true);
+    const FleetKey* sealing_key(const DocKey& key) const;
+    Value secret_refusal(const DocKey& key) const;
     void unsubscribe_user(const std::string& user);
     void check_login_ready();
     void fetch_stale(const std::vector<Category>& stale);
@@ -206,6 +209,7 @@ class ClientCore {
     bool synced(Category c) const { return syncs_.contains(c); }
 
     ClientStore& store_;
+    UserKeyRing keys_;  // the device's box key pair and its users' keys (after store_)
     Topics topics_;
     ClientSettings settings_;
     CoreEnv env_;
@@ -227,6 +231,8 @@ class ClientCore {
     int join_attempts_ = 0;
 
     std::map<uint64_t, TimePoint> inflight_;
+    // Users whose login event this connection has sent, and when.
+    std::map<std::string, TimePoint> announced_;
     uint64_t next_send_seq_ = 0;
     std::optional<LoginState> login_;
     std::vector<Waiter> login_waiters_;

@@ -6,6 +6,7 @@
 #include "client-node/client_core.hpp"
 #include "client-node/client_view.hpp"
 #include "shared/reply.hpp"
+#include "shared/text.hpp"
 #include "shared/user_id.hpp"
 
 namespace pdsync::client {
@@ -94,7 +95,9 @@ std::optional<Value> ClientCore::cmd_login(RequestId id, const Value& body) {
         ls.started = now_;
         ls.deadline = now_ + tuning::client::kLoginServerWait;
         login_ = std::move(ls);
-        subscribe_user(user);
+        // With the server there, the broker sends the user's documents only after the
+        // server's grant, which its login reply follows (subscribe_user).
+        subscribe_user(user, /*granted=*/!why_not.empty());
         if (why_not.empty()) {
             send_login_event(user);
         } else {
@@ -119,6 +122,7 @@ Value ClientCore::cmd_logout() {
                     {settings_.device_id, EventKind::logout, user, env_.wall_ms()})));
     }
     unsubscribe_user(user);
+    announced_.erase(user);  // an edit of theirs still in the outbox announces them again
     for (auto& w : login_waiters_) answer(w.id, error_reply(Errc::busy, "logged out before ready"));
     login_waiters_.clear();
     login_.reset();
@@ -155,8 +159,12 @@ Value ClientCore::cmd_show(const Value& body) {
         if (is_personal(c) && user.empty()) continue;
         std::size_t pending = 0;
         for (const auto& row : store_.outbox_for(key)) pending += row.acked ? 0 : 1;
-        docs.push_back(view_to_json(view_of(key), store_.device_items(key), pending,
-                                    settings_.fleet_key ? &*settings_.fleet_key : nullptr));
+        // A personal document's secrets open with its user's keys; older ones (and shared
+        // documents') with the fleet key.
+        std::vector<const FleetKey*> keys;
+        if (is_personal(c)) keys = keys_.opening_keys(user);
+        if (settings_.fleet_key) keys.push_back(&*settings_.fleet_key);
+        docs.push_back(view_to_json(view_of(key), store_.device_items(key), pending, keys));
     }
     return {{"ok", true}, {"user", user}, {"documents", std::move(docs)}};
 }
@@ -205,17 +213,16 @@ std::optional<Value> ClientCore::cmd_edit(RequestId request, const Value& body) 
             op.fields = o.value("fields", Value::object());
             if (!op.fields.is_object())
                 return error_reply(Errc::invalid_argument, "fields must be an object");
-            // Secrets never leave the device in clear: sealed with the fleet key, or refused.
+            // Secrets never leave the device in clear: sealed, or refused.
             bool has_secret = false;
             for (auto it = op.fields.begin(); it != op.fields.end(); ++it) {
                 has_secret = has_secret || (is_secret_field(it.key()) && !is_sealed(it.value()));
             }
-            if (has_secret && !settings_.fleet_key) {
-                return error_reply(Errc::invalid_argument,
-                                   "this device has no fleet key (--fleet-key-file): it cannot "
-                                   "store a password field");
+            if (has_secret) {
+                const FleetKey* sealing = sealing_key(key);
+                if (!sealing) return secret_refusal(key);
+                op.fields = seal_secrets(op.fields, *sealing);
             }
-            if (has_secret) op.fields = seal_secrets(op.fields, *settings_.fleet_key);
 
             if (kind == "update" && (!existing || existing->deleted)) {
                 return error_reply(Errc::not_found, "no entry '" + id + "' to update");
@@ -396,6 +403,28 @@ Value ClientCore::cmd_import(const Value& body) {
     spdlog::info("device={} imported {} documents and {} device items", settings_.device_id,
                  docs.size(), items);
     return {{"ok", true}, {"documents_imported", docs.size()}, {"device_items_imported", items}};
+}
+
+// The key a new secret of `key`'s document is sealed with: its user's (given with a login
+// the server accepted on this device), or for a shared document, or for data from before
+// this device ever joined (registered at its first merge), the fleet key.
+const FleetKey* ClientCore::sealing_key(const DocKey& key) const {
+    if (is_personal(key.category)) {
+        if (const UserKey* k = keys_.sealing_key(key.user)) return k;
+        if (ever_joined_) return nullptr;
+    }
+    return settings_.fleet_key ? &*settings_.fleet_key : nullptr;
+}
+
+Value ClientCore::secret_refusal(const DocKey& key) const {
+    if (is_personal(key.category) && ever_joined_)
+        return error_reply(Errc::no_session,
+                           "no key for user " + quoted_text(key.user) +
+                               " on this device yet: it comes with the server's answer to "
+                               "their login here, so log in while the server is reachable");
+    return error_reply(Errc::invalid_argument,
+                       "this device has no fleet key (--fleet-key-file): it cannot store a "
+                       "password field");
 }
 
 }  // namespace pdsync::client

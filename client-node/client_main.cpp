@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
 
     settings.failover_after = std::chrono::milliseconds(failover_after_ms);
     net::setup_logging("client:" + settings.device_id, node);
+    net::make_private_parent(store_path);
     if (auto st = validate_device_id(settings.device_id); !st) {
         spdlog::critical("{}", st.error().message);
         return 2;

@@ -14,14 +14,22 @@ Document rebase(Document base, const std::vector<OutboxRow>& rows) {
     return base;
 }
 
+namespace {
+// Each key opens what it sealed and leaves the rest sealed for the next.
+Value open_with(Value fields, const std::vector<const FleetKey*>& keys) {
+    for (const FleetKey* k : keys) fields = open_secrets(fields, k);
+    return fields;
+}
+}  // namespace
+
 Value view_to_json(const Document& doc, const std::vector<DeviceItem>& device_items,
-                   std::size_t pending, const FleetKey* fleet_key) {
+                   std::size_t pending, const std::vector<const FleetKey*>& keys) {
     Value entries = Value::array();
     for (const auto* e : doc.live_entries()) {
         entries.push_back({{"id", e->id},
                            {"rev", e->rev},
                            {"range", "shared"},
-                           {"fields", open_secrets(e->fields, fleet_key)}});
+                           {"fields", open_with(e->fields, keys)}});
     }
     for (const auto& item : device_items) {
         entries.push_back({{"id", item.id}, {"range", "device"}, {"fields", item.fields}});

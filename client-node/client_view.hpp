@@ -16,8 +16,8 @@ namespace pdsync::client {
 Document rebase(Document base, const std::vector<OutboxRow>& rows);
 
 // The JSON the CLI prints: entries in order with their sharing range; sealed secrets are
-// opened with `fleet_key` when the device has it.
+// opened with the first of `keys` that fits (the user's keys, then the fleet key).
 Value view_to_json(const Document& doc, const std::vector<DeviceItem>& device_items,
-                   std::size_t pending, const FleetKey* fleet_key = nullptr);
+                   std::size_t pending, const std::vector<const FleetKey*>& keys = {});
 
 }  // namespace pdsync::client

@@ -30,6 +30,7 @@
 #                              server as devices join by code (default); or the older
 #                              password file + ACL, one enroll-device.sh run per device
 #     --join-approval auto|manual  manual: new machines wait for `pdsync machines approve`
+#     --web-listen ADDR:PORT|off  the server's HTTPS admin page (default 0.0.0.0:8443)
 #
 # Options are remembered in DIR/fleet.conf, so later runs (and enroll-device.sh) reuse them.
 set -euo pipefail
@@ -42,10 +43,10 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PDS_PROG="fleet-init.sh"
 pds_need openssl mosquitto_passwd flock tar gzip realpath
 
-usage() { sed -n '2,34p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,35p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
 
 SETTINGS=(root port listen_addr tls_port tls_addr tls_auth server_host san server_device_id
-          data_dir run_user bindir device_conf_dir fleet_id broker_auth join_approval)
+          data_dir run_user bindir device_conf_dir fleet_id broker_auth join_approval web_listen)
 
 [ $# -ge 1 ] || usage
 case $1 in -h | --help) usage ;; -*) pds_log "the fleet directory comes first"; usage ;; esac
@@ -62,7 +63,7 @@ while [ $# -gt 0 ]; do
     case $1 in
         --root | --port | --listen-addr | --tls-port | --tls-addr | --tls-auth | --server-host | \
             --san | --server-device-id | --data-dir | --run-user | --bindir | --device-conf-dir | \
-            --broker-auth | --join-approval)
+            --broker-auth | --join-approval | --web-listen)
             key=${1#--}; opt[${key//-/_}]=$2 ;;
         *) pds_log "unknown option $1"; usage ;;
     esac
@@ -87,7 +88,7 @@ declare -A defaults=(
     [tls_auth]=cert [server_host]=$default_host [san]="" [server_device_id]=${default_device:-server}
     [data_dir]=$fleet/data [run_user]=mosquitto [bindir]=/usr/bin
     [device_conf_dir]=/etc/pdsync [fleet_id]=$(openssl rand -hex 4)
-    [broker_auth]=dynsec [join_approval]=auto
+    [broker_auth]=dynsec [join_approval]=auto [web_listen]=0.0.0.0:8443
 )
 for k in "${SETTINGS[@]}"; do
     if [ -n "${opt[$k]+set}" ]; then cfg[$k]=${opt[$k]}
@@ -111,6 +112,10 @@ for k in data_dir bindir device_conf_dir; do
 done
 [[ ${cfg[broker_auth]} == dynsec || ${cfg[broker_auth]} == passwd ]] || pds_die "--broker-auth must be dynsec or passwd"
 [[ ${cfg[join_approval]} == auto || ${cfg[join_approval]} == manual ]] || pds_die "--join-approval must be auto or manual"
+if [ "${cfg[web_listen]}" != off ]; then
+    [[ ${cfg[web_listen]} =~ ^(.+):([0-9]+)$ ]] && pds_valid_port "${BASH_REMATCH[2]}" \
+        || pds_die "--web-listen must be ADDR:PORT or off, not '${cfg[web_listen]}'"
+fi
 if [ "${cfg[broker_auth]}" = dynsec ]; then
     [ -n "${cfg[tls_port]}" ] || pds_die "--broker-auth dynsec needs the TLS listener (drop --no-tls)"
     pds_need mosquitto_ctrl
@@ -182,6 +187,25 @@ for user in "$PDS_SERVER_USER" "$PDS_INSPECTOR_USER"; do
     pds_set_perm "$fleet/tls/$user.key" 0600 root:root
 done
 
+# ---- Web admin page: HTTPS (--web-listen, default 0.0.0.0:8443) with the server certificate ---
+# The clear password stays in secrets/ for the administrator; the server reads only its
+# Argon2 hash, made by pdsync-server itself (PDSYNC_SERVER_BIN, else BINDIR, else PATH).
+web_pw=$fleet/secrets/web-admin.password web_hash=$fleet/secrets/web-admin.hash
+[ -s "$web_pw" ] || { (umask 077 && pds_gen_password >"$web_pw"); rm -f "$web_hash"; }
+if [ "${cfg[web_listen]}" != off ] && [ ! -s "$web_hash" ]; then
+    server_bin=${PDSYNC_SERVER_BIN:-${cfg[bindir]}/pdsync-server}
+    [ -x "$server_bin" ] || server_bin=$(command -v pdsync-server || true)
+    if [ -n "$server_bin" ]; then
+        (umask 077 && "$server_bin" --web-hash-password <"$web_pw" >"$web_hash.tmp") || true
+        if grep -q '^\$argon2' "$web_hash.tmp"; then mv "$web_hash.tmp" "$web_hash"
+        else rm -f "$web_hash.tmp"; pds_log "warning: $server_bin made no password hash; the web admin page stays off"; fi
+    else
+        pds_log "warning: no pdsync-server to hash the web admin password; run fleet-init.sh again once it is installed"
+    fi
+fi
+web_conf="# The web admin page (see docs/admin-api.md); its password is in $web_pw."
+[ "${cfg[web_listen]}" = off ] || [ ! -s "$web_hash" ] || web_conf+=$'\n'"web-listen = \"${cfg[web_listen]}\""$'\n'"web-cert-file = \"$fleet/tls/server.crt\""$'\n'"web-key-file = \"$fleet/tls/server.key\""$'\n'"web-admin-password-hash-file = \"$web_hash\""
+
 # ---- Broker accounts ------------------------------------------------------------------------
 for user in "$PDS_SERVER_USER" "$PDS_INSPECTOR_USER"; do
     secret=$fleet/secrets/$user.password
@@ -204,9 +228,21 @@ if [ "${cfg[broker_auth]}" = dynsec ]; then
               --certfile "$fleet/tls/server-chain.crt" --keyfile "$fleet/tls/server.key"
               --crlfile "$fleet/tls/crl.pem")
     [ -z "${cfg[tls_addr]}" ] || tls_args+=(--tls-addr "${cfg[tls_addr]}")
+    # The session plugin (reads under users/ only while the user has a session on the
+    # device): $PDSYNC_SESSIONS_PLUGIN, else beside the binaries (a build tree), else where
+    # the server package installs it, else a build tree of this checkout.
+    sessions_plugin=${PDSYNC_SESSIONS_PLUGIN:-}
+    if [ -z "$sessions_plugin" ]; then
+        for p in "${cfg[bindir]}/pdsync_sessions.so" /usr/lib/*/pdsync/pdsync_sessions.so \
+                 /usr/lib/pdsync/pdsync_sessions.so "$here"/../build*/pdsync_sessions.so; do
+            [ -r "$p" ] && { sessions_plugin=$p; break; }
+        done
+    fi
+    [ -n "$sessions_plugin" ] \
+        || pds_die "the broker's session plugin pdsync_sessions.so is neither installed nor built (set PDSYNC_SESSIONS_PLUGIN)"
     "$here/../broker-config/render.sh" --auth dynsec --conf "$fleet/mosquitto.conf" \
         --dynsec-file "$dynsec_file" --root "${cfg[root]}" --data-dir "$data/broker" \
-        --run-user "${cfg[run_user]}" "${tls_args[@]}"
+        --run-user "${cfg[run_user]}" --sessions-plugin "$sessions_plugin" "${tls_args[@]}"
     # The server reaches its broker over TLS too, verifying it against the fleet CA: a local
     # user who binds the port while the broker restarts gets no password from it.
     tls_host=localhost
@@ -220,6 +256,8 @@ ca-file = "$fleet/tls/ca.crt"
 username = "$PDS_SERVER_USER"
 password-file = "$fleet/secrets/$PDS_SERVER_USER.password"
 broker-rights = "dynsec"
+# The broker loads the session plugin: the member role gets no delivery right under users/.
+session-plugin = true
 join-approval = "${cfg[join_approval]}"
 join-state = "$data/server/join-state.json"
 fleet-key-file = "$fleet/secrets/fleet.key"
@@ -227,6 +265,7 @@ inspector-password-file = "$fleet/secrets/$PDS_INSPECTOR_USER.password"
 root = "${cfg[root]}"
 store = "$data/server/server.db"
 device-id = "${cfg[server_device_id]}"
+$web_conf
 # The auth profile every synchronized machine must share (docs/protocol.md §5.2), e.g.:
 #   auth-method = "ldap"
 #   auth-realm = "corp.example"
@@ -250,25 +289,6 @@ fi
 "$here/../broker-config/render.sh" --conf "$fleet/mosquitto.conf" --acl "$fleet/acl" \
     --root "${cfg[root]}" --port "${cfg[port]}" --listen-addr "${cfg[listen_addr]}" \
     --data-dir "$data/broker" --password-file "$passwd" --run-user "${cfg[run_user]}" "${tls_args[@]}"
-
-# ---- Web admin page: HTTPS on port 8443 with the server certificate; its password ----------
-# The clear password stays in secrets/ for the administrator; the server reads only its
-# Argon2 hash, made by pdsync-server itself (PDSYNC_SERVER_BIN, else BINDIR, else PATH).
-web_pw=$fleet/secrets/web-admin.password web_hash=$fleet/secrets/web-admin.hash
-[ -s "$web_pw" ] || { (umask 077 && pds_gen_password >"$web_pw"); rm -f "$web_hash"; }
-if [ ! -s "$web_hash" ]; then
-    server_bin=${PDSYNC_SERVER_BIN:-${cfg[bindir]}/pdsync-server}
-    [ -x "$server_bin" ] || server_bin=$(command -v pdsync-server || true)
-    if [ -n "$server_bin" ]; then
-        (umask 077 && "$server_bin" --web-hash-password <"$web_pw" >"$web_hash.tmp") || true
-        if grep -q '^\$argon2' "$web_hash.tmp"; then mv "$web_hash.tmp" "$web_hash"
-        else rm -f "$web_hash.tmp"; pds_log "warning: $server_bin made no password hash; the web admin page stays off"; fi
-    else
-        pds_log "warning: no pdsync-server to hash the web admin password; run fleet-init.sh again once it is installed"
-    fi
-fi
-web_conf="# The web admin page (see docs/admin-api.md); its password is in $web_pw."
-[ -s "$web_hash" ] && web_conf+=$'\n'"web-listen = \"0.0.0.0:8443\""$'\n'"web-cert-file = \"$fleet/tls/server.crt\""$'\n'"web-key-file = \"$fleet/tls/server.key\""$'\n'"web-admin-password-hash-file = \"$web_hash\""
 
 # ---- Server node config ---------------------------------------------------------------------
 host=${cfg[listen_addr]}
@@ -313,9 +333,12 @@ if [ "${cfg[broker_auth]}" = dynsec ]; then
     pds_log "fleet ready in $fleet (root ${cfg[root]}, TLS port ${cfg[tls_port]}, the broker's only listener; rights in the dynamic security plugin)"
     pds_log "start mosquitto-pdsync and pdsync-server; then 'pdsync join-code' prints the code devices join with:"
     pds_log "  pdsync device enable --server ${cfg[server_host]}:${cfg[tls_port]} --join-code CODE"
-    pds_log "the web admin page is not set up in this mode (web-listen and its keys in pdsync-server.conf, see docs/admin-api.md)"
+    if [ "${cfg[web_listen]}" != off ] && [ -s "$web_hash" ]; then
+        pds_log "web admin page: https://${cfg[server_host]}:${cfg[web_listen]##*:}/ (password in $web_pw)"
+    fi
 else
     pds_log "fleet ready in $fleet (root ${cfg[root]}, loopback port ${cfg[port]}${cfg[tls_port]:+, TLS port ${cfg[tls_port]}})"
     pds_log "inspector password: $fleet/secrets/$PDS_INSPECTOR_USER.password; enroll devices with deploy/enroll-device.sh $fleet NAME"
-    [ ! -s "$web_hash" ] || pds_log "web admin page: https://${cfg[server_host]}:8443/ (password in $web_pw)"
+    [ "${cfg[web_listen]}" = off ] || [ ! -s "$web_hash" ] \
+        || pds_log "web admin page: https://${cfg[server_host]}:${cfg[web_listen]##*:}/ (password in $web_pw)"
 fi

@@ -34,8 +34,11 @@ wait_for() {  # wait_for DESCRIPTION COMMAND...: polls until COMMAND succeeds (1
 # run's own directory, and its TLS listener (the only one) binds 127.0.0.1.
 FLEET=$RUN/fleet
 step "1. the server machine: fleet-init.sh (CA, broker with the dynamic security plugin, server config)"
+web_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PDSYNC_SERVER_BIN="$BIN/server-node/pdsync-server" \
 bash deploy/fleet-init.sh "$FLEET" --tls-port "$port" --tls-addr 127.0.0.1 --server-host localhost \
-  --run-user root --data-dir "$RUN/data" --bindir "$BIN" --server-device-id srv-mfp >"$RUN/fleet-init.log" 2>&1
+  --run-user root --data-dir "$RUN/data" --bindir "$BIN" --server-device-id srv-mfp \
+  --web-listen "127.0.0.1:$web_port" >"$RUN/fleet-init.log" 2>&1
 mosquitto -c "$FLEET/mosquitto.conf" >"$RUN/mosquitto.log" 2>&1 & PIDS+=($!)
 wait_for "the broker" bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
 "$BIN/server-node/pdsync-server" --config "$FLEET/pdsync-server.conf" --admin-socket "$RUN/server.sock" \
@@ -78,7 +81,7 @@ step "alice walks to device B and logs in: her settings are there"
 pdsync "${B[@]}" login alice
 pdsync "${B[@]}" show --category addressbook
 pdsync "${B[@]}" show --category buttons
-echo "(her keychain password was sealed with the fleet key, which each device received sealed to its own key at enable, on A and opened on B:)"
+echo "(her keychain password was sealed on A with her own key, which the server sends only with her logins, sealed to each device's key; B opens it because she logged in there:)"
 pdsync "${B[@]}" show --category keychain
 step "on B she moves carol to the top; A sees the same order at her next login"
 pdsync "${B[@]}" edit addressbook --move carol --after ""
@@ -88,5 +91,8 @@ pdsync "${A[@]}" show --category addressbook
 
 step "4. the administrator checks the status on the server machine"
 pdsync status --server-socket "$RUN/server.sock"
+echo
+echo "The same status on the server's web page: https://localhost:$web_port/ (password in $FLEET/secrets/web-admin.password)"
+wait_for "the web page" bash -c "exec 3<>/dev/tcp/127.0.0.1/$web_port"
 echo
 echo "Done: the device-only entry stayed on A; everything else followed alice."

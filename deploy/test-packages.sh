@@ -52,6 +52,14 @@ else
     bad "ldd pdsync lists $libs libraries, more than $MAX_PDSYNC_LIBS (pdsync-client: $client_libs): the CLI still links server code"
 fi
 
+# The broker's session plugin, where fleet-init.sh looks for it on a machine with the package.
+plugin=$(ls "$scratch"/usr/lib/*/pdsync/pdsync_sessions.so 2>/dev/null | head -n 1)
+if [ -n "$plugin" ] && nm -D --defined-only "$plugin" | grep -q ' mosquitto_plugin_init$'; then
+    say "ok      the server package holds the session plugin (${plugin#"$scratch"})"
+else
+    bad "the server package holds no pdsync_sessions.so under /usr/lib/<arch>/pdsync/"
+fi
+
 echo "== packages: lintian"
 lintian_out=$(lintian --fail-on error --display-info "$server_deb" "$client_deb" 2>&1) || bad "lintian reports errors"
 say "${lintian_out:-(lintian: no tags)}"

@@ -179,6 +179,7 @@ ServerCore::AdminResult ServerCore::remove_machine(const std::string& device_id)
         DeviceRow row = it->second;
         row.removed = true;  // its slot is free now; if it comes back it is refused
         b.devices[device_id] = row;
+        sessions_.close_device(device_id, b.session_lines);
         b.status_changed = true;
     });
     if (!b.failed.empty()) return {error_reply(Errc::storage, b.failed), {}};

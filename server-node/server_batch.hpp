@@ -35,6 +35,9 @@ struct ServerCore::Batch {
     std::map<DocKey, EntryEncodings> encodings;
     // users saved or deleted
     bool status_changed = false;
+    // Session table lines for the broker's session plugin (server-node/sessions.hpp),
+    // published before any reply of the batch, so a login's grant precedes its manifest.
+    std::string session_lines;
     std::string failed;  // set when the transaction rolled back
 };
 

@@ -12,6 +12,8 @@
 #include "shared/clock.hpp"
 #include "shared/merge.hpp"
 #include "shared/secrets.hpp"
+#include "shared/text.hpp"
+#include "shared/user_keys.hpp"
 
 namespace pdsync::server {
 
@@ -30,7 +32,15 @@ std::vector<Outbound> ServerCore::handle_batch(const std::vector<Inbound>& batch
                                                const EarlyPublish& before_commit) {
     Batch b;
     return transact(b, [&] {
+        sessions_.expire(now_ms(), b.session_lines);
         for (const auto& msg : batch) handle_one(msg, b);
+        if (!b.session_lines.empty()) {
+            // The grant before the login reply: the broker applies it before it routes the
+            // reply, so the device's subscription after the reply is already allowed.
+            b.early.insert(b.early.begin(),
+                           Outbound{topics_.server_sessions(), std::move(b.session_lines), false});
+            b.session_lines.clear();
+        }
         if (!b.early.empty()) {
             if (before_commit) {
                 before_commit(std::move(b.early));
@@ -69,12 +79,17 @@ std::vector<Outbound> ServerCore::transact(Batch& b, const std::function<void()>
         }
         last_batch_had_changes_ = false;
         flush_acks(failed);
+        if (!b.session_lines.empty())
+            failed.replies.insert(failed.replies.begin(),
+                                  {topics_.server_sessions(), std::move(b.session_lines), false});
         return std::move(failed.replies);
     }
     // Committed: now the world may learn about it.
     last_batch_had_changes_ = !b.change_sets.empty();
     for (auto& [id, row] : b.devices) devices_[id] = row;
     std::vector<Outbound> out;
+    if (!b.session_lines.empty())
+        out.push_back({topics_.server_sessions(), std::move(b.session_lines), false});
     for (const auto& key : b.deleted) {
         if (b.dirty.count(key)) continue;
         out.push_back({doc_topic(key), "", true});
@@ -119,7 +134,8 @@ std::string ServerCore::doc_topic(const DocKey& key) const {
 void ServerCore::handle_one(const Inbound& msg, Batch& b) {
     auto topic = topics_.parse(msg.topic);
     if (!topic) {
-        spdlog::warn("mqtt: ignored message on '{}': {}", msg.topic, topic.error().message);
+        spdlog::warn("mqtt: ignored message on {}: {}", quoted_text(msg.topic),
+                     topic.error().message);
         return;
     }
     const std::string& device_id = topic->device_id;
@@ -128,8 +144,8 @@ void ServerCore::handle_one(const Inbound& msg, Batch& b) {
     }
     auto value = decode_msgpack(msg.payload);
     if (!value) {
-        spdlog::warn("device={} topic={} rejected payload: {} ({})", device_id, msg.topic,
-                     errc_name(value.code()), value.error().message);
+        spdlog::warn("device={} topic={} rejected payload: {} ({})", device_id,
+                     quoted_text(msg.topic), errc_name(value.code()), value.error().message);
         if (topic->kind == TopicKind::device_changes)
             refuse_change(device_id, 0, value.code(), value.error().message, b);
         return;
@@ -269,6 +285,8 @@ void ServerCore::on_hello(const std::string& device_id, const Hello& h, Batch& b
     b.devices[device_id] = row;
     refused_.erase(device_id);
     b.status_changed = true;
+    box_keys_[device_id] = h.box_pk;
+    helloed_.insert(device_id);
 
     r.accepted = true;
     join_decisions_.push_back({device_id, true, Errc::ok, ""});
@@ -278,7 +296,8 @@ void ServerCore::on_hello(const std::string& device_id, const Hello& h, Batch& b
         if (!store_.find_user(u)) r.gone_users.push_back(u);
     }
     spdlog::info("device={} joined (product={} firmware={} syncs {} categories{})", device_id,
-                 h.product, h.firmware, r.categories.list().size(), is_new ? ", new" : "");
+                 quoted_text(h.product), quoted_text(h.firmware), r.categories.list().size(),
+                 is_new ? ", new" : "");
     reply(device_id, r, b);
 }
 
@@ -338,6 +357,18 @@ void ServerCore::on_changes(const std::string& device_id, const ChangeSet& cs, B
         r.category = cs.category;
         return reply(device_id, r, b);
     }
+    // A server that started since this device's last hello knows none of its sessions: the
+    // device is asked to join again, which announces its user before its outbox, and the
+    // change set keeps its seq (nothing is consumed, nothing lost).
+    if (is_personal(cs.category) && !helloed_.count(device_id) &&
+        !sessions_.has(device_id, cs.user)) {
+        spdlog::info("device={} change set {} before its hello to this server: asked to join",
+                     device_id, cs.seq);
+        return refuse_change(device_id, cs.seq, Errc::not_joined,
+                             "this server has not had this device's hello since it started; "
+                             "send hello",
+                             b);
+    }
     AckReply r = apply_changes(cs, *dev, b);
     dev->last_seq = cs.seq;
     dev->last_sync_at = now_ms();
@@ -359,7 +390,8 @@ AckReply ServerCore::apply_changes(const ChangeSet& cs, DeviceRow& dev, Batch& b
         r.reason = code;
         r.message = std::move(message);
         spdlog::warn("device={} user={} category={} seq={} rejected: {} ({})", dev.device_id,
-                     cs.user, category_name(cs.category), cs.seq, errc_name(code), r.message);
+                     quoted_text(cs.user), category_name(cs.category), cs.seq, errc_name(code),
+                     r.message);
         return r;
     };
     if (!settings_.categories.contains(cs.category)) {
@@ -370,8 +402,9 @@ AckReply ServerCore::apply_changes(const ChangeSet& cs, DeviceRow& dev, Batch& b
         return fail(Errc::category_disabled, "the device declared no support for " +
                                                  std::string(category_name(cs.category)));
     }
-    if (is_personal(cs.category) && !store_.find_user(cs.user)) {
-        if (auto st = register_user(cs.user, b); !st) return fail(st.code(), st.error().message);
+    if (is_personal(cs.category)) {
+        if (auto st = check_session(cs, dev.device_id, b); !st)
+            return fail(st.code(), st.error().message);
     }
     Document* doc = document(cs.key(), b);
     int64_t now = now_ms();
@@ -402,7 +435,7 @@ AckReply ServerCore::apply_changes(const ChangeSet& cs, DeviceRow& dev, Batch& b
         r.ok = true;
         r.version = 1;
         spdlog::info("device={} user={} category={} registered ({} entries)", dev.device_id,
-                     cs.user, category_name(cs.category), cs.ops.size());
+                     quoted_text(cs.user), category_name(cs.category), cs.ops.size());
         return r;
     }
     if (!doc) {
@@ -461,18 +494,46 @@ AckReply ServerCore::apply_changes(const ChangeSet& cs, DeviceRow& dev, Batch& b
     return r;
 }
 
-Status ServerCore::register_user(const std::string& user, Batch& b) {
+Status ServerCore::check_session(const ChangeSet& cs, const std::string& device_id, Batch& b) {
+    bool known = store_.find_user(cs.user).has_value();
+    if (sessions_.has(device_id, cs.user)) {
+        sessions_.touch(device_id, cs.user, now_ms());
+        return known ? Status{Ok{}} : register_user(cs.user, b);
+    }
+    // A first merge brings documents of users the device held before it joined, with no
+    // login: only for a user the server does not hold, and never evicting anyone, so a
+    // flood of them fills free slots at most (and goes first when a login needs room).
+    if (cs.registers && !known) return register_user(cs.user, b, false);
+    // A first merge's registration of a document the server already holds changes nothing
+    // (it is answered `exists` and the device takes the server's copy), so it needs no
+    // session; one that would create a document for a user held here does.
+    if (cs.registers && document(cs.key(), b) != nullptr) return Ok{};
+    spdlog::warn(
+        "device={} user={} change set refused: no_session (no login of this user on "
+        "this device)",
+        device_id, quoted_text(cs.user));
+    return make_error(Errc::no_session,
+                      "the user has no session on this device: a login event must come first");
+}
+
+Status ServerCore::register_user(const std::string& user, Batch& b, bool may_evict) {
     // The limit is a hard policy: the least recently used user makes room (docs/protocol.md §5.7).
     while (store_.count_users() >= static_cast<std::size_t>(std::max(1, settings_.user_limit))) {
+        if (!may_evict)
+            return make_error(
+                Errc::user_limit,
+                "the user limit is reached; a new user is registered only at a login");
         auto victim = store_.least_recent_user(user);
         if (!victim) return make_error(Errc::user_limit, "user limit reached and no user to evict");
         evict_user(victim->user, b);
     }
     int64_t now = now_ms();
-    store_.save_user(UserRow{user, now, now});
+    // Registered without a login (a first merge): never used here, so the first to make
+    // room, behind every user who has logged in.
+    store_.save_user(UserRow{user, now, may_evict ? now : 0});
     b.users.insert(user);
     b.status_changed = true;
-    spdlog::info("user={} registered", user);
+    spdlog::info("user={} registered", quoted_text(user));
     return Ok{};
 }
 
@@ -495,13 +556,14 @@ void ServerCore::evict_user(const std::string& user, Batch& b) {
         }
     }
     store_.delete_user(user);
+    sessions_.close_user(user, b.session_lines);
     b.users.insert(user);
     EvictNotice notice{{user}};
     for (const auto& [id, d] : devices_) {
         if (!d.removed) reply(id, notice, b);
     }
     b.status_changed = true;
-    spdlog::info("user={} evicted (least recently used, user limit {})", user,
+    spdlog::info("user={} evicted (least recently used, user limit {})", quoted_text(user),
                  settings_.user_limit);
 }
 
@@ -522,10 +584,25 @@ Document* ServerCore::document(const DocKey& key, Batch& b) {
 void ServerCore::on_event(const std::string& device_id, const DeviceEvent& e, Batch& b) {
     DeviceRow* dev = joined_device(device_id, b);
     if (!dev) return;
-    if (e.kind != EventKind::login) return;
+    if (e.kind == EventKind::logout) return sessions_.close(device_id, e.user, b.session_lines);
     LoginReply r;
     r.user = e.user;
-    if (auto u = store_.find_user(e.user)) {
+    auto known = store_.find_user(e.user);
+    if (!known && !sessions_.has(device_id, e.user)) {
+        // A user the server does not hold: a new user, at the device's bounded rate.
+        if (auto st = sessions_.take_new_user(device_id, now_ms()); !st) {
+            spdlog::warn("device={} user={} login refused: {} ({})", device_id, quoted_text(e.user),
+                         errc_name(st.code()), st.error().message);
+            r.reason = st.code();
+            r.message = st.error().message;
+            b.status_changed = true;
+            b.early.push_back({topics_.device(device_id, TopicKind::device_inbox),
+                               encode_msgpack_unchecked(reply_to_value(r)), false});
+            return;
+        }
+    }
+    sessions_.open(device_id, e.user, now_ms(), b.session_lines);
+    if (auto& u = known) {
         u->last_used_at = std::max(u->last_used_at + 1, now_ms());
         store_.save_user(*u);
         b.users.insert(e.user);
@@ -538,8 +615,17 @@ void ServerCore::on_event(const std::string& device_id, const DeviceEvent& e, Ba
             if (syncs.contains(c)) r.versions[c] = v;
         }
     }
+    // The user's key goes only with a session, sealed to the key this device gave in its
+    // hello: a device where the user never logged in cannot open their sealed fields.
+    if (auto pk = box_keys_.find(device_id);
+        settings_.user_key_secret && pk != box_keys_.end() && pk->second.size() == 32) {
+        BoxPublicKey to{};
+        std::copy(pk->second.begin(), pk->second.end(), to.begin());
+        r.sealed_key = seal_user_key(derive_user_key(*settings_.user_key_secret, e.user), to);
+    }
     dev->last_sync_at = now_ms();
-    spdlog::info("device={} user={} login ({} documents)", device_id, e.user, r.versions.size());
+    spdlog::info("device={} user={} login ({} documents)", device_id, quoted_text(e.user),
+                 r.versions.size());
     b.early.push_back({topics_.device(device_id, TopicKind::device_inbox),
                        encode_msgpack_unchecked(reply_to_value(r)), false});
 }
@@ -551,6 +637,7 @@ void ServerCore::on_presence(const std::string& device_id, const Presence& p, Ba
         pending = p.pending;
         b.status_changed = true;
     }
+    if (!p.online) sessions_.close_device(device_id, b.session_lines);
     if (changed) {
         b.status_changed = true;
         spdlog::info("device={} {}", device_id, p.online ? "online" : "offline");
@@ -624,6 +711,10 @@ void ServerCore::add_inspect(std::vector<Outbound>& out, const std::string& topi
                    true});
 }
 
+Outbound ServerCore::session_table_message() const {
+    return {topics_.server_sessions(), sessions_.table(), false};
+}
+
 Outbound ServerCore::status_message() const {
     return {topics_.server_status(), encode_msgpack_unchecked(status_value()), true};
 }
@@ -649,6 +740,7 @@ Value ServerCore::status_value() const {
                    {"not_synced", settings_.categories.minus(d.supported).names()},
                    {"last_error", d.last_error},
                    {"server_machine", id == settings_.device_id}};
+        m.update(sessions_.status_of(id));
         machines.push_back(std::move(m));
     }
     Value refused = Value::object();

@@ -16,9 +16,11 @@
 
 #include "server-node/document_cache.hpp"
 #include "server-node/server_store.hpp"
+#include "server-node/sessions.hpp"
 #include "shared/base/tuning.hpp"
 #include "shared/environment.hpp"
 #include "shared/messages.hpp"
+#include "shared/secrets.hpp"
 #include "topics/topics.hpp"
 
 namespace pdsync::server {
@@ -57,6 +59,9 @@ struct ServerSettings {
     // Set: asked about a machine the server has not accepted before; Errc::ok admits it,
     // anything else (pending_approval, denied) is the refusal's reason.
     std::function<Errc(const std::string& device_id, const Hello& hello)> admission;
+    // Set: the secret users' keys derive from (--user-key-file); each accepted login
+    // carries its user's key sealed to the device (shared/user_keys.hpp).
+    std::optional<FleetKey> user_key_secret;
 };
 
 class ServerCore {
@@ -82,6 +87,9 @@ class ServerCore {
 
     // The retained server/status message.
     Outbound status_message() const;
+    // The whole session table for the broker's session plugin, sent after every
+    // (re)connect: a restarted broker holds no grants (server-node/sessions.hpp).
+    Outbound session_table_message() const;
     bool may_sleep() const { return online_.empty(); }
     // Whether the last handle_batch() committed at least one change set.
     bool last_batch_had_changes() const { return last_batch_had_changes_; }
@@ -122,7 +130,11 @@ class ServerCore {
     AckReply apply_changes(const ChangeSet& cs, DeviceRow& dev, Batch& b);
     void on_event(const std::string& device_id, const DeviceEvent& e, Batch& b);
     void on_presence(const std::string& device_id, const Presence& p, Batch& b);
-    Status register_user(const std::string& user, Batch& b);
+    // `may_evict` false: a registration without a login (a first merge) never makes room
+    // by evicting someone; it is refused at the limit instead (docs/security.md).
+    Status register_user(const std::string& user, Batch& b, bool may_evict = true);
+    // Device–user binding (sessions.*): whether `cs` may write its user's document.
+    Status check_session(const ChangeSet& cs, const std::string& device_id, Batch& b);
     void evict_user(const std::string& user, Batch& b);
     Document* document(const DocKey& key, Batch& b);
     DeviceRow* joined_device(const std::string& device_id, Batch& b);
@@ -144,7 +156,10 @@ class ServerCore {
     std::map<std::string, DeviceRow> devices_;    // committed device rows
     std::map<std::string, std::string> refused_;  // device id -> last refusal, not stored
     std::set<std::string> online_;
-    std::map<std::string, uint64_t> pending_;  // outbox sizes devices report in presence
+    std::map<std::string, uint64_t> pending_;      // outbox sizes devices report in presence
+    std::map<std::string, std::string> box_keys_;  // device id -> box public key of its hello
+    std::set<std::string> helloed_;                // devices whose hello this process accepted
+    Sessions sessions_;
     Value status_extra_ = Value::object();
     int64_t started_at_;
 

@@ -13,6 +13,7 @@
 #include "shared/base/tuning.hpp"
 #include "shared/net/node_options.hpp"
 #include "shared/secrets.hpp"
+#include "shared/user_keys.hpp"
 
 #include <fstream>
 
@@ -58,6 +59,9 @@ int main(int argc, char** argv) {
                    "Machines, the server machine included")
         ->capture_default_str()
         ->check(CLI::Range(1, 1000000));
+    app.add_option("--max-packet-bytes", options.max_packet_bytes,
+                   "The broker's max_packet_size: larger publishes are logged, not sent")
+        ->capture_default_str();
     app.add_flag("--inspect-view", settings.inspect_view,
                  "Publish a JSON view of every document under {root}/inspect/ (secrets redacted)");
     app.add_option("--user-limit", settings.user_limit,
@@ -98,12 +102,21 @@ int main(int argc, char** argv) {
     std::string server_fleet_key;
     app.add_option("--fleet-key-file", server_fleet_key,
                    "The fleet key, sealed to every device that joins by code");
+    std::string user_key_file;
+    app.add_option("--user-key-file", user_key_file,
+                   "The secret each user's key for sealed fields derives from, made (0600) when "
+                   "missing (default: the store's path + .userkey). Keep it with the fleet CA "
+                   "and give every cluster member the same one; backups do not hold it");
     std::string approval = "auto";
     app.add_option("--join-approval", approval,
                    "auto: a machine with the join code joins; manual: it waits for "
                    "`pdsync machines approve`")
         ->check(CLI::IsMember({"auto", "manual"}))
         ->capture_default_str();
+    bool session_plugin = false;
+    app.add_flag("--session-plugin", session_plugin,
+                 "dynsec: the broker loads pdsync_sessions.so after the dynamic security plugin, "
+                 "so members read users/ only within a session (docs/security.md)");
     std::string inspector_password_file;
     app.add_option("--inspector-password-file", inspector_password_file,
                    "Keep the read-only inspector account with this password (dynsec)");
@@ -130,6 +143,7 @@ int main(int argc, char** argv) {
     }
 
     net::setup_logging("server", node);
+    net::make_private_parent(store_path);  // before the store lock beside it
     if (web_cl.options.enabled()) {
         if (auto st = server::web::check_web_options(web_cl.options); !st) {
             spdlog::critical("web admin page: {}", st.error().message);
@@ -145,6 +159,13 @@ int main(int argc, char** argv) {
     settings.categories = *synced;
 
     settings.auth_digest = node.auth.digest();
+    if (user_key_file.empty()) user_key_file = store_path + ".userkey";
+    if (auto secret = load_or_create_user_key_secret(user_key_file); !secret) {
+        spdlog::critical("--user-key-file: {}", secret.error().message);
+        return 2;
+    } else {
+        settings.user_key_secret = *secret;
+    }
     auto mqtt = node.mqtt_settings(settings.server_id);
     if (!mqtt) {
         spdlog::critical("{}", mqtt.error().message);
@@ -159,6 +180,7 @@ int main(int argc, char** argv) {
         }
         join.ca_file = node.ca_file;
         join.manual_approval = approval == "manual";
+        join.session_plugin = session_plugin;
         if (join.state_path.empty()) join.state_path = store_path + ".join.json";
         if (!server_fleet_key.empty()) {
             auto key = load_fleet_key(server_fleet_key);

@@ -11,6 +11,7 @@
 #include "shared/base/tuning.hpp"
 #include "shared/clock.hpp"
 #include "shared/reply.hpp"
+#include "shared/text.hpp"
 
 namespace pdsync::server {
 
@@ -41,11 +42,7 @@ ServerNode::ServerNode(std::unique_ptr<ServerStore> store, Topics topics, Server
     h.on_message = [this](net::Received m) {
         if (join_ && join_->is_dynsec_response(m.topic))
             return join_->on_dynsec_response(m.payload);
-        {
-            std::lock_guard lock(mu_);
-            queue_.push_back(Inbound{std::move(m.topic), std::move(m.payload), m.retained});
-        }
-        cv_.notify_one();
+        enqueue(Inbound{std::move(m.topic), std::move(m.payload), m.retained});
     };
     h.on_connected = [this] {
         {
@@ -116,6 +113,54 @@ void ServerNode::on_cluster_event(bool step_down, uint64_t lead_term, bool& reco
     } else {
         publish_all({follower_status()});
     }
+}
+
+std::string ServerNode::device_of(const std::string& topic) const {
+    // {root}/devices/{id}/...: the device level, without a full parse on Paho's thread.
+    const std::string& root = topics_.root();
+    static constexpr std::string_view kDevices = "/devices/";
+    if (topic.compare(0, root.size(), root) != 0 ||
+        topic.compare(root.size(), kDevices.size(), kDevices) != 0)
+        return {};
+    const std::size_t start = root.size() + kDevices.size();
+    const std::size_t end = topic.find('/', start);
+    return topic.substr(start, end == std::string::npos ? std::string::npos : end - start);
+}
+
+void ServerNode::enqueue(Inbound&& in) {
+    const std::string device = device_of(in.topic);
+    const std::size_t bytes = in.payload.size();
+    {
+        std::lock_guard lock(mu_);
+        std::size_t& mine = queued_by_device_[device];
+        if (mine + bytes > tuning::server::kMaxQueuedBytesPerDevice ||
+            queued_bytes_ + bytes > tuning::server::kMaxQueuedBytesTotal) {
+            // Not decoded, not acked: an honest device re-sends after kResendAfter; a
+            // flooding one costs the others nothing but this check.
+            uint64_t n = ++dropped_by_device_[device];
+            if (n == 1 || n % 100 == 0) {
+                spdlog::warn(
+                    "device={} message of {} bytes dropped: {} bytes of it queued "
+                    "(bound {}), {} in all (bound {}); {} dropped so far",
+                    quoted_text(device), bytes, mine, tuning::server::kMaxQueuedBytesPerDevice,
+                    queued_bytes_, tuning::server::kMaxQueuedBytesTotal, n);
+            }
+            if (mine == 0) queued_by_device_.erase(device);
+            return;
+        }
+        mine += bytes;
+        queued_bytes_ += bytes;
+        queue_.push_back(std::move(in));
+    }
+    cv_.notify_one();
+}
+
+void ServerNode::dequeued(const Inbound& in) {
+    queued_bytes_ -= in.payload.size();
+    auto it = queued_by_device_.find(device_of(in.topic));
+    if (it == queued_by_device_.end()) return;
+    it->second -= std::min(it->second, in.payload.size());
+    if (it->second == 0) queued_by_device_.erase(it);
 }
 
 ServerNode::~ServerNode() {
@@ -246,6 +291,16 @@ void ServerNode::stop() {
 
 void ServerNode::publish_all(const std::vector<Outbound>& out) {
     for (const auto& o : out) {
+        // The broker drops a connection whose packet is over its max_packet_size, and the
+        // same publish would come again after the reconnect: never send one.
+        if (o.topic.size() + o.payload.size() + tuning::mqtt::kPublishOverheadBytes >
+            options_.max_packet_bytes) {
+            spdlog::error(
+                "mqtt: not publishing {}: {} bytes, over the broker's packet limit of "
+                "{}",
+                quoted_text(o.topic), o.payload.size(), options_.max_packet_bytes);
+            continue;
+        }
         if (auto st = link_->publish(o.topic, o.payload, o.retained); !st) {
             // Documents come back with the reconcile after reconnect; acks with the
             // device's re-send, answered from the applied table.
@@ -277,6 +332,7 @@ void ServerNode::worker_loop() {
             step_down = std::exchange(cluster_step_down_, false);
             lead_term = std::exchange(cluster_lead_term_, 0);
             while (!queue_.empty() && batch.size() < tuning::server::kMaxBatchMessages) {
+                dequeued(queue_.front());
                 batch.push_back(std::move(queue_.front()));
                 queue_.pop_front();
             }
@@ -286,6 +342,8 @@ void ServerNode::worker_loop() {
         if (reconcile && core_) {
             core_->reset_presence();
             if (join_) join_->on_connected();  // broker rights before anything is published
+            // A broker that restarted holds no grants: the whole table, before anything.
+            publish_all({core_->session_table_message()});
             spdlog::info("reconcile: republishing the store's documents");
             std::size_t published = 0;
             core_->for_each_document_message([&](Outbound&& o) {

@@ -21,6 +21,7 @@
 #include <condition_variable>
 #include <deque>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -40,6 +41,8 @@ struct ServerNodeOptions {
     std::string store_path;
     std::string admin_socket;  // empty: no admin socket
     BackupSettings backup;
+    // The broker's max_packet_size: a publish that would not fit is never sent.
+    std::size_t max_packet_bytes = tuning::mqtt::kBrokerMaxPacketBytes;
     // Shown by the "settings" command beside the core's and the backup's settings: what
     // main() knows of the broker link and the web page (no secrets).
     Value settings_extra = Value::object();
@@ -71,6 +74,13 @@ class ServerNode {
     void worker_loop();
     void publish_all(const std::vector<Outbound>& out);
     Value run_on_worker(const Value& request);
+    // Paho's thread: queues a device message unless its device, or the queue as a whole,
+    // holds more payload bytes than the bounds in tuning.hpp (docs/security.md).
+    void enqueue(Inbound&& in);
+    // The device a topic under {root}/devices/ belongs to ("" for any other topic).
+    std::string device_of(const std::string& topic) const;
+    // Worker thread, under mu_: the bytes of a message taken off the queue.
+    void dequeued(const Inbound& in);
 
     std::unique_ptr<ServerStore> store_;
     Topics topics_;
@@ -95,6 +105,9 @@ class ServerNode {
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<Inbound> queue_;
+    std::size_t queued_bytes_ = 0;                         // under mu_
+    std::map<std::string, std::size_t> queued_by_device_;  // under mu_
+    std::map<std::string, uint64_t> dropped_by_device_;    // under mu_
     std::deque<std::shared_ptr<AdminJob>> admin_jobs_;
     bool reconcile_ = false;
     bool stopping_ = false;

@@ -57,6 +57,109 @@ Result<Value> to_value(const msgpack::object& o, std::size_t depth, const Decode
     return make_error(Errc::malformed, "unknown MessagePack type");
 }
 
+// Counts the values in a MessagePack stream by walking its headers, allocating nothing:
+// msgpack-cxx's own limits bound each array and map, not their sum, so without this a
+// 4 MiB payload of nested nil arrays would decode into millions of values (hundreds of
+// MiB) before any bound applied. Stops counting past `max_items`; a truncated stream is
+// left to the real decoder to report.
+std::size_t count_items(std::string_view b, std::size_t max_items) {
+    std::size_t items = 0;
+    std::size_t i = 0;
+    auto be = [&](std::size_t at, int n) {
+        std::size_t v = 0;
+        for (int k = 0; k < n; ++k) v = (v << 8) | static_cast<unsigned char>(b[at + k]);
+        return v;
+    };
+    while (i < b.size() && items <= max_items) {
+        auto t = static_cast<unsigned char>(b[i]);
+        ++items;
+        std::size_t skip = 0;  // bytes after the type byte
+        if (t <= 0x7f || t >= 0xe0 || (t >= 0x80 && t <= 0x9f) || t == 0xc0 || t == 0xc2 ||
+            t == 0xc3) {
+            skip = 0;  // fixint, fixmap, fixarray, nil, bool: children follow inline
+        } else if (t >= 0xa0 && t <= 0xbf) {
+            skip = t & 0x1f;
+        } else {
+            auto need = [&](std::size_t n) { return i + 1 + n <= b.size(); };
+            switch (t) {
+                case 0xcc:
+                case 0xd0:
+                    skip = 1;
+                    break;
+                case 0xcd:
+                case 0xd1:
+                    skip = 2;
+                    break;
+                case 0xca:
+                case 0xce:
+                case 0xd2:
+                    skip = 4;
+                    break;
+                case 0xcb:
+                case 0xcf:
+                case 0xd3:
+                    skip = 8;
+                    break;
+                case 0xd4:
+                    skip = 2;
+                    break;
+                case 0xd5:
+                    skip = 3;
+                    break;
+                case 0xd6:
+                    skip = 5;
+                    break;
+                case 0xd7:
+                    skip = 9;
+                    break;
+                case 0xd8:
+                    skip = 17;
+                    break;
+                case 0xc4:
+                case 0xd9:
+                    if (!need(1)) return items;
+                    skip = 1 + be(i + 1, 1);
+                    break;
+                case 0xc5:
+                case 0xda:
+                    if (!need(2)) return items;
+                    skip = 2 + be(i + 1, 2);
+                    break;
+                case 0xc6:
+                case 0xdb:
+                    if (!need(4)) return items;
+                    skip = 4 + be(i + 1, 4);
+                    break;
+                case 0xc7:
+                    if (!need(1)) return items;
+                    skip = 2 + be(i + 1, 1);
+                    break;
+                case 0xc8:
+                    if (!need(2)) return items;
+                    skip = 3 + be(i + 1, 2);
+                    break;
+                case 0xc9:
+                    if (!need(4)) return items;
+                    skip = 5 + be(i + 1, 4);
+                    break;
+                case 0xdc:
+                case 0xde:
+                    skip = 2;
+                    break;  // array16 / map16 headers
+                case 0xdd:
+                case 0xdf:
+                    skip = 4;
+                    break;  // array32 / map32 headers
+                default:
+                    return items;  // 0xc1 (never used): the decoder refuses it
+            }
+        }
+        if (skip > b.size() - i - 1) return items;
+        i += 1 + skip;
+    }
+    return items;
+}
+
 }  // namespace
 
 Result<Value> decode_msgpack(std::string_view bytes, const DecodeLimits& limits) {
@@ -65,6 +168,10 @@ Result<Value> decode_msgpack(std::string_view bytes, const DecodeLimits& limits)
         return make_error(Errc::too_large, "payload of " + std::to_string(bytes.size()) +
                                                " bytes exceeds " +
                                                std::to_string(limits.max_bytes));
+    }
+    if (count_items(bytes, limits.max_items) > limits.max_items) {
+        return make_error(Errc::too_large, "more than " + std::to_string(limits.max_items) +
+                                               " values in one payload");
     }
     // Extension types get the string bound here so that they reach to_value(), which
     // refuses them as malformed (a 0 bound would report them as too_large).

@@ -23,6 +23,7 @@ struct DecodeLimits {
     std::size_t max_string = tuning::codec::kMaxStringBytes;
     std::size_t max_array = tuning::codec::kMaxArrayItems;
     std::size_t max_map = tuning::codec::kMaxMapItems;
+    std::size_t max_items = tuning::codec::kMaxDecodedItems;  // all values of the payload together
 };
 
 // Decodes exactly one MessagePack value filling all of `bytes`. Map keys must be strings;

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "shared/base/tuning.hpp"
+#include "shared/text.hpp"
 #include "shared/user_id.hpp"
 #include "shared/value_access.hpp"
 
@@ -68,6 +70,31 @@ Status check_user_for(Category c, const std::string& user) {
     return Ok{};
 }
 
+// Every string inside an entry's fields is UTF-8 (binary values travel as MessagePack bin),
+// and every field name is short printable text: the server stores and republishes them,
+// and the CLI and the JSON views show them.
+Status check_fields(const Value& v, std::size_t depth) {
+    if (v.is_string()) {
+        if (!is_valid_utf8(v.get_ref<const std::string&>()))
+            return make_error(Errc::bad_text, "a field value is not UTF-8 (send bytes as binary)");
+        return Ok{};
+    }
+    if (v.is_array()) {
+        for (const auto& item : v) PDS_CHECK(check_fields(item, depth + 1));
+        return Ok{};
+    }
+    if (v.is_object()) {
+        for (auto it = v.begin(); it != v.end(); ++it) {
+            if (depth == 0)
+                PDS_CHECK(validate_text(it.key(), tuning::codec::kMaxFieldNameBytes, "field name"));
+            else if (!is_valid_utf8(it.key()))
+                return make_error(Errc::bad_text, "a field key is not UTF-8");
+            PDS_CHECK(check_fields(it.value(), depth + 1));
+        }
+    }
+    return Ok{};
+}
+
 Result<ChangeOp> op_from_value(const Value& v) {
     if (!v.is_object()) return make_error(Errc::malformed, "op is not a map");
     ChangeOp op;
@@ -87,6 +114,7 @@ Result<ChangeOp> op_from_value(const Value& v) {
     auto f = v.find("fields");
     if (f != v.end() && !f->is_null()) {
         if (!f->is_object()) return make_error(Errc::malformed, "op fields are not a map");
+        PDS_CHECK(check_fields(*f, 0));
         op.fields = *f;
     }
     auto a = v.find("after");
@@ -129,6 +157,7 @@ Result<ChangeSet> change_set_from_value(const Value& v) {
     PDS_CHECK(validate_device_id(cs.device_id));
     PDS_TRY(cs.epoch, field::str(v, "epoch"));
     if (cs.epoch.empty() || cs.epoch.size() > 64) return make_error(Errc::malformed, "bad epoch");
+    PDS_CHECK(validate_text(cs.epoch, 64, "epoch"));
     PDS_TRY(cs.seq, field::u64(v, "seq"));
     if (cs.seq == 0) return make_error(Errc::malformed, "seq starts at 1");
     PDS_TRY(cs.user, field::str_or(v, "user", ""));
@@ -173,7 +202,8 @@ Value hello_to_value(const Hello& h) {
             {"auth_digest", h.auth_digest},
             {"epoch", h.epoch},
             {"next_seq", h.next_seq},
-            {"cached_users", h.cached_users}};
+            {"cached_users", h.cached_users},
+            {"box_pk", Value::binary(std::vector<std::uint8_t>(h.box_pk.begin(), h.box_pk.end()))}};
 }
 
 Result<Hello> hello_from_value(const Value& v) {
@@ -181,17 +211,32 @@ Result<Hello> hello_from_value(const Value& v) {
     Hello h;
     PDS_TRY(h.device_id, field::str(v, "device_id"));
     PDS_CHECK(validate_device_id(h.device_id));
+    // Stored, shown by `pdsync status` and republished in the status: bounded and printable.
     PDS_TRY(h.product, field::str_or(v, "product", ""));
+    PDS_CHECK(validate_text(h.product, tuning::codec::kMaxProductBytes, "product"));
     PDS_TRY(h.firmware, field::str_or(v, "firmware", ""));
+    PDS_CHECK(validate_text(h.firmware, tuning::codec::kMaxFirmwareBytes, "firmware"));
     PDS_TRY(h.location, field::str_or(v, "location", ""));
+    PDS_CHECK(validate_text(h.location, tuning::codec::kMaxLocationBytes, "location"));
     PDS_TRY(uint64_t protocol, field::u64(v, "protocol"));
     h.protocol = static_cast<int>(std::min<uint64_t>(protocol, 1u << 20));
     PDS_TRY(h.categories, category_list(v, "categories"));
     PDS_TRY(h.auth_digest, field::str_or(v, "auth_digest", ""));
+    PDS_CHECK(validate_text(h.auth_digest, tuning::codec::kMaxTokenBytes, "auth_digest"));
     PDS_TRY(h.epoch, field::str_or(v, "epoch", ""));
+    PDS_CHECK(validate_text(h.epoch, tuning::codec::kMaxTokenBytes, "epoch"));
     PDS_TRY(h.next_seq, field::u64_or(v, "next_seq", 1));
     if (h.next_seq == 0) h.next_seq = 1;
     PDS_TRY(h.cached_users, string_list(v, "cached_users"));
+    // Only looked up (to tell the device which users are gone), never stored: an id that
+    // is not a valid user id cannot be on the server, so it is dropped, not fatal.
+    std::erase_if(h.cached_users, [](const std::string& u) { return !validate_user_id(u); });
+    if (auto pk = v.find("box_pk"); pk != v.end() && pk->is_binary()) {
+        const auto& b = pk->get_binary();
+        if (!b.empty() && b.size() != 32)
+            return make_error(Errc::malformed, "'box_pk' is not 32 bytes");
+        h.box_pk.assign(b.begin(), b.end());
+    }
     return h;
 }
 
@@ -301,6 +346,13 @@ Value reply_to_value(const Reply& r) {
         Value versions = Value::object();
         for (const auto& [c, ver] : l->versions) versions[std::string(category_name(c))] = ver;
         v["versions"] = std::move(versions);
+        if (l->reason != Errc::ok) {
+            v["reason"] = std::string(errc_name(l->reason));
+            v["message"] = l->message;
+        }
+        if (!l->sealed_key.empty())
+            v["user_key"] = Value::binary(
+                std::vector<std::uint8_t>(l->sealed_key.begin(), l->sealed_key.end()));
     } else if (const auto* e = std::get_if<EvictNotice>(&r)) {
         v["kind"] = "evict";
         v["users"] = e->users;
@@ -352,6 +404,11 @@ Result<Reply> reply_from_value(const Value& v) {
                 l.versions[*c] = ver;
             }
         }
+        PDS_TRY(std::string reason, field::str_or(v, "reason", ""));
+        if (!reason.empty()) l.reason = errc_from_name(reason);
+        PDS_TRY(l.message, field::str_or(v, "message", ""));
+        if (auto k = v.find("user_key"); k != v.end() && k->is_binary())
+            l.sealed_key.assign(k->get_binary().begin(), k->get_binary().end());
         return Reply{std::move(l)};
     }
     if (kind == "evict") {

@@ -84,6 +84,9 @@ struct Hello {
     std::string epoch;      // the device's outbox epoch
     uint64_t next_seq = 1;  // the lowest change set it still holds (or will send next)
     std::vector<std::string> cached_users;  // users whose documents this device caches
+    // The device's box public key (32 bytes), to which the server seals the keys of users
+    // who log in on it (shared/user_keys.hpp); empty from a device that has none.
+    std::string box_pk;
 };
 
 Value hello_to_value(const Hello& h);
@@ -151,6 +154,13 @@ struct LoginReply {
     std::string user;
     bool known = false;
     std::map<Category, uint64_t> versions;
+    // Set when the server opened no session for this login (Errc::rate_limited: too many
+    // new users from this device); the device then holds no session for the user.
+    Errc reason = Errc::ok;
+    std::string message;
+    // The user's key sealed to the device's box public key (crypto_box_seal), sent with
+    // every accepted login to a device that gave a key in its hello.
+    std::string sealed_key;
 };
 
 // The server dropped these users (least recently used, or an administrator's delete).

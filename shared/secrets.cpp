@@ -1,6 +1,10 @@
 // Sealing and opening secret fields with the fleet key.
 #include "shared/secrets.hpp"
 
+#include <array>
+#include <cctype>
+#include <string_view>
+
 #include <sodium.h>
 
 #include <algorithm>
@@ -16,7 +20,8 @@ constexpr const char* kSealed = "$sealed";
 bool ends_with_ci(const std::string& s, const std::string& suffix) {
     if (s.size() < suffix.size()) return false;
     return std::equal(suffix.rbegin(), suffix.rend(), s.rbegin(), [](char a, char b) {
-        return std::tolower(static_cast<unsigned char>(a)) == b;
+        return std::tolower(static_cast<unsigned char>(a)) ==
+               std::tolower(static_cast<unsigned char>(b));
     });
 }
 
@@ -59,8 +64,30 @@ Result<FleetKey> load_fleet_key(const std::string& path) {
     return key;
 }
 
+// The names of sealed fields, in one place (docs/security.md). A field is sealed when its
+// name, in any case, ends in one of the first words ("smbPassword", "ldap_secret",
+// "apiToken"), or is one of the short words, alone or after a separator or a lower-case
+// letter in camel case ("pin", "card_pin", "userPin"), so "spin" or "shipping" are not.
+constexpr std::array<std::string_view, 12> kSecretSuffixes = {
+    "password", "passwd",     "passphrase",  "secret",     "token",       "apikey",
+    "api_key",  "privatekey", "private_key", "credential", "credentials", "passcode"};
+constexpr std::array<std::string_view, 3> kSecretWords = {"pin", "otp", "pwd"};
+
 bool is_secret_field(const std::string& name) {
-    return ends_with_ci(name, "password") || ends_with_ci(name, "secret");
+    for (auto suffix : kSecretSuffixes) {
+        if (ends_with_ci(name, std::string(suffix))) return true;
+    }
+    for (auto word : kSecretWords) {
+        if (!ends_with_ci(name, std::string(word))) continue;
+        if (name.size() == word.size()) return true;
+        char before = name[name.size() - word.size() - 1];
+        char first = name[name.size() - word.size()];
+        if (before == '_' || before == '-' || before == '.' || before == ' ') return true;
+        if (std::islower(static_cast<unsigned char>(before)) &&
+            std::isupper(static_cast<unsigned char>(first)))
+            return true;
+    }
+    return false;
 }
 
 Value seal_secrets(const Value& fields, const FleetKey& key) {

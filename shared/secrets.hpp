@@ -22,7 +22,9 @@ using FleetKey = std::array<unsigned char, 32>;
 // Reads a key file: 64 hex digits (whitespace ignored). deploy/fleet-init.sh writes one.
 [[nodiscard]] Result<FleetKey> load_fleet_key(const std::string& path);
 
-// A field holds a secret when its name is "secret" or ends in "password" (any case).
+// A field holds a secret when its name says so: it ends in password, passphrase, secret,
+// token, api_key, credential(s), passcode (any case), or is pin, otp or pwd on its own or
+// as the last word ("card_pin", "userPin"). The one list is in secrets.cpp.
 bool is_secret_field(const std::string& name);
 
 // Seals every secret field of an entry's `fields` map (already sealed ones are kept).

@@ -2,6 +2,7 @@
 #include "shared/user_id.hpp"
 
 #include "shared/base/tuning.hpp"
+#include "shared/text.hpp"
 
 namespace pdsync {
 namespace {
@@ -19,43 +20,6 @@ int hex_value(char c) {
     return -1;
 }
 
-bool is_valid_utf8(std::string_view s) {
-    size_t i = 0;
-    while (i < s.size()) {
-        auto c = static_cast<unsigned char>(s[i]);
-        size_t extra = 0;
-        uint32_t cp = 0;
-        if (c < 0x80) {
-            ++i;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            extra = 1;
-            cp = c & 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            extra = 2;
-            cp = c & 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            extra = 3;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (i + extra >= s.size()) return false;
-        for (size_t k = 1; k <= extra; ++k) {
-            auto cc = static_cast<unsigned char>(s[i + k]);
-            if ((cc & 0xC0) != 0x80) return false;
-            cp = (cp << 6) | (cc & 0x3F);
-        }
-        // Overlong forms, surrogates and code points past U+10FFFF are not UTF-8.
-        if ((extra == 1 && cp < 0x80) || (extra == 2 && cp < 0x800) ||
-            (extra == 3 && cp < 0x10000) || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
-            return false;
-        }
-        i += extra + 1;
-    }
-    return true;
-}
-
 }  // namespace
 
 Status validate_user_id(std::string_view user_id) {
@@ -69,6 +33,12 @@ Status validate_user_id(std::string_view user_id) {
         return make_error(Errc::bad_user_id, "user id contains a NUL byte");
     }
     if (!is_valid_utf8(user_id)) return make_error(Errc::bad_user_id, "user id is not valid UTF-8");
+    // A user id is printed by `pdsync users list` and written into log lines: an escape
+    // sequence or a newline in it would reach the administrator's terminal or forge a line.
+    if (!is_printable_text(user_id)) {
+        return make_error(Errc::bad_user_id,
+                          "user id holds a control character or a bidirectional override");
+    }
     return Ok{};
 }
 

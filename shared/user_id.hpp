@@ -10,7 +10,8 @@
 
 namespace pdsync {
 
-// A user id is non-empty, at most tuning::codec::kMaxUserIdBytes bytes, valid UTF-8, no NUL.
+// A user id is non-empty, at most tuning::codec::kMaxUserIdBytes bytes, printable UTF-8 (no
+// control character, no bidirectional override: shared/text.hpp).
 [[nodiscard]] Status validate_user_id(std::string_view user_id);
 
 // encode_user_id("a/b") == "a%2Fb"; encode_user_id("jörg") == "j%C3%B6rg".

@@ -68,6 +68,10 @@ std::string Topics::server_status() const {
     return root_ + "/server/status";
 }
 
+std::string Topics::server_sessions() const {
+    return root_ + "/server/sessions";
+}
+
 std::string Topics::claim_request(std::string_view nonce) const {
     return root_ + "/claim/" + std::string(nonce) + "/request";
 }

@@ -50,6 +50,9 @@ class Topics {
     std::string claim_requests_filter() const;                 // {root}/claim/+/request
     // The nonce of a claim request topic, or empty if `topic` is not one.
     std::string claim_nonce_of_request(std::string_view topic) const;
+    // The session table for the broker's session plugin (broker-config/sessions-plugin/):
+    // grants and revocations of users/ reads, written by the server only, read by no client.
+    std::string server_sessions() const;  // {root}/server/sessions
 
     // Subscription filters the nodes use.
     std::string all_user_docs_filter() const;                      // {root}/users/+/+

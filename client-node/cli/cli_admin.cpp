@@ -125,6 +125,14 @@ void print_status(const Value& s) {
                   << pad_to(join(m.value("not_synced", Value::array())), 20)
                   << (m.value("last_error", "").empty() ? "-" : m.value("last_error", "")) << "\n";
     }
+    // Devices whose new users were refused by the per-device rate (docs/security.md).
+    for (const auto& m : s.value("machines", Value::array())) {
+        if (auto n = m.value("new_users_refused", uint64_t{0}); n > 0) {
+            std::cout << "rate limited: " << m.value("device_id", "") << ": " << n
+                      << " new users refused, last at "
+                      << when(m.value("rate_limited_at", int64_t{0})) << "\n";
+        }
+    }
     if (s.contains("joining")) {
         const Value& j = s["joining"];
         for (const auto& m : j.value("pending", Value::array())) {
@@ -173,9 +181,10 @@ void add_admin_commands(CLI::App& app, int& exit_code) {
     };
     auto print = [&](const Value& v, const std::function<void(const Value&)>& readable) {
         if (c.json) {
-            std::cout << v.dump() << "\n";
+            // ASCII only: control characters and bidirectional marks become \u escapes.
+            std::cout << v.dump(-1, ' ', true, Value::error_handler_t::replace) << "\n";
         } else {
-            readable(v);
+            readable(inert(v));
         }
     };
 

@@ -1,6 +1,8 @@
 // pdsync CLI shared helpers.
 #include "client-node/cli/cli_common.hpp"
 
+#include "shared/text.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +22,22 @@ bool is_json_path(const std::string& path) {
 }
 
 }  // namespace
+
+Value inert(const Value& v) {
+    if (v.is_string()) return escape_for_display(v.get_ref<const std::string&>());
+    if (v.is_array()) {
+        Value out = Value::array();
+        for (const auto& item : v) out.push_back(inert(item));
+        return out;
+    }
+    if (v.is_object()) {
+        Value out = Value::object();
+        for (auto it = v.begin(); it != v.end(); ++it)
+            out[escape_for_display(it.key())] = inert(it.value());
+        return out;
+    }
+    return v;
+}
 
 std::string env_or(const char* name, const char* fallback) {
     const char* v = std::getenv(name);

@@ -41,4 +41,9 @@ std::optional<Value> import_in_chunks(
 
 std::string env_or(const char* name, const char* fallback);
 
+// A copy of `v` with every string and key escaped for a terminal (shared/text.hpp): what
+// the CLI prints came from the network, and a user id or a product name holding ESC[2J or
+// a newline must print as inert text. Every readable printer gets its answer through it.
+Value inert(const Value& v);
+
 }  // namespace pdsync::cli

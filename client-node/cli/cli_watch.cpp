@@ -11,6 +11,7 @@
 #include "shared/net/mqtt_link.hpp"
 #include "shared/net/node_options.hpp"
 #include "shared/secrets.hpp"
+#include "shared/text.hpp"
 
 namespace pdsync::cli {
 
@@ -53,7 +54,8 @@ void add_watch_command(CLI::App& app, int& exit_code) {
                 text = m.payload;  // the inspection view is JSON already
             }
             std::lock_guard lock(mu);
-            std::cout << m.topic << "  " << text << std::endl;
+            std::cout << escape_for_display(m.topic) << "  " << escape_for_display(text)
+                      << std::endl;
             ++seen;
             cv.notify_all();
         };

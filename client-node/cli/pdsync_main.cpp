@@ -26,7 +26,8 @@ std::string fields_line(const Value& fields) {
     return s.size() > 100 ? s.substr(0, 97) + "..." : s;
 }
 
-void print_show(const Value& answer) {
+void print_show(const Value& raw) {
+    const Value answer = pdsync::cli::inert(raw);  // documents come from the network
     for (const auto& d : answer["documents"]) {
         std::string who = d.contains("user") ? d["user"].get<std::string>() + " / " : "shared / ";
         std::cout << who << d["category"].get<std::string>() << "  (version " << d["version"]
@@ -41,7 +42,8 @@ void print_show(const Value& answer) {
     }
 }
 
-void print_status(const Value& s) {
+void print_status(const Value& raw) {
+    const Value s = pdsync::cli::inert(raw);
     std::cout << "device    " << s["device_id"].get<std::string>() << " ("
               << s["product"].get<std::string>() << " " << s["firmware"].get<std::string>()
               << ")\n";

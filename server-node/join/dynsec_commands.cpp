@@ -63,9 +63,12 @@ std::vector<Value> DynsecCommands::shared_roles() const {
     Value member = Value::array();
     add_read(member, r + "/server/status");
     add_read(member, r + "/shared/#");
-    // THE line a session plugin replaces (docs/decisions.md, "broker rights"): without the
-    // delivery right, the plugin defers every users/ delivery to the next plugin.
-    add_read(member, r + "/users/#");
+    // With the session plugin (docs/decisions.md, "broker rights"), no delivery right: this
+    // plugin then defers every users/ delivery to it, which allows one only within a session.
+    if (session_plugin_)
+        member.push_back(acl("subscribePattern", r + "/users/#"));
+    else
+        add_read(member, r + "/users/#");
     out.push_back(role("member", std::move(member)));
 
     Value inspector = Value::array();

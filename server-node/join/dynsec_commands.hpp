@@ -36,7 +36,10 @@ inline constexpr const char* kInspectorAccount = "inspector";
 
 class DynsecCommands {
   public:
-    explicit DynsecCommands(Topics topics) : topics_(std::move(topics)) {}
+    // `session_plugin`: the broker loads pdsync_sessions.so after this plugin, so a member's
+    // role holds no delivery right under users/ and those deliveries fall through to it.
+    explicit DynsecCommands(Topics topics, bool session_plugin = false)
+        : topics_(std::move(topics)), session_plugin_(session_plugin) {}
 
     // Shared roles and default access: safe to send on every connect ("already exists"
     // answers are expected and ignored).
@@ -59,6 +62,7 @@ class DynsecCommands {
   private:
     Value role(const std::string& name, Value acls) const;
     Topics topics_;
+    bool session_plugin_;
 };
 
 // {"commands": [...]} with a correlationData on each ("<tag>:<index>").

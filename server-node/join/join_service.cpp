@@ -85,7 +85,7 @@ std::string error_of(const Value& response) {
 JoinService::JoinService(Topics topics, JoinSettings settings, Publish publish)
     : topics_(topics),
       settings_(std::move(settings)),
-      commands_(topics),
+      commands_(topics, settings_.session_plugin),
       publish_(std::move(publish)) {}
 
 Status JoinService::load() {

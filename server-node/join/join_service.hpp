@@ -37,6 +37,7 @@ struct JoinSettings {
     std::optional<FleetKey> fleet_key;  // sealed into every grant
     bool manual_approval = false;       // --join-approval manual
     std::string inspector_password;     // set: the inspector account is kept
+    bool session_plugin = false;        // the broker loads pdsync_sessions.so (--session-plugin)
 };
 
 class JoinService {

@@ -6,7 +6,7 @@
 
 namespace pdsync {
 namespace {
-constexpr std::array<std::string_view, 43> kNames = {
+constexpr std::array<std::string_view, 45> kNames = {
     "ok",
     "malformed",
     "too_large",
@@ -50,9 +50,11 @@ constexpr std::array<std::string_view, 43> kNames = {
     "device_id_taken",
     "ca_mismatch",
     "not_enabled",
+    "no_session",
+    "bad_text",
 };
 // One name per code, in the enum's order: a code appended without its name fails here.
-static_assert(kNames.size() == static_cast<size_t>(Errc::not_enabled) + 1);
+static_assert(kNames.size() == static_cast<size_t>(Errc::bad_text) + 1);
 }  // namespace
 
 std::string_view errc_name(Errc code) {

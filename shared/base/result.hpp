@@ -64,6 +64,9 @@ enum class Errc {
     device_id_taken,    // a claim for a device id that already has an account
     ca_mismatch,        // the broker's CA does not match the join code's pin
     not_enabled,        // the client function was never enabled (pdsync device enable)
+    // Compromised-device bounds (docs/security.md).
+    no_session,  // a user's change set or read from a device where that user has no session
+    bad_text,    // a string with control characters or bidirectional overrides, or not UTF-8
 };
 
 std::string_view errc_name(Errc code);

@@ -1,6 +1,6 @@
 // Every tuning knob of pdsync in one place, each with the reason for its value, one
-// sub-namespace per part (codec, limits, server, client, mqtt, backup, cluster,
-// terminal). Limits an administrator may change (machine and user limits) have their
+// sub-namespace per part (codec, limits, server, sessions, client, mqtt, backup,
+// cluster, terminal). Limits an administrator may change (machine and user limits) have their
 // defaults here and are overridden from the node's config file.
 #pragma once
 
@@ -33,6 +33,19 @@ inline constexpr std::size_t kMaxMapItems = 4096;
 inline constexpr std::size_t kMaxUserIdBytes = 256;
 inline constexpr std::size_t kMaxDeviceIdBytes = 64;
 inline constexpr std::size_t kMaxEntryIdBytes = 128;
+// Values one payload may decode to, all levels together: the per-array and per-map bounds
+// alone let 4 MiB of nested nil arrays become millions of values. A large address book
+// (5,000 entries of ~20 fields) is ~100,000; a quarter million leaves room.
+inline constexpr std::size_t kMaxDecodedItems = 256 * 1024;
+// Texts a device reports about itself, stored and shown in `pdsync status`: a product
+// name, a firmware version, a location label. Panels show a line or two.
+inline constexpr std::size_t kMaxProductBytes = 128;
+inline constexpr std::size_t kMaxFirmwareBytes = 128;
+inline constexpr std::size_t kMaxLocationBytes = 256;
+// Outbox epochs and auth-profile digests are ids and hex digests.
+inline constexpr std::size_t kMaxTokenBytes = 128;
+// Names of an entry's fields ("host", "password", ...): short identifiers.
+inline constexpr std::size_t kMaxFieldNameBytes = 128;
 }  // namespace codec
 
 // ---- Limits (defaults from the reference product; config may change them) -------------
@@ -56,7 +69,31 @@ inline constexpr std::size_t kMaxBatchMessages = 512;
 // Applied change-set results remembered per device, to answer a re-sent change set with
 // its original result. Outboxes re-send at most their unacked window, far below this.
 inline constexpr int kAppliedOpsKeptPerDevice = 1000;
+// The inbound queue, in bytes of payload: per device, room for four full-size change sets
+// (a device sends at most 16 in flight, most far smaller); in all, room for every device
+// of a large fleet to have a few in the queue. A message past either bound is dropped
+// before it is decoded: the device has no ack, re-sends after client::kResendAfter, and
+// the others go on.
+inline constexpr std::size_t kMaxQueuedBytesPerDevice = 16 * 1024 * 1024;
+inline constexpr std::size_t kMaxQueuedBytesTotal = 128 * 1024 * 1024;
 }  // namespace server
+
+// ---- Device-user sessions: which device may write and read which user (docs/security.md) --
+namespace sessions {
+// A session (a login seen, no logout since) ends after this long without a login event
+// or change set from it: a working day and then some, so a user who stays logged in all
+// day is not cut off, and a forgotten session does not outlive the night.
+inline constexpr std::chrono::hours kIdleTimeout{12};
+// Sessions one device holds at once; a panel has one user at a time, a few more cover
+// users who left without logging out. The oldest goes first.
+inline constexpr std::size_t kMaxPerDevice = 8;
+// New users (first login of a user the server does not hold) per device: a burst, then a
+// steady rate. A device on its first day in a 1,000-user office sees a few dozen new
+// users in a morning; a flood of made-up users is held to 60 an hour, so the user limit
+// of 1,000 is not reached in less than a day of flooding, and the flood shows in status.
+inline constexpr int kNewUsersBurstPerDevice = 30;
+inline constexpr std::chrono::seconds kNewUserRefillEvery{60};
+}  // namespace sessions
 
 // ---- Client ------------------------------------------------------------------------------
 namespace client {
@@ -77,6 +114,10 @@ inline constexpr std::chrono::milliseconds kJoinRetryMax{30000};
 // Login waits this long for the server's manifest before it falls back to the cached
 // documents (offline login).
 inline constexpr std::chrono::milliseconds kLoginServerWait{5000};
+// A user's login is announced again before an edit once this long has passed since the
+// last announcement, well inside the server's idle end of a session
+// (sessions::kIdleTimeout), so a user who stays logged in all day keeps their session.
+inline constexpr std::chrono::minutes kReannounceAfter{60};
 // The device store's SQLite page cache (KiB). SQLite's default is 2 MiB, half of the
 // daemon's private-memory target after 1,000 logins (issue 14 g); reads that miss it come
 // from the OS page cache, and a login writes its documents without reading them back.
@@ -101,6 +142,11 @@ inline constexpr std::chrono::seconds kConnectTimeout{5};
 // ends in about a millisecond; one to a broker that hangs is left behind rather than
 // waited out (kConnectTimeout), so a stop stays prompt.
 inline constexpr std::chrono::milliseconds kStopConnectWait{250};
+// The broker's max_packet_size (broker-config/mosquitto.conf.template): a publish whose
+// topic and payload would not fit is not sent (the broker would drop the connection).
+inline constexpr std::size_t kBrokerMaxPacketBytes = 4259840;
+// Room for the fixed header, topic length field, packet id and v5 properties.
+inline constexpr std::size_t kPublishOverheadBytes = 1024;
 }  // namespace mqtt
 
 // ---- Local control sockets (shared/net/control_socket) ---------------------------------

@@ -5,7 +5,10 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/stat.h>
+
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -124,8 +127,19 @@ std::optional<int> parse_node_command_line(CLI::App& app, int argc, char** argv)
     return std::nullopt;
 }
 
+void make_private_parent(const std::string& file) {
+    auto dir = std::filesystem::path(file).parent_path();
+    std::error_code ec;
+    if (dir.empty() || std::filesystem::exists(dir, ec)) return;
+    std::filesystem::create_directories(dir, ec);  // under umask 077: 0700
+    if (!ec) ::chmod(dir.c_str(), 0700);
+}
+
 void setup_logging(const std::string& node, const NodeOptions& o) {
+    // Stores, logs and keys hold users' data and secrets: no other local user reads them.
+    ::umask(077);
     std::vector<spdlog::sink_ptr> sinks;
+    if (!o.log_file.empty()) make_private_parent(o.log_file);
     sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
     if (!o.log_file.empty())
         sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(o.log_file));

@@ -41,8 +41,14 @@ void add_node_options(CLI::App& app, NodeOptions& o);
 // ends the program (--help, --version, a bad option or key), nothing when the daemon goes on.
 [[nodiscard]] std::optional<int> parse_node_command_line(CLI::App& app, int argc, char** argv);
 
-// Sets up spdlog: level, a pattern with the node name, an optional log file.
+// Sets up spdlog: level, a pattern with the node name, an optional log file. First it
+// sets the process umask to 077, so every file the daemon creates from then on (stores
+// and their -wal/-shm files, logs, keys, backups) is 0600 and every directory 0700.
 void setup_logging(const std::string& node, const NodeOptions& o);
+
+// Creates the directory that will hold `file` if it is missing, mode 0700 (a directory
+// that exists is left as it is: its owner chose its mode).
+void make_private_parent(const std::string& file);
 
 // Blocks SIGINT/SIGTERM/SIGHUP in the calling thread (call before starting threads, so
 // every thread inherits it) and returns a function that waits for one of them.

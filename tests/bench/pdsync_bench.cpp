@@ -47,6 +47,7 @@ void apply_quick(CLI::App& app, BenchOptions& o) {
     unless_given("--scale-realistic", o.scale_realistic, std::size_t{200});
     unless_given("--plot-users", o.plot_users, std::vector<std::size_t>{200, 2000, 10000});
     unless_given("--plot-logins", o.plot_logins, std::size_t{100});
+    unless_given("--session-logins", o.session_logins, std::size_t{30});
 }
 
 void add_options(CLI::App& app, BenchOptions& o, bool& quick, std::string& store_dir) {
@@ -56,9 +57,11 @@ void add_options(CLI::App& app, BenchOptions& o, bool& quick, std::string& store
                    "shows the figures without disk syncs)");
     app.add_option("--phases", o.phases,
                    "office (a-e, g), sweep (f), merge (first merge), scale (1,000 machines, plot), "
-                   "cluster (h: a raft cluster of 3 beside a single server)")
+                   "cluster (i: a raft cluster of 3 beside a single server)")
         ->delimiter(',');
     app.add_option("--users", o.users, "a-c, e: users stored (all realistic)");
+    app.add_option("--session-logins", o.session_logins,
+                   "h: logins with and without the broker's session plugin");
     app.add_option("--machines", o.machines, "a, b: machines connected (2 daemons + simulated)");
     app.add_option("--logins", o.logins, "a: logins on the daemon");
     app.add_option("--rss-logins", o.rss_logins, "e: logins before the daemon's RSS is read");
@@ -177,6 +180,7 @@ int main(int argc, char** argv) {
     run_phase("sweep", o, report, [&] { run_sweep(o, report); });
     run_phase("merge", o, report, [&] { run_merge(o, report); });
     run_phase("scale", o, report, [&] { run_scale(o, report, plot); });
+    run_phase("sessions", o, report, [&] { run_sessions(o, report); });
     run_phase("cluster", o, report, [&] { run_cluster(o, report); });
     report.note("load average at the end: " + load_average());
     report.print(std::cout);

@@ -86,14 +86,14 @@ Figures measure(const BenchOptions& o, Node& n, const std::string& prefix) {
 
 void report_figures(Report& report, const std::string& label, const Figures& f, std::size_t devices,
                     std::size_t window) {
-    report.latency("h) edit → ack, one device, 25-entry prefs (" + label + ")", f.acked,
+    report.latency("i) edit → ack, one device, 25-entry prefs (" + label + ")", f.acked,
                    f.baseline);
-    report.throughput("h) changes acked/s, " + std::to_string(devices) + " devices × " +
+    report.throughput("i) changes acked/s, " + std::to_string(devices) + " devices × " +
                           std::to_string(window) + " in flight, prefs (" + label + ")",
                       f.prefs.per_second, f.raw_per_second, std::nullopt);
     char buf[200];
     std::snprintf(buf, sizeof buf,
-                  "h) %s: the serving server's CPU %.0f %% of one core, %.0f µs per acked "
+                  "i) %s: the serving server's CPU %.0f %% of one core, %.0f µs per acked "
                   "change; refused: %llu",
                   label.c_str(), f.prefs.server_cpu * 100, f.prefs.server_us_per_change(),
                   static_cast<unsigned long long>(f.prefs.failed));

@@ -243,6 +243,7 @@ void SimDevice::logout() {
         if (!login_) return;
         user = login_->user;
         login_.reset();
+        announced_.erase(user);
     }
     link_->unsubscribe({topics_.user_docs_filter(user)});
     publish_event(EventKind::logout, user);
@@ -279,10 +280,14 @@ uint64_t SimDevice::send_changes(const std::string& user, Category category,
     cs.category = category;
     cs.created_at = now_ms();
     cs.ops = std::move(ops);
+    bool announce = false;
     {
         std::lock_guard lock(mu_);
         cs.seq = next_seq_++;
+        announce = !user.empty() && announced_.insert(user).second;
     }
+    // The server takes a user's change sets only within a session (docs/security.md).
+    if (announce) publish_event(EventKind::login, user);
     (void)link_->publish(topics_.device(id_, TopicKind::device_changes),
                          encode_msgpack_unchecked(change_set_to_value(cs)), false);
     return cs.seq;

@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -109,6 +110,7 @@ class SimDevice {
     std::map<std::string, Seen> seen_;  // documents on watched topics
     std::map<uint64_t, std::pair<AckReply, Clock::time_point>> acks_;
     uint64_t next_seq_ = 1;
+    std::set<std::string> announced_;  // users whose session this device opened (under mu_)
     uint64_t answered_ = 0;
     uint64_t acked_ok_ = 0;
     uint64_t acked_failed_ = 0;

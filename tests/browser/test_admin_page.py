@@ -10,6 +10,7 @@ import tempfile
 import time
 import unittest
 
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -29,7 +30,10 @@ class AdminPage(unittest.TestCase):
         cls.server = fleet.Server(cls.tmp, cls.broker, PASSWORD)
         cls.devices = []
         cls.driver = fleet.chromium(1280, 800)
-        cls.wait = WebDriverWait(cls.driver, 15, poll_frequency=0.05)
+        # The page redraws its tables every poll: an element found just before a redraw is
+        # stale when read, and the wait looks again rather than failing.
+        cls.wait = WebDriverWait(cls.driver, 15, poll_frequency=0.05,
+                                 ignored_exceptions=(StaleElementReferenceException,))
 
     @classmethod
     def tearDownClass(cls):

@@ -10,6 +10,8 @@
 // decode is answered with the seq it carries (0 if none) and consumes nothing.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <deque>
 
 #include <algorithm>
@@ -125,8 +127,19 @@ class HandDevice {
         publish(TopicKind::device_hello, encode_msgpack_unchecked(v));
     }
     void send_changes(const std::string& bytes) { publish(TopicKind::device_changes, bytes); }
-    void send_changes(const Value& v) { send_changes(encode_msgpack_unchecked(v)); }
+    // A change set for a user goes, as from an honest device, after that user's login on
+    // this device (the server takes a user's edits only within a session).
+    void send_changes(const Value& v) {
+        if (v.is_object() && v.contains("user") && v["user"].is_string())
+            login_once(v["user"].get<std::string>());
+        send_changes(encode_msgpack_unchecked(v));
+    }
     void send_changes(const ChangeSet& cs) { send_changes(change_set_to_value(cs)); }
+    void login_once(const std::string& user) {
+        if (user.empty() || !logged_in_.insert(user).second) return;
+        publish(TopicKind::device_events,
+                encode_msgpack_unchecked(event_to_value({id_, EventKind::login, user, now_ms()})));
+    }
 
     ChangeSet change(uint64_t seq, std::string user = "alice", Category c = Category::addressbook,
                      std::vector<ChangeOp> ops = {put("bob", {{"name", "Bob"}})}) const {
@@ -252,8 +265,9 @@ class HandDevice {
     std::string epoch_;
     std::unique_ptr<net::MqttLink> link_;
     std::mutex mu_;
-    std::vector<net::Received> log_;  // everything received, in order
-    std::size_t next_ = 0;            // log_ index of the first reply not yet matched
+    std::set<std::string> logged_in_;  // users whose login this device announced
+    std::vector<net::Received> log_;   // everything received, in order
+    std::size_t next_ = 0;             // log_ index of the first reply not yet matched
 };
 
 class BadInput : public ::testing::Test {

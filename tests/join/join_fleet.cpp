@@ -63,9 +63,13 @@ JoinFleet::JoinFleet(const TempDir& dir, JoinFleetOptions options, const std::st
                                      "--server-device-id",
                                      "srv",
                                      "--data-dir",
-                                     dir.file(name + "-data")};
+                                     dir.file(name + "-data"),
+                                     // No web page: parallel fleets would all bind its port.
+                                     "--web-listen",
+                                     "off"};
     argv.insert(argv.end(), options_.fleet_init_args.begin(), options_.fleet_init_args.end());
-    std::string cmd;
+    // The session plugin this build made, loaded after dynamic security as a fleet's is.
+    std::string cmd = std::string("PDSYNC_SESSIONS_PLUGIN='") + PDSYNC_SESSIONS_PLUGIN + "' ";
     for (const auto& a : argv) cmd += "'" + a + "' ";
     const std::string log = dir.file(name + "-init.log");
     if (std::system((cmd + ">" + log + " 2>&1 </dev/null").c_str()) != 0)

@@ -62,7 +62,8 @@ make_fleet() {
     TLS_PORT=$(free_port)
     while [ "$TLS_PORT" = "$PORT" ]; do TLS_PORT=$(free_port); done
     ROOT=$PDS_DEFAULT_ROOT
-    if ! "$REPO/deploy/fleet-init.sh" "$FLEET" --port "$PORT" --tls-port "$TLS_PORT" \
+    # No web admin page: parallel fleets would all bind its port.
+    if ! "$REPO/deploy/fleet-init.sh" "$FLEET" --port "$PORT" --tls-port "$TLS_PORT" --web-listen off \
         --tls-addr 127.0.0.1 --server-host localhost --run-user "$(id -un)" \
         --broker-auth "$SEC_AUTH" "$@" >"$T/fleet-init.log" 2>&1; then
         cat "$T/fleet-init.log"
@@ -264,7 +265,8 @@ reloaded_since() { [ "$(grep -c 'Reloading config' "$BROKER_LOG" || true)" -gt "
 #   tlsinspector (the inspector's certificate from fleet-init, as MQTT Explorer would use it)
 # passwd mode: password logins on the loopback listener. dynsec mode: every login is a
 # password over TLS (the only listener), with the account's own client id, which the plugin
-# binds; "server" is the test's stand-in (see make_fleet); tls:NAME and tlsinspector are
+# binds; "server" is the test's stand-in (see make_fleet), "realserver" the server's own
+# account; tls:NAME and tlsinspector are
 # the password logins (no certificate logins in this mode).
 auth() {
     local who=$1 rest
@@ -273,6 +275,11 @@ auth() {
         local tls=(-h 127.0.0.1 -p "$TLS_PORT" --cafile "$FLEET/tls/ca.crt")
         case $who in
             server) AUTH=("${tls[@]}" -u "$TEST_SERVER_USER" -P "$TEST_SERVER_PW") ;;
+            # The server's own account under its bound client id (the daemon is stopped):
+            # the only one whose session table the broker's session plugin takes.
+            realserver)
+                AUTH_ID=$SERVER_CLIENT_ID
+                AUTH=("${tls[@]}" -u "$PDS_SERVER_USER" -P "$SERVER_PW" -i "$AUTH_ID") ;;
             inspector | tlsinspector)
                 AUTH_ID=$PDS_INSPECTOR_USER
                 AUTH=("${tls[@]}" -u "$PDS_INSPECTOR_USER" -P "$INSPECTOR_PW" -i "$AUTH_ID") ;;

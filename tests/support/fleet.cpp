@@ -36,6 +36,7 @@ Broker::Broker(const TempDir& dir, BrokerOptions options, std::string name)
       << "allow_anonymous " << (options.anonymous ? "true" : "false") << "\n";
     if (!options.password_file.empty()) c << "password_file " << options.password_file << "\n";
     if (!options.acl_file.empty()) c << "acl_file " << options.acl_file << "\n";
+    c << options.extra;
     if (options.persistence) {
         c << "persistence true\npersistence_location " << (dir.path() / (name + "-data")).string()
           << "/\n"

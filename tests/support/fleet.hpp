@@ -22,6 +22,7 @@ struct BrokerOptions {
     bool anonymous = true;  // the security tests use password files instead
     std::string password_file;
     std::string acl_file;
+    std::string extra;  // more config lines, verbatim (plugins, packet limits)
 };
 
 class Broker {
@@ -52,6 +53,7 @@ class Server {
     bool running() { return process_.running(); }
     const std::string& store() const { return store_; }
     std::string log() const { return process_.log(); }
+    Process& process() { return process_; }
     const std::string& admin_socket() const { return admin_socket_; }
     // One administration request; waits until the admin socket answers.
     Value admin(const Value& request, int timeout_ms = 20000);

@@ -7,6 +7,8 @@
 
 #include "client-node/client_core.hpp"
 #include "client-node/client_view.hpp"
+#include "shared/secrets.hpp"
+#include "shared/user_keys.hpp"
 
 using namespace pdsync;
 using namespace pdsync::client;
@@ -417,9 +419,14 @@ TEST_F(ClientCoreTest, WarmLoginSkipsRetainedCopiesOfCachedCategoriesAndFetchesS
         inbox(m);
         return std::make_pair(id, subs);
     };
-    // Cold: nothing cached, every category takes its retained copy.
+    // Cold: nothing cached. Before the server's reply the broker would refuse the user's
+    // retained copies (no grant yet), so none is asked for; the reply's manifest fetches
+    // what it lists.
     auto [cold, cold_subs] = login(1);
-    for (const auto& [f, retained] : cold_subs) EXPECT_TRUE(retained) << f;
+    for (const auto& [f, retained] : cold_subs) EXPECT_FALSE(retained) << f;
+    auto cold_fetch = subscriptions();
+    ASSERT_EQ(cold_fetch.size(), 1u);
+    EXPECT_EQ(cold_fetch[0], std::make_pair(book, true));
     document(doc(1, {"bob"}));
     ASSERT_TRUE(answer_to(cold));
     request({{"cmd", "logout"}});
@@ -612,3 +619,93 @@ TEST_F(ClientCoreTest, ShowRebasesPendingEditsOnTheCachedDocument) {
 }
 
 }  // namespace
+
+// ---- Sessions and user keys (docs/security.md) ------------------------------------------
+
+TEST_F(ClientCoreTest, JoinAnnouncesTheLoggedInUserBeforeItsPendingChangeSets) {
+    joined_with_alice();
+    lose();
+    ASSERT_TRUE(edit("e1"));  // offline: kept in the outbox
+    connect();
+    accept();
+    int login_at = -1, change_at = -1;
+    for (int i = 0; i < static_cast<int>(out.link.size()); ++i) {
+        auto* p = std::get_if<Publish>(&out.link[i]);
+        if (!p) continue;
+        if (p->topic == topics.device("dev-a", TopicKind::device_events) && login_at < 0)
+            login_at = i;
+        if (p->topic == topics.device("dev-a", TopicKind::device_changes) && change_at < 0)
+            change_at = i;
+    }
+    ASSERT_GE(login_at, 0);
+    ASSERT_GE(change_at, 0);
+    EXPECT_LT(login_at, change_at) << "the server takes alice's edits only within her session";
+}
+
+TEST_F(ClientCoreTest, PendingEditOfAUserWhoLoggedOutAnnouncesThatUserAgainFirst) {
+    joined_with_alice();
+    lose();
+    ASSERT_TRUE(edit("e1"));
+    request({{"cmd", "logout"}});
+    connect();
+    accept();
+    auto ev = device_events();
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_EQ(ev[0].kind, EventKind::login);
+    EXPECT_EQ(ev[0].user, "alice");
+    EXPECT_EQ(sent_seqs().size(), 1u);
+}
+
+TEST_F(ClientCoreTest, SecretsAreSealedWithTheUsersKeyFromTheLoginReplyNotTheFleetKey) {
+    FleetKey fleet{};
+    fleet.fill(7);
+    settings.fleet_key = fleet;
+    make();
+    connect();
+    auto hello =
+        hello_from_value(decode_msgpack(published(TopicKind::device_hello)[0].payload).value());
+    ASSERT_EQ(hello->box_pk.size(), 32u) << "the hello carries the device's box key";
+    BoxPublicKey pk{};
+    std::copy(hello->box_pk.begin(), hello->box_pk.end(), pk.begin());
+    server_online();
+    accept();
+
+    ASSERT_FALSE(request({{"cmd", "login"}, {"user", "alice"}, {"wait_ms", 10000}}));
+    const Value secret_edit = {
+        {"cmd", "edit"},
+        {"category", "keychain"},
+        {"wait_ms", 0},
+        {"ops",
+         {{{"op", "add"}, {"id", "nas"}, {"fields", {{"host", "nas"}, {"password", "hunter2"}}}}}}};
+    // No reply yet, so no key of alice's: a secret cannot be sealed for her.
+    auto early = request(secret_edit);
+    ASSERT_TRUE(early);
+    EXPECT_EQ(early->value("error", ""), "no_session") << early->dump();
+
+    FleetKey server_secret{};
+    server_secret.fill(9);
+    UserKey alice_key = derive_user_key(server_secret, "alice");
+    LoginReply m;
+    m.user = "alice";
+    m.known = true;
+    m.sealed_key = seal_user_key(alice_key, pk);
+    inbox(m);
+
+    auto r = request(secret_edit);
+    ASSERT_TRUE(r);
+    ASSERT_TRUE(r->value("ok", false)) << r->dump();
+    auto changes = published(TopicKind::device_changes);
+    ASSERT_EQ(changes.size(), 1u);
+    auto cs = change_set_from_value(decode_msgpack(changes[0].payload).value()).value();
+    const Value& sealed = cs.ops.at(0).fields["password"];
+    ASSERT_TRUE(is_sealed(sealed)) << "never in clear on the wire";
+    EXPECT_TRUE(is_sealed(open_secrets(cs.ops[0].fields, &fleet)["password"]))
+        << "the fleet key must not open a user's secret";
+    EXPECT_EQ(open_secrets(cs.ops[0].fields, &alice_key)["password"], "hunter2");
+    // The key is kept with the cache: a new core on the same store opens it offline.
+    core.reset();
+    make();
+    auto shown = request({{"cmd", "show"}, {"user", "alice"}, {"category", "keychain"}});
+    ASSERT_TRUE(shown);
+    EXPECT_EQ(shown->dump().find("hunter2") != std::string::npos, true) << shown->dump();
+}

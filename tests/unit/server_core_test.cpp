@@ -53,6 +53,14 @@ class ServerCoreTest : public ::testing::Test {
         return std::get<AckReply>(replies_to(out, device).at(0));
     }
 
+    // A login event: the session a device needs before it may change the user's documents.
+    LoginReply login(const std::string& device, const std::string& user) {
+        DeviceEvent e{device, EventKind::login, user, 0};
+        auto r = replies_to(
+            send(topics.device(device, TopicKind::device_events), event_to_value(e)), device);
+        return std::get<LoginReply>(r.at(0));
+    }
+
     static ChangeOp put(std::string id, Value fields) {
         return ChangeOp{OpKind::put, std::move(id), std::move(fields), 0, std::nullopt};
     }
@@ -85,6 +93,7 @@ TEST_F(ServerCoreTest, JoinRefusesOtherAuthProfile) {
 
 TEST_F(ServerCoreTest, ChangeIsStoredPublishedAndAcked) {
     join("mfp-1");
+    login("mfp-1", "alice");
     auto ack = change("mfp-1", 1, "alice", Category::addressbook, {put("e1", {{"name", "Bob"}})});
     EXPECT_TRUE(ack.ok);
     EXPECT_EQ(ack.version, 1u);
@@ -99,6 +108,7 @@ TEST_F(ServerCoreTest, ChangeIsStoredPublishedAndAcked) {
 
 TEST_F(ServerCoreTest, ResentChangeSetIsAnsweredNotReapplied) {
     join("mfp-1");
+    login("mfp-1", "alice");
     change("mfp-1", 1, "alice", Category::addressbook, {put("e1", {{"n", 1}})});
     auto again = change("mfp-1", 1, "alice", Category::addressbook, {put("e1", {{"n", 1}})});
     EXPECT_TRUE(again.ok);
@@ -108,6 +118,7 @@ TEST_F(ServerCoreTest, ResentChangeSetIsAnsweredNotReapplied) {
 
 TEST_F(ServerCoreTest, GapInSequenceAsksForResend) {
     join("mfp-1");
+    login("mfp-1", "alice");
     auto ack = change("mfp-1", 3, "alice", Category::addressbook, {put("e1", {})});
     EXPECT_FALSE(ack.ok);
     EXPECT_EQ(ack.reason, Errc::out_of_order);
@@ -134,6 +145,8 @@ TEST_F(ServerCoreTest, UnjoinedDeviceIsRefused) {
 TEST_F(ServerCoreTest, AcksOfOneBatchGoToEachDeviceAsOneMessageInOrder) {
     join("mfp-1");
     join("mfp-2");
+    login("mfp-1", "alice");
+    login("mfp-2", "alice");
     std::vector<Inbound> batch;
     for (uint64_t seq = 1; seq <= 3; ++seq) {
         for (std::string device : {"mfp-1", "mfp-2"}) {
