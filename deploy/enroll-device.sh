@@ -55,7 +55,7 @@ pds_lock_fleet "$fleet"
 declare -A cfg=()
 pds_load_settings "$fleet/fleet.conf" cfg root port listen_addr tls_port tls_addr tls_auth \
     server_host san server_device_id data_dir run_user bindir device_conf_dir fleet_id \
-    broker_auth join_approval
+    broker_auth join_approval web_listen
 run_group=$(id -gn "${cfg[run_user]}")
 
 ca=$fleet/ca
