@@ -712,8 +712,8 @@ void ClientCore::forget_users(const std::vector<std::string>& users, const char*
 
 // ---- Timers ---------------------------------------------------------------------------
 
-// Devices follow the primary: a broker whose server stays offline (dead, or a standby's
-// that was never promoted) is left for the next one of the list.
+// Devices follow the serving server: a broker whose server stays offline (dead, or a
+// cluster member that does not lead) is left for the next one of the list.
 void ClientCore::follow_primary() {
     if (!connected_ || brokers_ < 2) return;
     if (server_status_.value("server_online", false)) {

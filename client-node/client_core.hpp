@@ -45,7 +45,7 @@ struct ClientSettings {
     std::string auth_digest;
     std::optional<FleetKey> fleet_key;  // seals and opens secret fields (keychain passwords)
     // With several brokers: how long this device stays on one whose server is not online
-    // before it tries the next (a promoted standby's).
+    // before it tries the next (a cluster leader's, say).
     std::chrono::milliseconds failover_after = tuning::mqtt::kFailoverAfter;
 };
 

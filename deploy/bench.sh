@@ -10,6 +10,8 @@
 #   deploy/bench.sh --plot                also draw docs/login_latency.png and
 #                                         docs/doc_size_sweep.png from this run
 #   deploy/bench.sh --store-dir /dev/shm  the same without disk syncs (what fsync costs)
+#   deploy/bench.sh --phases cluster      only i): a raft cluster of 3 servers on loopback
+#                                         beside a single server (under a minute)
 # Every other argument goes to pdsync_bench (build-bench/bin/pdsync_bench --help).
 # Results: build-bench/bench-results/{table.txt,login_latency.tsv,doc_size_sweep.tsv,
 # doc_size_sweep.png,progress.log}; the table starts and ends with `uptime` (the load).

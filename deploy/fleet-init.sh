@@ -178,7 +178,7 @@ pds_set_perm "$fleet/tls/server.crt" 0644 root:root
 
 # Client certificates of the two fixed accounts, for when they connect over TLS, where the
 # default 'cert' mode asks every client for one: pdsync-server's for a server node on another
-# machine (a replica taking over; the local one uses the loopback listener), the inspector's
+# machine (a cluster member there; the local one uses the loopback listener), the inspector's
 # for MQTT Explorer / MQTTX on an administrator's PC.
 for user in "$PDS_SERVER_USER" "$PDS_INSPECTOR_USER"; do
     if ! pds_cert_current "$ca" "$fleet/tls/$user.crt" "$user"; then

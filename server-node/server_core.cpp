@@ -86,14 +86,6 @@ std::vector<Outbound> ServerCore::transact(Batch& b, const std::function<void()>
     }
     // Committed: now the world may learn about it.
     last_batch_had_changes_ = !b.change_sets.empty();
-    if (commit_observer_) {
-        CommitRecord rec;
-        rec.saved = b.dirty;
-        rec.deleted = b.deleted;
-        rec.users = b.users;
-        for (const auto& [id, row] : b.devices) rec.devices.insert(id);
-        if (!rec.empty()) commit_observer_(rec);
-    }
     for (auto& [id, row] : b.devices) devices_[id] = row;
     std::vector<Outbound> out;
     if (!b.session_lines.empty())

@@ -37,18 +37,6 @@ struct Outbound {
     bool retained = false;
 };
 
-// What one committed transaction changed, for observers such as replication. Rows are
-// named, not copied: an observer on the worker thread reads their committed state.
-struct CommitRecord {
-    std::set<DocKey> saved;         // documents written
-    std::set<DocKey> deleted;       // documents removed
-    std::set<std::string> users;    // users saved or deleted
-    std::set<std::string> devices;  // device rows saved
-    bool empty() const {
-        return saved.empty() && deleted.empty() && users.empty() && devices.empty();
-    }
-};
-
 // A hello's outcome, for the broker rights that follow it (server-node/join/).
 struct JoinDecision {
     std::string device_id;
@@ -88,8 +76,6 @@ class ServerCore {
     // state (login manifests), so a login does not wait for this batch's fsync.
     using EarlyPublish = std::function<void(std::vector<Outbound>&&)>;
     // Called on the worker thread after every commit that changed something.
-    using CommitObserver = std::function<void(const CommitRecord&)>;
-    void set_commit_observer(CommitObserver observer) { commit_observer_ = std::move(observer); }
     std::vector<Outbound> handle_batch(const std::vector<Inbound>& batch,
                                        const EarlyPublish& before_commit = {});
 
@@ -124,7 +110,7 @@ class ServerCore {
     AdminResult admin(const Value& request);
     // The status as a Value (what status_message() publishes).
     Value status_value() const;
-    // Extra fields merged into the status (backup, replication), set by the node.
+    // Extra fields merged into the status (backup, cluster), set by the node.
     void set_status_extra(const std::string& key, Value value);
 
   private:
@@ -174,7 +160,6 @@ class ServerCore {
     std::map<std::string, std::string> box_keys_;  // device id -> box public key of its hello
     std::set<std::string> helloed_;                // devices whose hello this process accepted
     Sessions sessions_;
-    CommitObserver commit_observer_;
     Value status_extra_ = Value::object();
     int64_t started_at_;
 

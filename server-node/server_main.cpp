@@ -68,20 +68,6 @@ int main(int argc, char** argv) {
                    "Users stored before the least recently used is evicted")
         ->capture_default_str()
         ->check(CLI::Range(1, 100000000));
-    app.add_flag("--clear-fence", options.clear_fence,
-                 "Serve as the primary even if a promoted standby fenced this server");
-    std::vector<std::string> standby_of;
-    app.add_option("--standby-of", standby_of,
-                   "Run as a standby: copy the store of the primary server reached over these "
-                   "broker URIs (tried in order) until `pdsync server promote` makes this server "
-                   "the primary on --broker")
-        ->delimiter(',');
-    int replica_ack_wait_ms = static_cast<int>(tuning::replication::kDefaultAckWait.count());
-    app.add_option("--replica-ack-wait-ms", replica_ack_wait_ms,
-                   "How long an ack waits for an attached standby to hold its change (0: "
-                   "asynchronous replication, a failover may lose the last acked changes)")
-        ->capture_default_str()
-        ->check(CLI::Range(0, 600000));
     server::cluster::ClusterSettings cluster;
     std::string cluster_peers;
     app.add_option("--cluster-listen", cluster.listen,
@@ -97,6 +83,10 @@ int main(int argc, char** argv) {
     app.add_flag("--cluster-join", cluster.join,
                  "With a new raft directory and no peers: wait to be added by the leader "
                  "(pdsync cluster add) instead of for `pdsync cluster init`");
+    std::string cluster_secret_file;
+    app.add_option("--cluster-secret-file", cluster_secret_file,
+                   "The cluster's shared secret (`pdsync cluster secret --out FILE`, mode 600): "
+                   "raft connections from peers without it are refused");
     app.add_option("--cluster-snapshot-every", cluster.snapshot_threshold,
                    "Log entries between two snapshots of the store (0: 1024)");
     // Joining by code (server-node/join/, docs/deploying.md).
@@ -181,7 +171,6 @@ int main(int argc, char** argv) {
         spdlog::critical("{}", mqtt.error().message);
         return 2;
     }
-    options.replica_ack_wait = std::chrono::milliseconds(replica_ack_wait_ms);
     if (broker_rights == "dynsec") {
         if (node.ca_file.empty() || mqtt->ca_file.empty()) {
             spdlog::critical(
@@ -212,30 +201,24 @@ int main(int argc, char** argv) {
         }
         options.join = std::move(join);
     }
-    if (!standby_of.empty()) {
-        // The primary's broker, as the same server account under a client id of its own.
-        auto primary = node.mqtt_settings(settings.server_id + "-standby");
-        if (!primary) {
-            spdlog::critical("{}", primary.error().message);
-            return 2;
-        }
-        primary->servers = standby_of;
-        if (node.username.empty()) primary->username = settings.server_id;
-        options.standby =
-            server::replication::StandbySettings{settings.server_id, std::move(primary).value()};
-    }
-
     if (!cluster.listen.empty()) {
         if (cluster.id == 0) {
             spdlog::critical("--cluster-listen needs --cluster-id N (a number above 0)");
             return 2;
         }
-        if (!standby_of.empty()) {
+        if (cluster_secret_file.empty()) {
             spdlog::critical(
-                "--standby-of and --cluster-listen exclude each other: a cluster's "
-                "standby is a member added with `pdsync cluster add --role standby`");
+                "--cluster-listen needs --cluster-secret-file FILE, the secret every member "
+                "holds (make it once with `pdsync cluster secret --out FILE` and copy it to "
+                "each member)");
             return 2;
         }
+        auto secret = server::cluster::load_cluster_secret(cluster_secret_file);
+        if (!secret) {
+            spdlog::critical("{}", secret.error().message);
+            return 2;
+        }
+        cluster.secret = *secret;
         auto peers = server::cluster::parse_peers(cluster_peers);
         if (!peers) {
             spdlog::critical("{}", peers.error().message);
@@ -245,7 +228,8 @@ int main(int argc, char** argv) {
         if (cluster.dir.empty()) cluster.dir = store_path + ".raft";
         cluster.store_path = store_path;
         options.cluster = std::move(cluster);
-    } else if (cluster.id != 0 || !cluster_peers.empty() || cluster.join) {
+    } else if (cluster.id != 0 || !cluster_peers.empty() || cluster.join ||
+               !cluster_secret_file.empty()) {
         spdlog::critical("the --cluster-* options need --cluster-listen ADDR:PORT");
         return 2;
     }
@@ -265,12 +249,9 @@ int main(int argc, char** argv) {
         spdlog::critical("cannot open store {}: {}", store_path, e.what());
         return 1;
     }
-    spdlog::info("server={} store={} categories=[{}] machine_limit={} user_limit={}{}",
+    spdlog::info("server={} store={} categories=[{}] machine_limit={} user_limit={}",
                  settings.server_id, store_path, fmt::join(settings.categories.names(), ","),
-                 settings.machine_limit, settings.user_limit,
-                 standby_of.empty()
-                     ? ""
-                     : " role=standby of " + fmt::format("{}", fmt::join(standby_of, ",")));
+                 settings.machine_limit, settings.user_limit);
     options.settings_extra["broker"] = {{"servers", mqtt->servers},
                                         {"username", mqtt->username},
                                         {"tls", !mqtt->ca_file.empty()},
@@ -300,5 +281,5 @@ int main(int argc, char** argv) {
     spdlog::info("signal {}: stopping", sig);
     if (web) web->stop();
     server.stop();
-    return server.fenced() ? 3 : 0;  // 3: do not restart (systemd RestartPreventExitStatus)
+    return 0;
 }

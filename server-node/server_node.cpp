@@ -19,7 +19,6 @@ ServerNode::ServerNode(std::unique_ptr<ServerStore> store, Topics topics, Server
                        net::MqttSettings mqtt, ServerNodeOptions options)
     : store_(std::move(store)),
       topics_(topics),
-      fence_topic_(topics_.server_fence()),
       settings_(std::move(settings)),
       options_(std::move(options)) {
     // A retained "offline" status if the server dies, so devices and the CLI can tell.
@@ -41,14 +40,8 @@ ServerNode::ServerNode(std::unique_ptr<ServerStore> store, Topics topics, Server
     }
     net::MqttLink::Handlers h;
     h.on_message = [this](net::Received m) {
-        if (m.topic == fence_topic_) return on_fence(m.payload);
         if (join_ && join_->is_dynsec_response(m.topic))
             return join_->on_dynsec_response(m.payload);
-        // A standby's request or report is the replication publisher's, never the core's.
-        if (publisher_ && publisher_->handles(m.topic)) {
-            publisher_->on_message(m.topic, m.payload);
-            return;
-        }
         enqueue(Inbound{std::move(m.topic), std::move(m.payload), m.retained});
     };
     h.on_connected = [this] {
@@ -65,11 +58,7 @@ ServerNode::ServerNode(std::unique_ptr<ServerStore> store, Topics topics, Server
                       topics_.all_devices_filter(TopicKind::device_changes),
                       topics_.all_devices_filter(TopicKind::device_events),
                       topics_.all_devices_filter(TopicKind::device_presence)});
-    link_->subscribe(replication::ReplicationPublisher::filters(topics_));
-    link_->subscribe({fence_topic_});
     if (join_) link_->subscribe({topics_.claim_requests_filter(), kDynsecResponseTopic});
-    started_at_ms_ = now_ms();
-    clear_own_fence_ = options_.clear_fence;
     if (options_.cluster) {
         cluster::ClusterNode::Events events;
         events.on_leader = [this](uint64_t term) {
@@ -78,27 +67,10 @@ ServerNode::ServerNode(std::unique_ptr<ServerStore> store, Topics topics, Server
         events.on_follower = [this] { cluster_wake([&] { cluster_step_down_ = true; }); };
         events.on_status = [this] { cluster_wake([] {}); };
         cluster_ = std::make_unique<cluster::ClusterNode>(*options_.cluster, std::move(events));
-    } else if (options_.standby) {
-        // The link to this server's own broker stays idle until promote().
-        standby_mode_ = true;
-        standby_ = std::make_unique<replication::Standby>(*store_, topics_, *options_.standby);
     } else {
-        become_primary();
+        core_ = std::make_unique<ServerCore>(*store_, topics_, settings_);
+        core_->set_status_extra("role", "primary");
     }
-}
-
-void ServerNode::become_primary() {
-    core_ = std::make_unique<ServerCore>(*store_, topics_, settings_);
-    publisher_ = std::make_unique<replication::ReplicationPublisher>(
-        *store_, topics_,
-        replication::PublisherSettings{settings_.server_id, options_.replica_ack_wait},
-        [this](const Outbound& o) { publish_all({o}); }, [this] { wake_worker(); });
-    core_->set_commit_observer([this](const CommitRecord& r) { publisher_->on_commit(r); });
-    core_->set_status_extra("role", "primary");
-    core_->set_status_extra("replica", publisher_->status());
-    for (auto it = status_extras_.begin(); it != status_extras_.end(); ++it)
-        core_->set_status_extra(it.key(), it.value());
-    standby_mode_ = false;
 }
 
 void ServerNode::cluster_wake(const std::function<void()>& set) {
@@ -141,24 +113,6 @@ void ServerNode::on_cluster_event(bool step_down, uint64_t lead_term, bool& reco
     } else {
         publish_all({follower_status()});
     }
-}
-
-void ServerNode::on_fence(const std::string& payload) {
-    if (payload.empty() || standby_mode_ || cluster_) return;  // no fence, or not serving anyway
-    auto fence = replication::decode_fence(payload);
-    if (!fence) {
-        spdlog::warn("fence: ignored a bad fence message: {}", fence.error().message);
-        return;
-    }
-    if (fence->server_id == settings_.server_id) return;
-    if (options_.clear_fence && fence->at <= started_at_ms_) return;  // being cleared
-    if (fenced_.exchange(true)) return;
-    spdlog::critical(
-        "fence: server {} was promoted in place of this one (at {} ms); this server stops "
-        "serving. Start it as a standby of the new primary (--standby-of), or with "
-        "--clear-fence to make it the primary again on purpose",
-        fence->server_id, fence->at);
-    ::kill(::getpid(), SIGTERM);  // main() stops cleanly and exits with status 3
 }
 
 std::string ServerNode::device_of(const std::string& topic) const {
@@ -209,40 +163,6 @@ void ServerNode::dequeued(const Inbound& in) {
     if (it->second == 0) queued_by_device_.erase(it);
 }
 
-void ServerNode::wake_worker() {
-    {
-        std::lock_guard lock(mu_);
-        replication_wake_ = true;
-    }
-    cv_.notify_one();
-}
-
-Value ServerNode::promote() {
-    if (!standby_ || core_) {
-        return error_reply(Errc::invalid_argument, "this server is already the primary");
-    }
-    standby_->stop();  // a commit half received is rolled back; the store is ours again
-    Value was = standby_->status();
-    // The old primary must not come back as a second primary: fence it on its broker, and
-    // clear any old fence on ours (this server may once have been fenced itself).
-    fence_ = std::make_unique<replication::FencePublisher>(
-        options_.standby->primary, topics_, replication::Fence{settings_.server_id, now_ms()});
-    fence_->start();
-    clear_own_fence_ = true;
-    become_primary();
-    link_->start();  // reconcile on connect: every document and the status, with a new boot id
-    spdlog::warn("promoted to primary at commit {} of {} (last state: {}); serving devices now",
-                 was.value("applied_seq", uint64_t{0}), was.value("primary", ""),
-                 was.value("state", ""));
-    return {{"ok", true},
-            {"role", "primary"},
-            {"server_id", settings_.server_id},
-            {"boot_id", core_->status_value().value("boot_id", "")},
-            {"applied_seq", was["applied_seq"]},
-            {"in_sync", was.value("in_sync", false)},
-            {"standby", std::move(was)}};
-}
-
 ServerNode::~ServerNode() {
     stop();
     // The link's handlers use mu_, cv_ and queue_, declared after it and so destroyed
@@ -283,11 +203,7 @@ Status ServerNode::start() {
         if (auto st = cluster_->start(*store_); !st) return st;
     }
     worker_ = std::thread([this] { worker_loop(); });
-    if (standby_) {
-        standby_->start();
-    } else {
-        link_->start();
-    }
+    link_->start();
     backups_->start_schedule();
     return Ok{};
 }
@@ -328,10 +244,10 @@ Value ServerNode::admin(const Value& request, const net::ControlServer::Progress
         v["ok"] = true;
         return v;
     }
-    if (cmd == "status" && standby_mode_) {
-        Value v = standby_->status();
-        v["ok"] = true;
-        return v;
+    if (cmd == "promote" && !cluster_) {
+        return error_reply(Errc::invalid_argument,
+                           "this server is a single server, not a cluster standby: nothing to "
+                           "promote (docs/failover.md)");
     }
     if (cmd == "stop") {
         spdlog::info("stop requested through the admin socket");
@@ -364,7 +280,6 @@ void ServerNode::stop() {
     }
     cv_.notify_all();
     if (admin_socket_) admin_socket_->stop();
-    if (standby_) standby_->stop();
     if (cluster_) cluster_->stop();  // a batch waiting for its commit is failed now
     if (backups_) backups_->stop();
     if (worker_.joinable()) worker_.join();
@@ -405,17 +320,11 @@ void ServerNode::worker_loop() {
         {
             std::unique_lock lock(mu_);
             auto ready = [&] {
-                return stopping_ || reconcile_ || replication_wake_ || !queue_.empty() ||
-                       !admin_jobs_.empty() || cluster_event_;
+                return stopping_ || reconcile_ || !queue_.empty() || !admin_jobs_.empty() ||
+                       cluster_event_;
             };
-            if (publisher_) {
-                auto cap = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-                cv_.wait_until(lock, std::min(publisher_->next_poll(), cap), ready);
-            } else {
-                cv_.wait(lock, ready);
-            }
+            cv_.wait(lock, ready);
             if (stopping_) break;
-            replication_wake_ = false;
             jobs.swap(admin_jobs_);
             reconcile = reconcile_;
             reconcile_ = false;
@@ -428,14 +337,6 @@ void ServerNode::worker_loop() {
                 queue_.pop_front();
             }
         }
-        if (publisher_) {
-            // Standbys' reports and snapshot requests, heartbeats, acks the standby confirmed.
-            publish_all(publisher_->poll());
-            if (publisher_->take_status_changed()) {
-                core_->set_status_extra("replica", publisher_->status());
-                publish_all({core_->status_message()});
-            }
-        }
         if (cluster_wake) on_cluster_event(step_down, lead_term, reconcile);
         if (reconcile && cluster_ && !core_) publish_all({follower_status()});
         if (reconcile && core_) {
@@ -443,11 +344,6 @@ void ServerNode::worker_loop() {
             if (join_) join_->on_connected();  // broker rights before anything is published
             // A broker that restarted holds no grants: the whole table, before anything.
             publish_all({core_->session_table_message()});
-
-            if (clear_own_fence_) {
-                publish_all({{fence_topic_, "", true}});
-                clear_own_fence_ = false;
-            }
             spdlog::info("reconcile: republishing the store's documents");
             std::size_t published = 0;
             core_->for_each_document_message([&](Outbound&& o) {
@@ -471,16 +367,10 @@ void ServerNode::worker_loop() {
                 job->reply.set_value({{"ok", true}});
                 continue;
             }
-            if (cmd == "promote") {
-                job->reply.set_value(promote());
-                continue;
-            }
             if (!core_) {
-                job->reply.set_value(error_reply(
-                    Errc::busy, cluster_ ? "this server does not lead the cluster; ask the "
-                                           "leader (pdsync cluster status)"
-                                         : "this server is a standby; promote it first "
-                                           "(pdsync server promote)"));
+                job->reply.set_value(error_reply(Errc::busy,
+                                                 "this server does not lead the cluster; ask "
+                                                 "the leader (pdsync cluster status)"));
                 continue;
             }
             if (join_ && join_->handles_admin(cmd)) {
@@ -489,14 +379,13 @@ void ServerNode::worker_loop() {
                 continue;
             }
             try {
-                if (publisher_) core_->set_status_extra("replica", publisher_->status());
                 if (join_) core_->set_status_extra("joining", join_->status());
+                if (cluster_) core_->set_status_extra("cluster", cluster_->status());
                 auto result = core_->admin(job->request);
                 // A removed machine's account goes too, which ends its live session.
                 if (join_ && cmd == "machines-remove" && result.answer.value("ok", false))
                     join_->forget(req.value("device_id", ""));
-                publish_all(publisher_ ? publisher_->gate(std::move(result.publish))
-                                       : result.publish);
+                publish_all(result.publish);
                 job->reply.set_value(std::move(result.answer));
             } catch (const std::exception& e) {
                 spdlog::error("admin {} failed: {}", job->request.value("cmd", "?"), e.what());
@@ -528,8 +417,8 @@ void ServerNode::worker_loop() {
                     core_->set_status_extra("joining", join_->status());
                 }
             }
-            // Documents now; acks once an attached standby holds their commit.
-            publish_all(publisher_ ? publisher_->gate(std::move(out)) : out);
+            // Documents, then acks: in cluster mode the batch's raft entry is committed.
+            publish_all(out);
 
             batch.clear();
             if (cluster_ && cluster_->take_commit_failed()) {

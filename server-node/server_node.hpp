@@ -6,12 +6,6 @@
 // requests from the admin socket run on the same worker, between batches; backups run
 // beside it on their own SQLite connection.
 //
-// Replication (server-node/replication/): a primary publishes every commit to its standbys
-// and holds its acks until an attached standby confirms them. Started with `standby`, the
-// node is a standby instead: it only copies the primary's store, does not connect to its
-// own broker, and answers "status" and "promote"; promote() makes it a primary on its own
-// broker, with a new boot id, so devices join it again.
-//
 // Cluster mode (server-node/cluster/, with ServerNodeOptions::cluster): the store is the
 // state machine of a raft cluster. Only while this server leads does it hold a core, take
 // change sets and publish documents; its commits go through the raft log, so an ack
@@ -35,9 +29,6 @@
 
 #include "server-node/cluster/cluster_node.hpp"
 #include "server-node/join/join_service.hpp"
-#include "server-node/replication/fence.hpp"
-#include "server-node/replication/publisher.hpp"
-#include "server-node/replication/standby.hpp"
 #include "server-node/server_backups.hpp"
 #include "server-node/server_core.hpp"
 #include "shared/base/tuning.hpp"
@@ -50,19 +41,12 @@ struct ServerNodeOptions {
     std::string store_path;
     std::string admin_socket;  // empty: no admin socket
     BackupSettings backup;
-    // Set: start as a standby of the primary reached with these settings.
-    std::optional<replication::StandbySettings> standby;
-    // How long an ack waits for an attached standby (0: replication is asynchronous).
-    std::chrono::milliseconds replica_ack_wait = tuning::replication::kDefaultAckWait;
-    // Start as the primary even where a fence names another server (--clear-fence): the
-    // administrator brings this server back on purpose, and the fence is removed.
-    bool clear_fence = false;
     // The broker's max_packet_size: a publish that would not fit is never sent.
     std::size_t max_packet_bytes = tuning::mqtt::kBrokerMaxPacketBytes;
     // Shown by the "settings" command beside the core's and the backup's settings: what
     // main() knows of the broker link and the web page (no secrets).
     Value settings_extra = Value::object();
-    // Set: a member of a raft cluster (replaces the standby/primary replication above).
+    // Set: a member of a raft cluster; unset: a single server.
     std::optional<cluster::ClusterSettings> cluster;
     // Set: the broker runs the dynamic security plugin and this server grants every
     // device's rights through it (server-node/join/). Unset: the broker's rights are not
@@ -78,8 +62,6 @@ class ServerNode {
 
     [[nodiscard]] Status start();
     void stop();
-    // A fence on this server's broker named another primary: it stopped serving.
-    bool fenced() const { return fenced_.load(); }
 
     // One administration request ({"cmd": ...}); see docs/architecture.md.
     Value admin(const Value& request, const net::ControlServer::Progress& progress);
@@ -92,10 +74,6 @@ class ServerNode {
     void worker_loop();
     void publish_all(const std::vector<Outbound>& out);
     Value run_on_worker(const Value& request);
-    void become_primary();  // builds the core from the store as it is now
-    Value promote();        // worker thread
-    void wake_worker();
-    void on_fence(const std::string& payload);  // Paho's thread
     // Paho's thread: queues a device message unless its device, or the queue as a whole,
     // holds more payload bytes than the bounds in tuning.hpp (docs/security.md).
     void enqueue(Inbound&& in);
@@ -106,18 +84,10 @@ class ServerNode {
 
     std::unique_ptr<ServerStore> store_;
     Topics topics_;
-    const std::string fence_topic_;  // compared with every inbound topic: built once
     ServerSettings settings_;
-    std::unique_ptr<ServerCore> core_;  // null while a standby
+    std::unique_ptr<ServerCore> core_;  // null while a cluster member does not lead
     ServerNodeOptions options_;
-    std::unique_ptr<replication::ReplicationPublisher> publisher_;  // a primary's
-    std::unique_ptr<replication::Standby> standby_;                 // a standby's
-    std::unique_ptr<replication::FencePublisher> fence_;            // a promoted standby's
-    std::atomic<bool> fenced_{false};
-    int64_t started_at_ms_ = 0;
-    bool clear_own_fence_ = false;  // worker: remove any fence here at the next reconcile
-    std::atomic<bool> standby_mode_{false};
-    Value status_extras_ = Value::object();  // kept for the core a standby builds on promotion
+    Value status_extras_ = Value::object();  // kept for the core a new cluster leader builds
     std::unique_ptr<net::MqttLink> link_;
     std::unique_ptr<net::ControlServer> admin_socket_;
     std::unique_ptr<ServerBackups> backups_;
@@ -140,7 +110,6 @@ class ServerNode {
     std::map<std::string, uint64_t> dropped_by_device_;    // under mu_
     std::deque<std::shared_ptr<AdminJob>> admin_jobs_;
     bool reconcile_ = false;
-    bool replication_wake_ = false;
     bool stopping_ = false;
     // Fault injection for the tests (PDSYNC_FAULT_EXIT_AFTER_COMMITS=N): exit right after
     // the Nth commit that holds a change set, before its acks go out, as a crash would.

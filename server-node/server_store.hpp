@@ -109,18 +109,8 @@ class ServerStore {
     virtual void record_applied(const std::string& device_id, const std::string& epoch,
                                 uint64_t seq, const AppliedRow& row) = 0;
 
-    // Applied results of one device's outbox epoch with seq >= from_seq, oldest first
-    // (replication copies them, so a promoted standby answers a re-sent change set alike).
-    virtual std::vector<std::pair<uint64_t, AppliedRow>> list_applied(const std::string& device_id,
-                                                                      const std::string& epoch,
-                                                                      uint64_t from_seq) = 0;
-
     virtual std::optional<std::string> meta(const std::string& key) = 0;
     virtual void set_meta(const std::string& key, const std::string& value) = 0;
-
-    // Empties documents, users, devices and applied results (not meta), inside the caller's
-    // transaction: a standby does this before it applies a full snapshot of the primary.
-    virtual void clear_all() = 0;
 
     // Cluster mode (server-node/cluster/): the SQLite connection under the store, and a
     // replacement for begin() whose transactions commit through the raft log.

@@ -379,26 +379,6 @@ class SqliteServerStore final : public ServerStore {
         }
     }
 
-    std::vector<std::pair<uint64_t, AppliedRow>> list_applied(const std::string& device_id,
-                                                              const std::string& epoch,
-                                                              uint64_t from_seq) override {
-        SQLite::Statement q(*db_,
-                            "SELECT seq,ok,reason,message,version,conflicts FROM applied WHERE "
-                            "device_id=? AND epoch=? AND seq>=? ORDER BY seq");
-        q.bind(1, device_id);
-        q.bind(2, epoch);
-        q.bind(3, static_cast<int64_t>(from_seq));
-        std::vector<std::pair<uint64_t, AppliedRow>> out;
-        while (q.executeStep())
-            out.emplace_back(static_cast<uint64_t>(q.getColumn(0).getInt64()), applied_row(q, 1));
-        return out;
-    }
-
-    void clear_all() override {
-        db_->exec(
-            "DELETE FROM documents; DELETE FROM users; DELETE FROM devices; DELETE FROM applied;");
-    }
-
     std::optional<std::string> meta(const std::string& key) override {
         SQLite::Statement q(*db_, "SELECT value FROM meta WHERE key=?");
         q.bind(1, key);

@@ -72,10 +72,6 @@ std::string Topics::server_sessions() const {
     return root_ + "/server/sessions";
 }
 
-std::string Topics::server_fence() const {
-    return root_ + "/server/fence";
-}
-
 std::string Topics::claim_request(std::string_view nonce) const {
     return root_ + "/claim/" + std::string(nonce) + "/request";
 }
@@ -97,18 +93,6 @@ std::string Topics::claim_nonce_of_request(std::string_view topic) const {
     std::string nonce(topic.substr(prefix.size(), topic.size() - prefix.size() - suffix.size()));
     if (nonce.find('/') != std::string::npos) return "";
     return nonce;
-}
-
-std::string Topics::replication() const {
-    return root_ + "/server/replication";
-}
-
-std::string Topics::replication_request() const {
-    return root_ + "/server/replication/request";
-}
-
-std::string Topics::replication_ack() const {
-    return root_ + "/server/replication/ack";
 }
 
 std::string Topics::all_user_docs_filter() const {

@@ -43,13 +43,6 @@ class Topics {
     std::string shared_doc(Category c) const;
     std::string device(std::string_view device_id, TopicKind kind) const;
     std::string server_status() const;
-    // Replication between the primary server and its standby (server accounts only; not
-    // part of the device contract, so parse() answers unknown_topic for them).
-    std::string replication() const;  // {root}/server/replication          primary -> standby
-    std::string replication_request()
-        const;                            // {root}/server/replication/request  standby -> primary
-    std::string replication_ack() const;  // {root}/server/replication/ack      standby -> primary
-    std::string server_fence() const;     // {root}/server/fence    promoted server, retained
     // Joining by code (shared/join_code.hpp): the claim account publishes a request and
     // reads its reply under a random nonce; not part of parse() either.
     std::string claim_request(std::string_view nonce) const;   // {root}/claim/{nonce}/request

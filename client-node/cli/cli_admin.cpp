@@ -78,42 +78,18 @@ std::string join(const Value& list) {
     return out.empty() ? "-" : out;
 }
 
-// The replica's state in words: which standby, whether it is attached, how far behind, and
-// whether acks wait for it. Fields this CLI does not know are shown as key=value, so a
-// newer server's status still reads as a line, not as JSON.
-std::string replica_line(const Value& r) {
-    if (!r.is_object()) return r.is_string() ? r.get<std::string>() : r.dump();
-    const Value standbys = r.value("standbys", Value::array());
+// The raft cluster in words (the status's "cluster" field): this member, who leads, and
+// whether this server serves; a single server has none.
+std::string cluster_line(const Value& s) {
+    if (!s.contains("cluster") || !s["cluster"].is_object()) return "none (a single server)";
+    const Value& c = s["cluster"];
     std::ostringstream os;
-    if (r.contains("connected") && !r.value("connected", false) && standbys.empty()) {
-        os << "no standby (commit " << r.value("seq", uint64_t{0}) << ")";
-        return os.str();
-    }
-    os << "standby " << r.value("standby_id", "?") << ": "
-       << (r.value("connected", false) ? "connected" : "disconnected") << ", "
-       << (r.value("attached", false) ? "attached" : "not attached") << ", holds commit "
-       << r.value("applied", uint64_t{0}) << " of " << r.value("seq", uint64_t{0});
-    const Value lag = r.value("lag", Value::object());
-    if (lag.value("records", uint64_t{0}) > 0)
-        os << ", " << lag.value("records", uint64_t{0}) << " behind ("
-           << lag.value("ms", int64_t{0}) << " ms)";
-    if (r.contains("acks_wait"))
-        os << (r.value("acks_wait", false) ? ", acks wait for it (up to " +
-                                                 std::to_string(r.value("ack_wait_ms", 0)) + " ms)"
-                                           : ", acks do not wait");
-    if (r.contains("heard_ms_ago"))
-        os << ", heard " << r.value("heard_ms_ago", int64_t{0}) << " ms ago";
-    if (standbys.size() > 1) os << "; " << standbys.size() << " standbys";
-    static const char* const known[] = {"standby_id",   "connected", "attached",  "applied",
-                                        "seq",          "lag",       "acks_wait", "ack_wait_ms",
-                                        "heard_ms_ago", "standbys",  "stream"};
-    for (auto it = r.begin(); it != r.end(); ++it) {
-        bool is_known = false;
-        for (const char* k : known) is_known = is_known || it.key() == k;
-        if (!is_known)
-            os << ", " << it.key() << "="
-               << (it->is_string() ? it->get<std::string>() : it->dump());
-    }
+    os << "member " << c.value("id", uint64_t{0}) << " of "
+       << c.value("members", Value::array()).size() << ", " << c.value("state", "?")
+       << (c.value("serving", false) ? " (serving)" : " (not serving)") << ", term "
+       << c.value("term", uint64_t{0}) << ", leader " << c.value("leader_id", uint64_t{0});
+    if (!c.value("leader_address", std::string()).empty())
+        os << " at " << c.value("leader_address", std::string());
     return os.str();
 }
 
@@ -135,7 +111,7 @@ void print_status(const Value& s) {
     } else {
         std::cout << "last backup  none\n";
     }
-    if (s.contains("replica")) std::cout << "replica      " << replica_line(s["replica"]) << "\n";
+    std::cout << "cluster      " << cluster_line(s) << "\n";
     std::cout << "\n"
               << pad_to("MACHINE", 18) << pad_to("ONLINE", 8) << pad_to("FIRMWARE", 10)
               << pad_to("LOCATION", 14) << pad_to("LAST SYNC", 21) << pad_to("PENDING", 9)
@@ -213,7 +189,7 @@ void add_admin_commands(CLI::App& app, int& exit_code) {
     };
 
     auto* status = app.add_subcommand(
-        "status", "Fleet status: machines, users, limits, backups, replica, sleep");
+        "status", "Fleet status: machines, users, limits, backups, cluster, sleep");
     common(status);
     status->callback([&] {
         if (auto r = call(c, {{"cmd", "status"}}, exit_code)) print(*r, print_status);
@@ -375,13 +351,14 @@ void add_admin_commands(CLI::App& app, int& exit_code) {
         if (auto r = call(c, {{"cmd", "stop"}}, exit_code))
             print(*r, [](const Value& v) { std::cout << v["message"].get<std::string>() << "\n"; });
     });
-    leaf(server, "promote", "Make this standby the primary server")->callback([&] {
-        if (auto r = call(c, {{"cmd", "promote"}}, exit_code)) {
-            print(*r, [](const Value& v) {
-                std::cout << v.value("message", std::string("promoted")) << "\n";
-            });
-        }
-    });
+    leaf(server, "promote", "Make this cluster standby the only voter, when the voters are gone")
+        ->callback([&] {
+            if (auto r = call(c, {{"cmd", "promote"}}, exit_code)) {
+                print(*r, [](const Value& v) {
+                    std::cout << v.value("message", std::string("promoted")) << "\n";
+                });
+            }
+        });
 }
 
 }  // namespace pdsync::cli

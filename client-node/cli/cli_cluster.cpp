@@ -1,13 +1,43 @@
 // `pdsync cluster init | add | remove | transfer | status`: raft cluster administration,
 // sent to a pdsync-server's admin socket (docs/failover.md). add, remove and transfer go to
-// the leader's socket; status and init to any member's.
+// the leader's socket; status and init to any member's. `pdsync cluster secret` works
+// locally: it writes a new cluster secret for --cluster-secret-file.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <iostream>
 
 #include "client-node/cli/cli_admin.hpp"
 #include "client-node/cli/cli_common.hpp"
+#include "shared/base/hex.hpp"
 
 namespace pdsync::cli {
 namespace {
+
+// A new secret in a file only its owner can read; an existing file is never overwritten
+// (a member holding another secret could no longer reach the cluster).
+int write_new_secret(const std::string& path) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        std::cerr << "pdsync: cannot create " << path << ": " << std::strerror(errno) << "\n";
+        return 1;
+    }
+    std::string text = random_hex(32) + "\n";
+    bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+              ::fsync(fd) == 0;
+    ok = (::close(fd) == 0) && ok;
+    if (!ok) {
+        std::cerr << "pdsync: cannot write " << path << ": " << std::strerror(errno) << "\n";
+        ::unlink(path.c_str());
+        return 1;
+    }
+    std::cout << "wrote a new cluster secret to " << path
+              << "; copy it (mode 600) to every member and start each with "
+                 "--cluster-secret-file\n";
+    return 0;
+}
 
 void print_cluster(const Value& v) {
     std::cout << "member       " << v.value("id", 0) << " at " << v.value("address", "") << " ("
@@ -79,6 +109,12 @@ void add_cluster_command(CLI::App& app, int& exit_code) {
     common(transfer);
     transfer->add_option("--id", id, "The voter to lead (default: any)");
     transfer->callback([send] { send({{"cmd", "cluster-transfer"}, {"id", id}}); });
+
+    static std::string secret_out;
+    auto* secret = cluster->add_subcommand(
+        "secret", "Write a new cluster secret (for --cluster-secret-file) to a new file");
+    secret->add_option("--out", secret_out, "The file to create (mode 600)")->required();
+    secret->callback([&exit_code] { exit_code = write_new_secret(secret_out); });
 
     auto* status = cluster->add_subcommand("status", "This member's view of the cluster");
     common(status);

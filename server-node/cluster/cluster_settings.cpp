@@ -1,8 +1,13 @@
 // Parsing of the cluster options.
 #include "server-node/cluster/cluster_settings.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <set>
 #include <stdexcept>
+
+#include "shared/secrets.hpp"
 
 namespace pdsync::server::cluster {
 
@@ -24,6 +29,28 @@ Result<Role> role_from_name(const std::string& name) {
     if (name == "spare") return Role::spare;
     return Error{Errc::invalid_argument,
                  "unknown cluster role '" + name + "' (voter, standby or spare)"};
+}
+
+Result<ClusterSecret> load_cluster_secret(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+        return Error{Errc::io, "cannot read the cluster secret " + path +
+                                   " (make one with `pdsync cluster secret --out FILE`)"};
+    if (!S_ISREG(st.st_mode)) return Error{Errc::invalid_argument, path + " is not a file"};
+    if ((st.st_mode & 077) != 0)
+        return Error{
+            Errc::invalid_argument,
+            "the cluster secret " + path + " may be read or written by other users (chmod 600 it)"};
+    if (st.st_uid != ::geteuid())
+        return Error{Errc::invalid_argument,
+                     "the cluster secret " + path + " belongs to another user"};
+    auto key = load_fleet_key(path);  // the same form: 64 hex digits
+    if (!key)
+        return Error{Errc::invalid_argument,
+                     "the cluster secret in " + path + " is not 64 hex digits"};
+    ClusterSecret out{};
+    std::copy(key->begin(), key->end(), out.begin());
+    return out;
 }
 
 Result<std::vector<Member>> parse_peers(const std::string& text) {

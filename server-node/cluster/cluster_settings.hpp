@@ -3,6 +3,7 @@
 // Parsed from the server's --cluster-* options (server_main.cpp).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -21,6 +22,15 @@ struct Member {
     Role role = Role::voter;
 };
 
+// The secret every member holds; a raft connection is only served after both ends have
+// proved they hold it (auth_transport.hpp).
+using ClusterSecret = std::array<unsigned char, 32>;
+
+// Reads --cluster-secret-file: 64 hex digits (`pdsync cluster secret` writes one). Refused
+// when others than its owner may read or write it, or when it is not this user's: a local
+// user who could read it could speak raft to the cluster.
+[[nodiscard]] Result<ClusterSecret> load_cluster_secret(const std::string& path);
+
 struct ClusterSettings {
     uint64_t id = 0;
     std::string listen;     // ADDR:PORT this server's raft transport binds
@@ -33,6 +43,7 @@ struct ClusterSettings {
     // Pristine directory and no peers: wait to be added by the leader (`pdsync cluster add`)
     // rather than for `pdsync cluster init`.
     bool join = false;
+    ClusterSecret secret{};
     // Log entries between snapshots (0: tuning::kSnapshotThreshold).
     unsigned snapshot_threshold = 0;
 

@@ -13,6 +13,7 @@ extern "C" {  // libraft's headers declare C functions without extern "C"
 #include <cstring>
 #include <filesystem>
 
+#include "server-node/cluster/auth_transport.hpp"
 #include "shared/base/tuning.hpp"
 #include "shared/reply.hpp"
 
@@ -84,7 +85,7 @@ struct RaftNode::Impl {
     uv_loop_t loop{};
     uv_async_t async{};
     uv_timer_t timer{};
-    raft_uv_transport transport{};
+    AuthTransport transport{&loop, settings.secret};
     raft_io io{};
     raft_fsm raft_fsm_{};
     struct raft raft {};
@@ -178,20 +179,20 @@ struct RaftNode::Impl {
     }
 
     Status init_raft() {
-        int rv = raft_uv_tcp_init(&transport, &loop);
+        int rv = transport.init();
         if (rv != 0) return Error{Errc::io, std::string("raft tcp: ") + raft_strerror(rv)};
         if (settings.listen != settings.address()) {
-            rv = raft_uv_tcp_set_bind_address(&transport, settings.listen.c_str());
+            rv = transport.set_bind_address(settings.listen.c_str());
             if (rv != 0) {
-                raft_uv_tcp_close(&transport);
+                transport.release();
                 return Error{Errc::invalid_argument,
                              "--cluster-listen '" + settings.listen + "': " + raft_strerror(rv)};
             }
         }
-        rv = raft_uv_init(&io, &loop, settings.dir.c_str(), &transport);
+        rv = raft_uv_init(&io, &loop, settings.dir.c_str(), transport.transport());
         if (rv != 0) {
             std::string why = io.errmsg;
-            raft_uv_tcp_close(&transport);
+            transport.release();
             return Error{Errc::io, "raft directory " + settings.dir + ": " + why};
         }
         raft_uv_set_connect_retry_delay(&io, pdsync::tuning::cluster::kConnectRetryMs);
@@ -204,7 +205,7 @@ struct RaftNode::Impl {
         if (rv != 0) {
             std::string why = raft_errmsg(&raft);
             raft_uv_close(&io);
-            raft_uv_tcp_close(&transport);
+            transport.release();
             return Error{Errc::io, std::string("raft: ") + why};
         }
         raft.data = this;
@@ -389,26 +390,31 @@ struct RaftNode::Impl {
         status_value = std::move(v);
     }
 
+    // After raft_close: its I/O and transport go; init_raft() may set them up again.
+    void release_io() {
+        raft_uv_close(&io);
+        transport.release();
+        raft_ready = false;
+        started = false;
+    }
+
+    void close_handles() {
+        uv_close(reinterpret_cast<uv_handle_t*>(&timer), nullptr);
+        uv_close(reinterpret_cast<uv_handle_t*>(&async), nullptr);
+    }
+
     void close_all() {
         closing = true;
         serving.store(false);
         uv_timer_stop(&timer);
-        auto finish = [](Impl* self) {
-            uv_close(reinterpret_cast<uv_handle_t*>(&self->timer), nullptr);
-            uv_close(reinterpret_cast<uv_handle_t*>(&self->async), nullptr);
-        };
         if (raft_ready) {
             raft_close(&raft, [](struct raft* r) {
                 auto* self = static_cast<Impl*>(r->data);
-                raft_uv_close(&self->io);
-                raft_uv_tcp_close(&self->transport);
-                self->raft_ready = false;
-                self->started = false;
-                uv_close(reinterpret_cast<uv_handle_t*>(&self->timer), nullptr);
-                uv_close(reinterpret_cast<uv_handle_t*>(&self->async), nullptr);
+                self->release_io();
+                self->close_handles();
             });
         } else {
-            finish(this);
+            close_handles();
         }
     }
 
@@ -557,20 +563,34 @@ void change_done(struct raft_change* req, int status) {
 }
 }  // namespace
 
-std::future<Value> RaftNode::add(Member member) {
-    auto* p = new ChangePending();
+// Administration needs the leader: anywhere else the request is answered at once.
+template <typename P>
+bool leads_or_refuse(P* p) {
+    if (p->impl->started && raft_state(&p->impl->raft) == RAFT_LEADER) return true;
+    p->promise.set_value(fail(Errc::busy, "this server is not the cluster leader"));
+    delete p;
+    return false;
+}
+
+// Runs `op(p)` on the raft thread once this member leads (the request `p` then owned by
+// raft's callback); anywhere else `p` is answered at once.
+template <typename P, typename Op>
+auto as_leader(RaftNode::Impl* impl, P* p, Op op) {
     auto fut = p->promise.get_future();
-    p->impl = impl_.get();
-    p->then_role = raft_role(member.role);
-    p->id = member.id;
-    impl_->post([p, member] {
-        Impl* self = p->impl;
-        if (!self->started || raft_state(&self->raft) != RAFT_LEADER) {
-            p->promise.set_value(fail(Errc::busy, "this server is not the cluster leader"));
-            delete p;
-            return;
-        }
+    p->impl = impl;
+    impl->post([p, op = std::move(op)]() mutable {
+        if (!leads_or_refuse(p)) return;
         p->req.data = p;
+        op(p->impl, p);
+    });
+    return fut;
+}
+
+std::future<Value> RaftNode::add(Member member) {
+    auto* change = new ChangePending();
+    change->then_role = raft_role(member.role);
+    change->id = member.id;
+    return as_leader(impl_.get(), change, [member](Impl* self, ChangePending* p) {
         int rv = raft_add(&self->raft, &p->req, member.id, member.address.c_str(),
                           [](struct raft_change* req, int status) {
                               auto* pending = static_cast<ChangePending*>(req->data);
@@ -582,40 +602,18 @@ std::future<Value> RaftNode::add(Member member) {
                           });
         if (rv != 0) change_done(&p->req, rv);
     });
-    return fut;
 }
 
 std::future<Value> RaftNode::remove(uint64_t id) {
-    auto* p = new ChangePending();
-    auto fut = p->promise.get_future();
-    p->impl = impl_.get();
-    impl_->post([p, id] {
-        Impl* self = p->impl;
-        if (!self->started || raft_state(&self->raft) != RAFT_LEADER) {
-            p->promise.set_value(fail(Errc::busy, "this server is not the cluster leader"));
-            delete p;
-            return;
-        }
-        p->req.data = p;
+    return as_leader(impl_.get(), new ChangePending(), [id](Impl* self, ChangePending* p) {
         int rv = raft_remove(&self->raft, &p->req, id, &change_done);
         if (rv != 0) change_done(&p->req, rv);
     });
-    return fut;
 }
 
 std::future<Value> RaftNode::transfer(uint64_t id) {
     using TP = Pending<struct raft_transfer, std::promise<Value>>;
-    auto* p = new TP();
-    auto fut = p->promise.get_future();
-    p->impl = impl_.get();
-    impl_->post([p, id] {
-        Impl* self = p->impl;
-        if (!self->started || raft_state(&self->raft) != RAFT_LEADER) {
-            p->promise.set_value(fail(Errc::busy, "this server is not the cluster leader"));
-            delete p;
-            return;
-        }
-        p->req.data = p;
+    return as_leader(impl_.get(), new TP(), [id](Impl* self, TP* p) {
         int rv = raft_transfer(&self->raft, &p->req, id, [](struct raft_transfer* req) {
             auto* pending = static_cast<TP*>(req->data);
             raft_id leader = 0;
@@ -629,7 +627,6 @@ std::future<Value> RaftNode::transfer(uint64_t id) {
             delete p;
         }
     });
-    return fut;
 }
 
 std::future<Value> RaftNode::init(std::string seed_image) {
@@ -678,10 +675,7 @@ std::future<Value> RaftNode::force_sole_voter() {
         self->serving.store(false);
         raft_close(&self->raft, [](struct raft* r) {
             auto* me = static_cast<Impl*>(r->data);
-            raft_uv_close(&me->io);
-            raft_uv_tcp_close(&me->transport);
-            me->raft_ready = false;
-            me->started = false;
+            me->release_io();
             me->leading = false;
             me->barrier_pending = false;
             // The TCP handles closed by raft_close are released on the next loop turn.

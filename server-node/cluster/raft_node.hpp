@@ -10,6 +10,9 @@
 // losing leadership it calls on_follower() at once. Both callbacks run on the raft thread
 // and must not block.
 //
+// Transport: libraft's TCP transport behind AuthTransport (auth_transport.hpp), so only
+// peers that prove they hold the cluster secret reach raft.
+//
 // Ownership and threads: owned by ClusterNode; every public function may be called from any
 // thread but the raft thread.
 #pragma once

@@ -1,5 +1,5 @@
 // Every tuning knob of pdsync in one place, each with the reason for its value, one
-// sub-namespace per part (codec, limits, server, sessions, client, mqtt, backup, replication,
+// sub-namespace per part (codec, limits, server, sessions, client, mqtt, backup,
 // cluster, terminal). Limits an administrator may change (machine and user limits) have their
 // defaults here and are overridden from the node's config file.
 #pragma once
@@ -188,37 +188,6 @@ inline constexpr int kSmbTimeoutMs = 15000;
 inline constexpr std::chrono::seconds kRestoreStopWait{30};
 }  // namespace backup
 
-// ---- Replication (server-node/replication) ---------------------------------------------
-namespace replication {
-// A frame is flushed once its rows pass this size. A frame always holds at least one row,
-// so the largest frame is this plus one document (at most codec::kMaxPayloadBytes).
-// 1 MiB keeps a 1,000-user snapshot to a few dozen QoS 1 messages.
-inline constexpr std::size_t kFrameBytes = 1024 * 1024;
-// Rows per frame: below the codec's array bound (codec::kMaxArrayItems).
-inline constexpr std::size_t kFrameRows = 2000;
-// What a standby accepts in one frame: a full frame, one maximal document and the map around.
-inline constexpr std::size_t kMaxFrameBytes = kFrameBytes + codec::kMaxPayloadBytes + 64 * 1024;
-// The primary's heartbeat to its standbys and the standbys' position reports: the
-// resolution of the lag shown in status and of noticing that a frame was lost.
-inline constexpr std::chrono::milliseconds kHeartbeat{500};
-// A standby not heard from for this long is detached: acks stop waiting for it.
-inline constexpr std::chrono::milliseconds kStandbyAlive{3000};
-// With no standby heard from for this long the primary stops publishing frames (a standby
-// that comes back finds the gap in the sequence and asks for a snapshot).
-inline constexpr std::chrono::milliseconds kStandbyForget{30000};
-// Default for how long an ack waits for an attached standby to confirm its commit. On
-// loopback the confirmation takes ~1 ms; a standby slower than this is detached and acks
-// go out without it (the status shows the lag) rather than stalling every device.
-inline constexpr std::chrono::milliseconds kDefaultAckWait{1000};
-// A standby that asked for a snapshot and saw none start asks again after this long.
-inline constexpr std::chrono::milliseconds kSnapshotRetry{3000};
-// Applied change-set results per device copied by a snapshot: several times a device's
-// outbox window (client::kOutboxWindow), which is all a re-send can reach.
-inline constexpr uint64_t kSnapshotAppliedPerDevice = 64;
-// Primary commit times kept to compute the lag in milliseconds.
-inline constexpr std::size_t kMaxTrackedCommits = 100000;
-}  // namespace replication
-
 // ---- Raft cluster (server-node/cluster) -------------------------------------------------
 namespace cluster {
 // Raft's election timeout. A follower that hears nothing from a leader for this long (plus
@@ -241,6 +210,15 @@ inline constexpr std::chrono::milliseconds kCommitWait{10000};
 // Retry delay of raft's TCP connections to a peer that is down (libraft's default is 1 s):
 // a restarted peer is reached again quickly.
 inline constexpr unsigned kConnectRetryMs = 200;
+// How long a new raft connection may take to prove it holds the cluster secret (the
+// handshake in server-node/cluster/auth_transport.cpp) before it is dropped. Members on a
+// LAN answer in a round trip or two (well under 10 ms); 2 s also covers a loaded machine,
+// and bounds what a peer that connects and says nothing holds.
+inline constexpr std::chrono::milliseconds kHandshakeTimeout{2000};
+// Connections at once that have not finished the handshake: a member has a handful of
+// peers, so 64 leaves room for restarts while bounding what a flood of half-open
+// connections can hold (each further one is closed at once).
+inline constexpr std::size_t kMaxPendingHandshakes = 64;
 }  // namespace cluster
 
 // ---- Terminal (shared/terminal) ----------------------------------------------------------

@@ -107,6 +107,7 @@ BenchServer::BenchServer(const test::TempDir& dir, const std::string& broker_uri
                                      std::to_string(o.machine_limit),
                                      "--user-limit",
                                      std::to_string(o.user_limit)};
+    argv.insert(argv.end(), o.extra.begin(), o.extra.end());
     started_wall_ = std::chrono::system_clock::now();
     started_at_ = std::chrono::steady_clock::now();
     process_ = test::Process(wrapped("PDSYNC_BENCH_WRAP_SERVER", argv), dir.file(id + ".log"));

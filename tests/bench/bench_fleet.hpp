@@ -43,6 +43,7 @@ struct ServerOptions {
     int machine_limit = 2000;
     int user_limit = 200000;
     std::string log_level = "info";  // the daemon's default
+    std::vector<std::string> extra;  // further options (the cluster phase's --cluster-*)
 };
 
 class BenchServer {

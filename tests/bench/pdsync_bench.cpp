@@ -56,7 +56,8 @@ void add_options(CLI::App& app, BenchOptions& o, bool& quick, std::string& store
                    "Where stores, logs and sockets go (default: $TMPDIR or /tmp; /dev/shm "
                    "shows the figures without disk syncs)");
     app.add_option("--phases", o.phases,
-                   "office (a-e, g), sweep (f), merge (first merge), scale (1,000 machines, plot)")
+                   "office (a-e, g), sweep (f), merge (first merge), scale (1,000 machines, plot), "
+                   "cluster (i: a raft cluster of 3 beside a single server)")
         ->delimiter(',');
     app.add_option("--users", o.users, "a-c, e: users stored (all realistic)");
     app.add_option("--session-logins", o.session_logins,
@@ -180,6 +181,7 @@ int main(int argc, char** argv) {
     run_phase("merge", o, report, [&] { run_merge(o, report); });
     run_phase("scale", o, report, [&] { run_scale(o, report, plot); });
     run_phase("sessions", o, report, [&] { run_sessions(o, report); });
+    run_phase("cluster", o, report, [&] { run_cluster(o, report); });
     report.note("load average at the end: " + load_average());
     report.print(std::cout);
     if (!o.plot_data.empty()) write_plot_data(o.plot_data, plot);

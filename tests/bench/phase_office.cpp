@@ -69,18 +69,6 @@ void sim_login_point(const BenchOptions& o, SimPool& sims, Report& report, PlotP
 
 // ---- b) edit on A → applied on B ------------------------------------------------------------
 
-std::string change_set_bytes(const std::string& user, Category c, std::size_t entry) {
-    ChangeSet cs;
-    cs.device_id = "sim-0000";
-    cs.epoch = "0123456789abcdef";
-    cs.seq = 1;
-    cs.user = user;
-    cs.category = c;
-    cs.created_at = now_ms();
-    cs.ops = {edit_op(c, entry, 1)};
-    return encode_msgpack_unchecked(change_set_to_value(cs));
-}
-
 struct EditRun {
     Samples applied;  // edit sent at A → new document version delivered at B
     Samples acked;    // edit sent at A → its ack at A

@@ -8,6 +8,7 @@
 //   merge:  a fresh device with `merge_users` local users joining (first merge)
 //   scale:  `scale_machines` machines and `scale_users` users; the login-vs-users plot
 //   sessions: h) login → ready with the broker's session plugin against without it
+//   cluster: i) edit → ack and throughput, a raft cluster of 3 beside a single server
 //
 // Ownership and threads: called from main(), one phase at a time.
 #pragma once
@@ -50,7 +51,7 @@ struct BenchOptions {
     std::string sweep_data;  // where to write the sweep's points (gnuplot); empty: nowhere
     // h
     std::size_t session_logins = 100;
-    std::set<std::string> phases = {"office", "sweep", "merge", "scale", "sessions"};
+    std::set<std::string> phases = {"office", "sweep", "merge", "scale", "sessions", "cluster"};
 
     std::chrono::milliseconds login_gap() const { return std::chrono::milliseconds(login_gap_ms); }
     std::chrono::milliseconds throughput_time() const {
@@ -72,6 +73,7 @@ void run_merge(const BenchOptions& o, Report& report);
 void run_sweep(const BenchOptions& o, Report& report);
 void run_scale(const BenchOptions& o, Report& report, std::vector<PlotPoint>& plot);
 void run_sessions(const BenchOptions& o, Report& report);
+void run_cluster(const BenchOptions& o, Report& report);
 
 // Progress lines on stderr, so stdout holds only the header and the table.
 void progress(const std::string& line);

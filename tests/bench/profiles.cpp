@@ -6,6 +6,9 @@
 #include <cstdio>
 #include <functional>
 
+#include "shared/clock.hpp"
+#include "shared/codec.hpp"
+
 namespace pdsync::bench {
 namespace {
 
@@ -268,6 +271,18 @@ ChangeSet registration(const Document& doc, const std::string& device_id, const 
     for (const auto* e : doc.live_entries())
         cs.ops.push_back(ChangeOp{OpKind::put, e->id, e->fields, 0, std::nullopt});
     return cs;
+}
+
+std::string change_set_bytes(const std::string& user, Category c, std::size_t entry) {
+    ChangeSet cs;
+    cs.device_id = "sim-0000";
+    cs.epoch = "0123456789abcdef";
+    cs.seq = 1;
+    cs.user = user;
+    cs.category = c;
+    cs.created_at = now_ms();
+    cs.ops = {edit_op(c, entry, 1)};
+    return encode_msgpack_unchecked(change_set_to_value(cs));
 }
 
 }  // namespace pdsync::bench

@@ -42,6 +42,9 @@ std::string pref_id(std::size_t index);
 // what one change from a device UI looks like.
 ChangeOp edit_op(Category category, std::size_t entry, uint64_t variant);
 
+// The wire bytes of a one-op change set from a simulated device: the raw baselines' payload.
+std::string change_set_bytes(const std::string& user, Category c, std::size_t entry);
+
 // The register change set a device that holds `docs` from before its first join sends.
 ChangeSet registration(const Document& doc, const std::string& device_id, const std::string& epoch,
                        uint64_t seq);

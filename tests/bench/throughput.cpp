@@ -31,6 +31,13 @@ uint64_t total_acked(SimPool& pool) {
 ThroughputResult measure_throughput(const BenchOptions& o, Fleet& fleet, SimPool& pool, Category c,
                                     std::size_t entries,
                                     const std::function<std::string(std::size_t)>& user_of) {
+    return measure_throughput(o, fleet.server().pid(), fleet.broker().pid(), pool, c, entries,
+                              user_of);
+}
+
+ThroughputResult measure_throughput(const BenchOptions& o, pid_t server, pid_t broker,
+                                    SimPool& pool, Category c, std::size_t entries,
+                                    const std::function<std::string(std::size_t)>& user_of) {
     auto warm = Clock::now() + std::chrono::seconds(1);
     auto end = warm + o.throughput_time();
     std::vector<std::thread> senders;
@@ -39,16 +46,16 @@ ThroughputResult measure_throughput(const BenchOptions& o, Fleet& fleet, SimPool
     }
     std::this_thread::sleep_until(warm);  // the measurement window opens, not a sync
     uint64_t acked0 = total_acked(pool);
-    double server0 = cpu_seconds(fleet.server().pid());
-    double broker0 = cpu_seconds(fleet.broker().pid());
+    double server0 = cpu_seconds(server);
+    double broker0 = cpu_seconds(broker);
     double bench0 = cpu_seconds(getpid());
     std::this_thread::sleep_until(end);  // the measurement window closes
     uint64_t acked1 = total_acked(pool);
     double seconds = std::chrono::duration<double>(o.throughput_time()).count();
     ThroughputResult r;
     r.per_second = static_cast<double>(acked1 - acked0) / seconds;
-    r.server_cpu = (cpu_seconds(fleet.server().pid()) - server0) / seconds;
-    r.broker_cpu = (cpu_seconds(fleet.broker().pid()) - broker0) / seconds;
+    r.server_cpu = (cpu_seconds(server) - server0) / seconds;
+    r.broker_cpu = (cpu_seconds(broker) - broker0) / seconds;
     r.bench_cpu = (cpu_seconds(getpid()) - bench0) / seconds;
     for (auto& t : senders) t.join();
     for (std::size_t i = 0; i < pool.size(); ++i) {

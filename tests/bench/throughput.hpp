@@ -29,5 +29,9 @@ struct ThroughputResult {
 ThroughputResult measure_throughput(const BenchOptions& o, Fleet& fleet, SimPool& pool, Category c,
                                     std::size_t entries,
                                     const std::function<std::string(std::size_t)>& user_of);
+// The same against any server and broker, by their PIDs (the cluster phase's leader).
+ThroughputResult measure_throughput(const BenchOptions& o, pid_t server, pid_t broker,
+                                    SimPool& pool, Category c, std::size_t entries,
+                                    const std::function<std::string(std::size_t)>& user_of);
 
 }  // namespace pdsync::bench

@@ -7,9 +7,17 @@
 #include <gtest/gtest.h>
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -20,8 +28,8 @@
 #include "shared/base/hex.hpp"
 #include "shared/document.hpp"
 #include "shared/net/mqtt_link.hpp"
-#include "tests/fault/raft_proxy.hpp"
 #include "tests/support/fleet.hpp"
+#include "tests/support/tcp_proxy.hpp"
 #include "topics/topics.hpp"
 
 using namespace pdsync;
@@ -158,10 +166,75 @@ class Editors {
 
 struct Member {
     int raft_port = 0;
-    std::unique_ptr<RaftProxy> proxy;
+    std::unique_ptr<TcpProxy> proxy;
     std::unique_ptr<Broker> broker;
     std::unique_ptr<Server> server;
 };
+
+// A new cluster secret file, made as an administrator makes one.
+std::string new_secret(const TempDir& dir, const std::string& name) {
+    std::string path = dir.file(name);
+    auto r = run_cli({"cluster", "secret", "--out", path});
+    if (r.exit_code != 0) throw std::runtime_error("pdsync cluster secret: " + r.out + r.err);
+    return path;
+}
+
+void put64(std::string& out, uint64_t v) {
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+}
+
+// What a stranger without the secret sends: libraft's TCP handshake as member `id`
+// (protocol 1, id, address length padded to 8 bytes, address), then a RequestVote for a
+// far higher term, as libraft encodes messages (type, body size, body), padded to 64 bytes.
+std::string forged_raft_hello(uint64_t id, const std::string& address, uint64_t term) {
+    std::string out;
+    std::size_t len = (address.size() + 1 + 7) / 8 * 8;
+    put64(out, 1);
+    put64(out, id);
+    put64(out, len);
+    out += address;
+    out.append(len - address.size(), '\0');
+    put64(out, 3);  // RAFT_IO_REQUEST_VOTE
+    put64(out, 40);
+    for (uint64_t v : {term, id, uint64_t{1000000}, term, uint64_t{0}}) put64(out, v);
+    out.append(8, '\0');
+    return out;
+}
+
+// Sends `bytes` to 127.0.0.1:port and returns all the peer sends until it closes the
+// connection, or nullopt if it is still open after `within`.
+std::optional<std::string> send_and_read_to_close(int port, const std::string& bytes,
+                                                  std::chrono::milliseconds within) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        ::close(fd);
+        throw std::runtime_error("cannot connect to the raft port");
+    }
+    if (::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) !=
+        static_cast<ssize_t>(bytes.size())) {
+        ::close(fd);
+        throw std::runtime_error("cannot send to the raft port");
+    }
+    std::string got;
+    auto until = Clock::now() + within;
+    while (Clock::now() < until) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 50) <= 0) continue;
+        char buf[4096];
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) {
+            ::close(fd);
+            return got;
+        }
+        got.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return std::nullopt;
+}
 
 Value cluster_status(Server& s) {
     if (!s.running()) return Value::object();
@@ -237,9 +310,10 @@ TEST(Cluster, LeaderKillPartitionAndFollowerDeathLoseNoAcknowledgedChange) {
     const std::string doc_topic = Topics().user_doc("alice", Category::addressbook);
     std::vector<Member> m(kMembers);
     std::string peers;
+    const std::string secret = new_secret(dir, "cluster.key");
     for (int i = 0; i < kMembers; ++i) {
         m[i].raft_port = free_port();
-        m[i].proxy = std::make_unique<RaftProxy>(m[i].raft_port);
+        m[i].proxy = std::make_unique<TcpProxy>(m[i].raft_port, TcpProxy::Mode::raft_member);
         m[i].broker = std::make_unique<Broker>(dir, BrokerOptions{}, "broker-" + std::to_string(i));
         peers += (i ? "," : "") + std::to_string(i + 1) + "=" + m[i].proxy->address();
     }
@@ -249,7 +323,7 @@ TEST(Cluster, LeaderKillPartitionAndFollowerDeathLoseNoAcknowledgedChange) {
             std::vector<std::string>{"--cluster-id", std::to_string(i + 1), "--cluster-listen",
                                      "127.0.0.1:" + std::to_string(m[i].raft_port),
                                      "--cluster-advertise", m[i].proxy->address(),
-                                     "--cluster-peers", peers,
+                                     "--cluster-peers", peers, "--cluster-secret-file", secret,
                                      // Small, so members restarted below catch up from
                                      // snapshots as well as from the log.
                                      "--cluster-snapshot-every", "24"},
@@ -469,8 +543,13 @@ TEST(Cluster, InitFromASingleServerThenPromoteItsStandby) {
     ASSERT_EQ(d.edit("addressbook", add("single", 1)).value("state", ""), "acked");
 
     // The same store, now as a cluster member waiting for init: it does not serve yet.
+    // A single server has no standby to promote.
+    Value single = a.admin({{"cmd", "promote"}});
+    EXPECT_FALSE(single.value("ok", true)) << single.dump();
     a.stop();
-    a = Server(dir, {broker_a.uri()}, {"--cluster-id", "1", "--cluster-listen", addr_a},
+    const std::string secret = new_secret(dir, "cluster.key");
+    a = Server(dir, {broker_a.uri()},
+               {"--cluster-id", "1", "--cluster-listen", addr_a, "--cluster-secret-file", secret},
                "server-a");
     ASSERT_TRUE(wait_until([&] { return cluster_status(a).value("state", "") == "uninitialized"; }))
         << cluster_status(a).dump() << a.log();
@@ -482,8 +561,11 @@ TEST(Cluster, InitFromASingleServerThenPromoteItsStandby) {
     ASSERT_EQ(d.edit("addressbook", add("clustered", 2)).value("state", ""), "acked") << a.log();
 
     // The standby: started empty, added by the leader, catches up without voting.
+    const std::string backups_b = dir.file("backups-b");
     Server b(dir, {broker_b.uri()},
-             {"--cluster-id", "2", "--cluster-listen", addr_b, "--cluster-join"}, "server-b");
+             {"--cluster-id", "2", "--cluster-listen", addr_b, "--cluster-join",
+              "--cluster-secret-file", secret, "--backup-dir", backups_b},
+             "server-b");
     auto added = run_cli({"cluster", "add", "--server-socket", a.admin_socket(), "--id", "2",
                           "--address", addr_b, "--role", "standby"});
     ASSERT_EQ(added.exit_code, 0) << added.out << added.err << a.log();
@@ -493,6 +575,32 @@ TEST(Cluster, InitFromASingleServerThenPromoteItsStandby) {
         return s["last_applied"] == cluster_status(a)["commit_index"] &&
                s.value("last_applied", uint64_t{0}) > 0;
     })) << b.log();
+    // The standby serves nothing before its promotion: administration goes to the leader.
+    Value refused = b.admin({{"cmd", "users-list"}});
+    EXPECT_FALSE(refused.value("ok", true)) << refused.dump();
+    EXPECT_NE(refused.value("message", "").find("does not lead"), std::string::npos)
+        << refused.dump();
+    // The leader goes on acking while its standby is down; back, the standby catches up.
+    b.kill9();
+    ASSERT_EQ(d.edit("addressbook", add("standby-down", 5)).value("state", ""), "acked");
+    b.start();
+    ASSERT_TRUE(b.running()) << b.log();
+    ASSERT_TRUE(wait_until([&] {
+        Value s = cluster_status(b);
+        return s["last_applied"] == cluster_status(a)["commit_index"] &&
+               s.value("last_applied", uint64_t{0}) > 0;
+    })) << b.log();
+    // Backups work on the standby's store as on a single server's: it holds what was applied.
+    Value backup = b.admin({{"cmd", "backup-now"}, {"label", "standby"}});
+    ASSERT_TRUE(backup.value("ok", false)) << backup.dump() << b.log();
+    StoredDoc saved = stored_doc(backups_b + "/" + backup.value("id", "") + ".db");
+    for (const char* id : {"single", "clustered", "replicated", "standby-down"})
+        EXPECT_EQ(saved.ids.count(id), 1u) << id << " missing from the standby's backup";
+    // The status says in words which member this is and who leads.
+    auto words = run_cli({"status", "--server-socket", a.admin_socket()});
+    ASSERT_EQ(words.exit_code, 0) << words.err;
+    EXPECT_NE(words.out.find("cluster      member 1 of 2, leader (serving)"), std::string::npos)
+        << words.out;
     auto st = run_cli({"cluster", "status", "--json", "--server-socket", a.admin_socket()});
     ASSERT_EQ(st.exit_code, 0) << st.err;
     auto sv = Value::parse(st.out);
@@ -506,10 +614,97 @@ TEST(Cluster, InitFromASingleServerThenPromoteItsStandby) {
     auto promoted = run_cli({"server", "promote", "--server-socket", b.admin_socket()});
     ASSERT_EQ(promoted.exit_code, 0) << promoted.out << promoted.err << b.log();
     ASSERT_TRUE(wait_until([&] { return cluster_status(b).value("serving", false); })) << b.log();
-    // The device moves to broker B and goes on; everything acked before is there.
+    // The device moves to broker B and goes on; everything acked before is there. (The
+    // edit may find it between brokers: queued then, and acked once it reaches B.)
     Value r = d.edit("addressbook", add("promoted", 4), 15000);
-    ASSERT_EQ(r.value("state", ""), "acked") << r.dump() << d.log() << b.log();
+    ASSERT_TRUE(r.value("ok", false)) << r.dump();
+    ASSERT_TRUE(wait_until([&] { return d.status()["pending"] == 0; }, std::chrono::seconds(20)))
+        << d.log() << b.log();
     StoredDoc doc = stored_doc(b.store());
-    for (const char* id : {"single", "clustered", "replicated", "promoted"})
+    for (const char* id : {"single", "clustered", "replicated", "standby-down", "promoted"})
         EXPECT_EQ(doc.ids.count(id), 1u) << id;
+    // It served from broker B: the device left A, whose broker stayed up without a server.
+    EXPECT_NE(d.log().find("leaving " + broker_a.uri()), std::string::npos) << d.log();
+}
+
+// Only a peer holding the cluster secret is handed to raft: a stranger who speaks raft's
+// handshake and asks for votes in a far higher term gets a random challenge and a closed
+// connection, and the leader's term and log do not move; a member started with another
+// secret, though added by the leader, receives nothing. A server refuses a secret file
+// others may read, and cluster options without one.
+TEST(ClusterAuth, PeersWithoutTheClusterSecretAreDroppedBeforeRaftSeesThem) {
+    TempDir dir;
+    Broker broker_a(dir, {}, "broker-a");
+    Broker broker_b(dir, {}, "broker-b");
+    const std::string secret = new_secret(dir, "cluster.key");
+    int port_a = free_port(), port_b = free_port();
+    const std::string addr_a = "127.0.0.1:" + std::to_string(port_a);
+    const std::string addr_b = "127.0.0.1:" + std::to_string(port_b);
+    Server a(dir, {broker_a.uri()},
+             {"--cluster-id", "1", "--cluster-listen", addr_a, "--cluster-peers", "1=" + addr_a,
+              "--cluster-secret-file", secret},
+             "server-a");
+    ASSERT_TRUE(wait_until([&] { return cluster_status(a).value("serving", false); })) << a.log();
+    const Value before = cluster_status(a);
+
+    auto answer = send_and_read_to_close(port_a, forged_raft_hello(7, "127.0.0.1:9", 1000),
+                                         std::chrono::milliseconds(5000));
+    ASSERT_TRUE(answer.has_value()) << "the member kept the stranger's connection open";
+    EXPECT_LE(answer->size(), 32u) << "more than the challenge came back";
+    ASSERT_TRUE(wait_until([&] {
+        return a.log().find("refused a raft connection claiming member id 7") != std::string::npos;
+    })) << a.log();
+    Value after = cluster_status(a);
+    EXPECT_EQ(after["term"], before["term"]) << after.dump();
+    EXPECT_EQ(after["last_index"], before["last_index"]) << after.dump();
+    EXPECT_EQ(after.value("state", ""), "leader") << after.dump();
+
+    // A member with another secret: added by the leader as a standby (so the leader sends it
+    // the log), it never gets an entry.
+    const std::string other = new_secret(dir, "other.key");
+    Server b(dir, {broker_b.uri()},
+             {"--cluster-id", "2", "--cluster-listen", addr_b, "--cluster-join",
+              "--cluster-secret-file", other},
+             "server-b");
+    ASSERT_TRUE(b.running()) << b.log();
+    auto added = run_cli({"cluster", "add", "--server-socket", a.admin_socket(), "--id", "2",
+                          "--address", addr_b, "--role", "standby"});
+    ASSERT_EQ(added.exit_code, 0) << added.out << added.err << a.log();
+    ASSERT_TRUE(wait_until([&] {
+        return b.log().find("refused a raft connection claiming member id 1") != std::string::npos;
+    })) << b.log();
+    EXPECT_FALSE(wait_until([&] { return cluster_status(b).value("last_applied", 0) > 0; },
+                            std::chrono::seconds(2)))
+        << cluster_status(b).dump();
+    EXPECT_EQ(cluster_status(a)["term"], before["term"]);
+
+    // `pdsync cluster secret` makes files only their owner reads, and never overwrites one.
+    struct stat st {};
+    ASSERT_EQ(::stat(secret.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    auto read_all = [](const std::string& path) {
+        std::ifstream in(path);
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    };
+    const std::string before_text = read_all(secret);
+    auto again = run_cli({"cluster", "secret", "--out", secret});
+    EXPECT_NE(again.exit_code, 0) << again.out;
+    EXPECT_EQ(read_all(secret), before_text);
+    EXPECT_EQ(before_text.size(), 65u);  // 64 hex digits and a newline
+
+    // Refused at start: a secret others may read, and cluster options without a secret.
+    const std::string loose = dir.file("loose.key");
+    std::filesystem::copy_file(secret, loose);
+    ::chmod(loose.c_str(), 0640);
+    for (const auto& args : std::vector<std::vector<std::string>>{
+             {"--cluster-id", "3", "--cluster-listen", "127.0.0.1:" + std::to_string(free_port()),
+              "--cluster-secret-file", loose},
+             {"--cluster-id", "3", "--cluster-listen",
+              "127.0.0.1:" + std::to_string(free_port())}}) {
+        Server c(dir, {broker_b.uri()}, args, "server-c");
+        ASSERT_TRUE(wait_until([&] { return !c.running(); })) << c.log();
+        int status = c.stop();
+        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << status << c.log();
+        EXPECT_NE(c.log().find("cluster secret"), std::string::npos) << c.log();
+    }
 }

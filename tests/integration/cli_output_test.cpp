@@ -1,4 +1,4 @@
-// What `pdsync` prints for people (issue 12, item 6): the status's replica line in words,
+// What `pdsync` prints for people (issue 12, item 6): the status's cluster line in words,
 // tables aligned by display width for user ids in any script, a login time with at most
 // one decimal. Real broker, server and device; the CLI as a user runs it.
 #include <gtest/gtest.h>
@@ -30,7 +30,7 @@ std::size_t column_of(const std::string& line, const std::string& needle) {
 
 }  // namespace
 
-TEST(CliOutput, StatusShowsTheReplicaInWordsNotJson) {
+TEST(CliOutput, StatusShowsTheClusterInWordsNotJson) {
     TempDir dir;
     Broker broker(dir);
     Server server(dir, {broker.uri()});
@@ -38,10 +38,10 @@ TEST(CliOutput, StatusShowsTheReplicaInWordsNotJson) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     bool seen = false;
     for (const auto& l : lines_of(r.out)) {
-        if (l.rfind("replica", 0) != 0) continue;
+        if (l.rfind("cluster", 0) != 0) continue;
         seen = true;
         EXPECT_EQ(l.find('{'), std::string::npos) << l;
-        EXPECT_NE(l.find("no standby"), std::string::npos) << l;
+        EXPECT_NE(l.find("a single server"), std::string::npos) << l;
     }
     EXPECT_TRUE(seen) << r.out;
 }

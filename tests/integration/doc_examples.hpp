@@ -12,9 +12,9 @@
 // Excluding one from running: anywhere in the same file, a comment
 //     <!-- pdsync-example skip: `EXACT EXAMPLE TEXT` REASON -->
 // The example is then only checked like a synopsis, and the test prints it with its
-// reason. Use it for what needs another machine or hardware (an SMB share, a standby on its
-// own broker), never to hide a command that fails. A command documented ahead of its code
-// ("being added this round") takes
+// reason. Use it for what needs another machine or hardware (an SMB share, a cluster
+// standby whose voters are gone), never to hide a command that fails. A command
+// documented ahead of its code ("being added this round") takes
 //     <!-- pdsync-example planned: `EXACT EXAMPLE TEXT` REASON -->
 // instead: neither run nor checked, only listed, until the command exists and the marker goes.
 #pragma once

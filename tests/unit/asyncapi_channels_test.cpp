@@ -50,10 +50,6 @@ std::vector<std::string> topics_the_code_uses() {
         t.user_doc("j\xC3\xBCrgen", Category::keychain),
         t.shared_doc(Category::guest_home),
         t.server_status(),
-        t.replication(),
-        t.replication_request(),
-        t.replication_ack(),
-        t.server_fence(),
         t.server_sessions(),
         // The inspect view mirrors every document and the status below {root}/inspect.
         "pds/v1/inspect/users/alice/home",

@@ -47,18 +47,14 @@
     if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
     return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`;
   }
-  function replicaCard(s) {
-    // A cluster (when the server reports one) or the standby of a primary.
+  function clusterCard(s) {
+    // A raft cluster member reports its view; a single server has none.
     const c = s.cluster;
     if (c && typeof c === "object") {
-      return card("Cluster", String(c.state || c.role || "—"),
-        c.members ? `${c.members.length} servers` : (c.leader ? `leader ${c.leader}` : ""));
+      return card("Cluster", String(c.state || "—"),
+        c.members ? `${c.members.length} servers · leader ${c.leader_id || "?"}` : "");
     }
-    const r = s.replica || {};
-    if (!r.standby_id) return card("Replica", "None", "A lone server: no standby is attached.");
-    const lag = r.lag || {};
-    return card("Replica", r.attached ? "In sync" : (r.connected ? "Catching up" : "Not connected"),
-      `${r.standby_id} · ${fmtNum(lag.records || 0)} commits behind${lag.ms ? ` (${lag.ms} ms)` : ""}`);
+    return card("Cluster", "None", "A single server.");
   }
   const when = (ms) => (ms ? new Date(ms).toLocaleString() : "");
   function bytes(n) {
@@ -145,7 +141,7 @@
         "The server machine counts as one.", meter(s.machine_count, s.machine_limit)),
       card("Last backup", lb ? (lb.ok ? h("span", { class: "pill ok" }, "succeeded") : h("span", { class: "pill bad" }, "failed")) : "None yet",
         lb ? `${ago(lb.at)}${lb.ok ? "" : ` · ${lb.message || lb.error || ""}`}` : "Back up from the Backups page."),
-      replicaCard(s));
+      clusterCard(s));
     const rows = machines.map((m) => h("tr", { "data-device": m.device_id },
       td("Machine", h("strong", {}, m.device_id), m.server_machine ? h("span", { class: "muted small" }, " (this server)") : null),
       td("Status", online(m)),
