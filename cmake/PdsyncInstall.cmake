@@ -50,6 +50,8 @@ pdsync_install_unit(client pdsync-client.service CLIENT_CONF=/etc/pdsync/pdsync-
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/broker-config DESTINATION ${PDSYNC_SHARE_DIR}
         COMPONENT server
         PATTERN "README.md" EXCLUDE
+        # The session plugin's sources: the package ships the built plugin (its own rule).
+        PATTERN "sessions-plugin" EXCLUDE
         PATTERN "*.sh" PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
                                    WORLD_READ WORLD_EXECUTE)
 install(PROGRAMS ${PROJECT_SOURCE_DIR}/deploy/fleet-init.sh ${PROJECT_SOURCE_DIR}/deploy/enroll-device.sh
