@@ -49,24 +49,12 @@ void add_observer(const std::string& dynsec_file) {
 JoinFleet::JoinFleet(const TempDir& dir, JoinFleetOptions options, const std::string& name)
     : dir_(dir), name_(name), fleet_(dir.file(name)), options_(std::move(options)) {
     tls_port_ = free_port();
-    std::vector<std::string> argv = {"bash",
-                                     std::string(PDSYNC_SOURCE_DIR) + "/deploy/fleet-init.sh",
-                                     fleet_,
-                                     "--tls-port",
-                                     std::to_string(tls_port_),
-                                     "--tls-addr",
-                                     "127.0.0.1",
-                                     "--server-host",
-                                     "localhost",
-                                     "--run-user",
-                                     "root",
-                                     "--server-device-id",
-                                     "srv",
-                                     "--data-dir",
-                                     dir.file(name + "-data"),
-                                     // No web page: parallel fleets would all bind its port.
-                                     "--web-listen",
-                                     "off"};
+    std::vector<std::string> argv = {
+        "bash", std::string(PDSYNC_SOURCE_DIR) + "/deploy/fleet-init.sh", fleet_, "--tls-port",
+        std::to_string(tls_port_), "--tls-addr", "127.0.0.1", "--server-host", "localhost",
+        "--run-user", "root", "--server-device-id", "srv", "--data-dir", dir.file(name + "-data"),
+        // No web page: parallel fleets would all bind its port.
+        "--web-listen", "off"};
     argv.insert(argv.end(), options_.fleet_init_args.begin(), options_.fleet_init_args.end());
     // The session plugin this build made, loaded after dynamic security as a fleet's is.
     std::string cmd = std::string("PDSYNC_SESSIONS_PLUGIN='") + PDSYNC_SESSIONS_PLUGIN + "' ";
