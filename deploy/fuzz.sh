@@ -140,12 +140,13 @@ for t in "${TARGETS[@]}"; do
   rc=$?
   set -e
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-  cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
+  # A run that died before its first coverage line has none: not a reason to stop here.
+  cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | cut -d' ' -f2 || true)
   if [ "$rc" -eq 0 ]; then
     result="ok"
   else
     failed=1
-    artifact=$(grep -oE "Test unit written to [^ ]+" "$log" | tail -1 | cut -d' ' -f5)
+    artifact=$(grep -oE "Test unit written to [^ ]+" "$log" | tail -1 | cut -d' ' -f5 || true)
     result="FAILED (exit $rc)"
     echo "---- $t failed; last lines of $log:"
     { grep -A2 "fuzz invariant failed" "$log" || true
