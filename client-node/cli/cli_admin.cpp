@@ -7,9 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
-#include <iomanip>
 #include <iostream>
 #include <sstream>
 
@@ -63,13 +61,7 @@ int exec_server_restore(const std::vector<std::string>& args, const std::string&
 }
 
 std::string when(int64_t ms) {
-    if (ms <= 0) return "-";
-    std::time_t t = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    localtime_r(&t, &tm);
-    std::ostringstream os;
-    os << std::put_time(&tm, "%Y-%m-%d %H:%M:%S");
-    return os.str();
+    return local_time(ms, "-");
 }
 
 std::string join(const Value& list) {
@@ -162,16 +154,18 @@ void print_document(const Value& d) {
 
 }  // namespace
 
+void add_server_socket_options(CLI::App* sub, Common& c) {
+    sub->add_option("--server-socket", c.socket,
+                    "pdsync-server's admin socket (default $PDSYNC_SERVER_SOCKET or "
+                    "/run/pdsync/server.sock)");
+    sub->add_flag("--json", c.json, "Print JSON for scripts");
+    sub->add_option("--timeout-ms", c.timeout_ms, "How long to wait for the server");
+}
+
 void add_admin_commands(CLI::App& app, int& exit_code) {
     static Common c;
     c.socket = env_or("PDSYNC_SERVER_SOCKET", "/run/pdsync/server.sock");
-    auto common = [&](CLI::App* sub) {
-        sub->add_option("--server-socket", c.socket,
-                        "pdsync-server's admin socket (default $PDSYNC_SERVER_SOCKET or "
-                        "/run/pdsync/server.sock)");
-        sub->add_flag("--json", c.json, "Print JSON for scripts");
-        sub->add_option("--timeout-ms", c.timeout_ms, "How long to wait for the server");
-    };
+    auto common = [&](CLI::App* sub) { add_server_socket_options(sub, c); };
     // Options are accepted on the group (`pdsync users --json list`) and on the leaf
     // (`pdsync users list --json`).
     auto leaf = [&](CLI::App* parent, const char* name, const char* description) {

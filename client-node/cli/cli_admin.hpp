@@ -18,6 +18,10 @@ void add_join_commands(CLI::App& app, CLI::App& device, CLI::App& machines, Comm
 // `pdsync watch`: decoded documents and messages as they change (cli_watch.cpp).
 void add_watch_command(CLI::App& app, int& exit_code);
 
+// --server-socket, --json and --timeout-ms of a subcommand that talks to pdsync-server's
+// admin socket, into `c`.
+void add_server_socket_options(CLI::App* sub, Common& c);
+
 // `pdsync cluster ...` (cli_cluster.cpp).
 void add_cluster_command(CLI::App& app, int& exit_code);
 

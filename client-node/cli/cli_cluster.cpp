@@ -62,13 +62,7 @@ void add_cluster_command(CLI::App& app, int& exit_code) {
     static std::string address, role = "voter";
     auto* cluster = app.add_subcommand("cluster", "The raft cluster of pdsync-servers");
     cluster->require_subcommand(1);
-    auto common = [&](CLI::App* sub) {
-        sub->add_option("--server-socket", c.socket,
-                        "pdsync-server's admin socket (default $PDSYNC_SERVER_SOCKET or "
-                        "/run/pdsync/server.sock)");
-        sub->add_flag("--json", c.json, "Print JSON for scripts");
-        sub->add_option("--timeout-ms", c.timeout_ms, "How long to wait for the server");
-    };
+    auto common = [&](CLI::App* sub) { add_server_socket_options(sub, c); };
     common(cluster);
     // Copied into each callback: they run after this function has returned.
     auto send = [&exit_code](const Value& request) {

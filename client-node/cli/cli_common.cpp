@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <ctime>
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -37,6 +39,16 @@ Value inert(const Value& v) {
         return out;
     }
     return v;
+}
+
+std::string local_time(int64_t ms, const char* none) {
+    if (ms <= 0) return none;
+    std::time_t t = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    localtime_r(&t, &tm);
+    std::ostringstream os;
+    os << std::put_time(&tm, "%Y-%m-%d %H:%M:%S");
+    return os.str();
 }
 
 std::string env_or(const char* name, const char* fallback) {

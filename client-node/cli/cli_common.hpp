@@ -3,6 +3,7 @@
 // export files (JSON or MessagePack, chosen by extension), and progress bars.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -40,6 +41,9 @@ std::optional<Value> import_in_chunks(
 [[nodiscard]] Status write_export_file(const std::string& path, const Value& value);
 
 std::string env_or(const char* name, const char* fallback);
+
+// A wall-clock stamp in ms as local "YYYY-MM-DD HH:MM:SS"; `none` for 0 or less (never).
+std::string local_time(int64_t ms, const char* none);
 
 // A copy of `v` with every string and key escaped for a terminal (shared/text.hpp): what
 // the CLI prints came from the network, and a user id or a product name holding ESC[2J or

@@ -2,8 +2,6 @@
 // `pdsync machines pending|approve|deny|provision` (admin socket); on a device
 // `pdsync device enable --server HOST[:PORT] --join-code CODE` and `pdsync device disable`
 // (the daemon's control socket).
-#include <ctime>
-#include <iomanip>
 #include <iostream>
 
 #include "client-node/cli/cli_admin.hpp"
@@ -13,13 +11,7 @@ namespace pdsync::cli {
 namespace {
 
 std::string when(int64_t ms) {
-    if (ms <= 0) return "never";
-    std::time_t t = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    localtime_r(&t, &tm);
-    std::ostringstream os;
-    os << std::put_time(&tm, "%Y-%m-%d %H:%M:%S");
-    return os.str();
+    return local_time(ms, "never");
 }
 
 void print_code(const Value& v) {

@@ -30,13 +30,6 @@ std::vector<std::string> markdown_files(const std::filesystem::path& root) {
     return files;
 }
 
-std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 struct Shell {
     std::string work_dir;
     std::vector<std::string> env;  // NAME=value, exported before the command
@@ -60,8 +53,8 @@ struct Shell {
                           work_dir + "/err' </dev/null";
         int st = std::system(cmd.c_str());
         status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        out = slurp(work_dir + "/out");
-        err = slurp(work_dir + "/err");
+        out = read_file(work_dir + "/out");
+        err = read_file(work_dir + "/err");
         return status;
     }
 };

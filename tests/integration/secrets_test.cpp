@@ -21,19 +21,12 @@ namespace {
 
 const std::string kSecret = "hunter2-correct-horse";
 
-std::string slurp(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 // Every byte of every file under `dir` (stores, WAL files, broker persistence, logs, backups).
 bool any_file_contains(const std::filesystem::path& dir, const std::string& needle,
                        std::string& where) {
     for (const auto& f : std::filesystem::recursive_directory_iterator(dir)) {
         if (!f.is_regular_file()) continue;
-        if (slurp(f.path()).find(needle) != std::string::npos) {
+        if (read_file(f.path().string()).find(needle) != std::string::npos) {
             where = f.path().string();
             return true;
         }

@@ -13,13 +13,6 @@
 namespace pdsync::test {
 namespace {
 
-std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 std::string trim(std::string s) {
     while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
     return s;
@@ -28,7 +21,7 @@ std::string trim(std::string s) {
 // The test's own account that may read everything: the plugin's file before the broker
 // first starts, with a copy of the server's password hash (the account is this test's).
 void add_observer(const std::string& dynsec_file) {
-    Value v = Value::parse(slurp(dynsec_file));
+    Value v = Value::parse(read_file(dynsec_file));
     Value admin = v["clients"][0];
     Value observer = {{"username", "observer"},
                       {"password", admin["password"]},
@@ -61,7 +54,7 @@ JoinFleet::JoinFleet(const TempDir& dir, JoinFleetOptions options, const std::st
     for (const auto& a : argv) cmd += "'" + a + "' ";
     const std::string log = dir.file(name + "-init.log");
     if (std::system((cmd + ">" + log + " 2>&1 </dev/null").c_str()) != 0)
-        throw std::runtime_error("fleet-init.sh failed: " + slurp(log));
+        throw std::runtime_error("fleet-init.sh failed: " + read_file(log));
     ca_file_ = fleet_ + "/tls/ca.crt";
     if (options_.observer) add_observer(dir.file(name + "-data") + "/broker/dynamic-security.json");
     broker_ = Process({PDSYNC_MOSQUITTO_BIN, "-c", fleet_ + "/mosquitto.conf"},
@@ -97,7 +90,7 @@ std::string JoinFleet::server_password() const {
 }
 
 std::string JoinFleet::secret(const std::string& file) const {
-    return trim(slurp(fleet_ + "/secrets/" + file));
+    return trim(read_file(fleet_ + "/secrets/" + file));
 }
 
 std::string JoinFleet::join_code(const Value& options) {
@@ -120,7 +113,7 @@ Value JoinFleet::enable(Device& d, const std::string& code, const std::string& s
 }
 
 DeviceAccount account_of(const Device& d) {
-    Value v = Value::parse(slurp(d.store() + ".credentials"));
+    Value v = Value::parse(read_file(d.store() + ".credentials"));
     return {v["username"].get<std::string>(), v["password"].get<std::string>()};
 }
 

@@ -12,13 +12,6 @@
 namespace pdsync::test {
 namespace {
 
-std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 int run(const std::string& cmd) {
     int st = std::system(cmd.c_str());
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
@@ -64,21 +57,22 @@ TEST(OwnBrokerLink, ServerSendsNoPasswordToAListenerTheFleetCaDidNotSign) {
          crt, key, capture},
         dir.file("thief.log"));
     ASSERT_TRUE(wait_until([&] { return port_open(fleet.tls_port()); }))
-        << slurp(dir.file("thief.log"));
-    ASSERT_TRUE(thief.running()) << slurp(dir.file("thief.log"));
+        << read_file(dir.file("thief.log"));
+    ASSERT_TRUE(thief.running()) << read_file(dir.file("thief.log"));
     // port_open's probe is connection 1.
-    ASSERT_TRUE(wait_until([&] { return count(slurp(capture), "connection ") >= 1; }));
+    ASSERT_TRUE(wait_until([&] { return count(read_file(capture), "connection ") >= 1; }));
 
     // Positive control: a client that trusts the thief's certificate hands it everything.
     ASSERT_NE(run("timeout 10 mosquitto_pub -V mqttv5 -h localhost -p " + port + " --cafile " +
                   crt + " -u bait-user -P bait-password -t x -m y >/dev/null 2>&1 </dev/null"),
               0);  // it never gets a CONNACK
-    ASSERT_TRUE(wait_until([&] { return slurp(capture).find("data ") != std::string::npos; }))
-        << slurp(capture);
-    ASSERT_NE(slurp(capture).find(hex("MQTT")), std::string::npos) << slurp(capture);
-    ASSERT_NE(slurp(capture).find(hex("bait-password")), std::string::npos) << slurp(capture);
-    const std::size_t control_end = slurp(capture).size();
-    auto captured_since = [&](std::size_t from) { return slurp(capture).substr(from); };
+    ASSERT_TRUE(wait_until([&] { return read_file(capture).find("data ") != std::string::npos; }))
+        << read_file(capture);
+    ASSERT_NE(read_file(capture).find(hex("MQTT")), std::string::npos) << read_file(capture);
+    ASSERT_NE(read_file(capture).find(hex("bait-password")), std::string::npos)
+        << read_file(capture);
+    const std::size_t control_end = read_file(capture).size();
+    auto captured_since = [&](std::size_t from) { return read_file(capture).substr(from); };
     auto connections_since = [&](std::size_t from) {
         return count(captured_since(from), "connection ");
     };
@@ -92,11 +86,12 @@ TEST(OwnBrokerLink, ServerSendsNoPasswordToAListenerTheFleetCaDidNotSign) {
             server_log);
         ASSERT_TRUE(wait_until([&] { return connections_since(control_end) >= 2; },
                                std::chrono::seconds(20)))
-            << captured_since(control_end) << slurp(server_log);
+            << captured_since(control_end) << read_file(server_log);
         server.stop();
     }
-    EXPECT_EQ(slurp(server_log).find("connected to"), std::string::npos) << slurp(server_log);
-    const std::size_t server_end = slurp(capture).size();
+    EXPECT_EQ(read_file(server_log).find("connected to"), std::string::npos)
+        << read_file(server_log);
+    const std::size_t server_end = read_file(capture).size();
 
     // A device's daemon with its credentials and the fleet CA.
     const std::string pw_file = dir.file("device.password");
@@ -108,10 +103,10 @@ TEST(OwnBrokerLink, ServerSendsNoPasswordToAListenerTheFleetCaDidNotSign) {
                        dir.file("device.log"));
         ASSERT_TRUE(wait_until([&] { return connections_since(server_end) >= 2; },
                                std::chrono::seconds(20)))
-            << captured_since(server_end) << slurp(dir.file("device.log"));
+            << captured_since(server_end) << read_file(dir.file("device.log"));
         device.stop();
     }
-    const std::size_t device_end = slurp(capture).size();
+    const std::size_t device_end = read_file(capture).size();
 
     // `pdsync watch` with the inspector's password.
     auto watch =
@@ -138,12 +133,14 @@ TEST(OwnBrokerLink, NoPdsyncProgramSendsAPasswordOverPlaintext) {
     EXPECT_EQ(run(std::string(PDSYNC_SERVER_BIN) + " --broker mqtt://127.0.0.1:1 --password pw" +
                   " --store " + dir.file("s.db") + " --admin-socket '' 2>" + err),
               2);
-    EXPECT_NE(slurp(err).find("refusing to send a password"), std::string::npos) << slurp(err);
+    EXPECT_NE(read_file(err).find("refusing to send a password"), std::string::npos)
+        << read_file(err);
     EXPECT_EQ(run(std::string(PDSYNC_CLIENT_BIN) + " --device-id d1 --broker mqtt://127.0.0.1:1" +
                   " --password pw --store " + dir.file("c.db") + " --socket " + dir.file("c.sock") +
                   " 2>" + err),
               2);
-    EXPECT_NE(slurp(err).find("refusing to send a password"), std::string::npos) << slurp(err);
+    EXPECT_NE(read_file(err).find("refusing to send a password"), std::string::npos)
+        << read_file(err);
     // TLS without the CA to verify it is refused too.
     auto watch = run_cli({"watch", "--broker", "mqtts://127.0.0.1:1", "--password", "pw"});
     EXPECT_NE(watch.exit_code, 0);

@@ -150,11 +150,15 @@ void Process::signal(int sig) {
     if (pid_ > 0) ::kill(pid_, sig);
 }
 
-std::string Process::log() const {
-    std::ifstream in(log_);
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
     std::stringstream ss;
     ss << in.rdbuf();
     return ss.str();
+}
+
+std::string Process::log() const {
+    return read_file(log_);
 }
 
 }  // namespace pdsync::test

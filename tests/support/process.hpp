@@ -23,6 +23,9 @@ bool wait_until(const std::function<bool()>& condition,
 // True once something accepts TCP connections on 127.0.0.1:port.
 bool port_open(int port);
 
+// The whole of a file ("" when it cannot be read): logs, captures, written configs.
+std::string read_file(const std::string& path);
+
 // A fresh directory under /tmp, removed when the object goes away (unless the test
 // failed and PDSYNC_KEEP_TMP is set, to read the logs).
 class TempDir {
