@@ -202,9 +202,16 @@ void ClientCore::send_hello() {
 // (docs/security.md).
 void ClientCore::send_login_event(const std::string& user) {
     announced_[user] = now_;
+    DeviceEvent e{settings_.device_id, EventKind::login, user, env_.wall_ms(), {}};
+    // The server's copies this device holds: one the server holds newer comes back as a
+    // delta of what changed since (LoginReply::deltas).
+    CategorySet cats = joined_ ? syncs_ : settings_.supported;
+    for (auto c : cats.intersect(CategorySet::personal()).list()) {
+        auto stored = store_.version_of(DocKey{user, c});
+        if (stored && stored->origin == Origin::server) e.have[c] = stored->version;
+    }
     publish(topics_.device(settings_.device_id, TopicKind::device_events),
-            encode_msgpack_unchecked(
-                event_to_value({settings_.device_id, EventKind::login, user, env_.wall_ms()})));
+            encode_msgpack_unchecked(event_to_value(e)));
 }
 
 void ClientCore::on_join(const JoinReply& r) {
@@ -584,9 +591,20 @@ void ClientCore::on_login_reply(const LoginReply& r) {
             spdlog::warn("device={} user={} the server's user key does not open: {}",
                          settings_.device_id, quoted_text(r.user), st.error().message);
     }
+    apply_deltas(r);
     if (login_->ready) {
         // A login served from the cache (or one the server hears of again at a join): now
         // that the session is granted, fetch what the server holds newer than the cache.
+        if (!login_->buffered.empty()) {
+            auto txn = store_.begin(Durability::cache);
+            for (auto& [c, received] : login_->buffered) {
+                DocKey key{login_->user, c};
+                store_.save_encoded(key, received.version, Origin::server, received.payload);
+                store_.drop_acked_upto(key, received.version);
+            }
+            txn->commit();
+            login_->buffered.clear();
+        }
         std::vector<std::string> newer;
         for (const auto& [c, version] : r.versions) {
             if (!synced(c)) continue;
@@ -600,6 +618,25 @@ void ClientCore::on_login_reply(const LoginReply& r) {
     login_->manifest = true;
     login_->versions = r.versions;
     check_login_ready();
+}
+
+// A stale category's delta, applied to the cached copy, becomes that category's received
+// document; one that does not apply is logged and the retained copy fetched instead.
+void ClientCore::apply_deltas(const LoginReply& r) {
+    for (const auto& [c, delta] : r.deltas) {
+        if (!synced(c)) continue;
+        DocKey key{login_->user, c};
+        auto cached = store_.load_encoded(key);
+        if (!cached) continue;
+        auto bytes = apply_delta(*cached, delta, key);
+        if (!bytes) {
+            spdlog::warn("device={} user={} {}: {}; fetching the whole document",
+                         settings_.device_id, quoted_text(login_->user), category_name(c),
+                         bytes.error().message);
+            continue;
+        }
+        login_->buffered[c] = {delta.version, std::move(bytes).value()};
+    }
 }
 
 void ClientCore::check_login_ready() {

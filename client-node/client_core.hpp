@@ -187,6 +187,7 @@ class ClientCore {
     const FleetKey* sealing_key(const DocKey& key) const;
     Value secret_refusal(const DocKey& key) const;
     void unsubscribe_user(const std::string& user);
+    void apply_deltas(const LoginReply& r);
     void check_login_ready();
     void fetch_stale(const std::vector<Category>& stale);
     void finish_login(const std::string& source);

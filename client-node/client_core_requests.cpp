@@ -119,7 +119,7 @@ Value ClientCore::cmd_logout() {
     if (connected_) {
         publish(topics_.device(settings_.device_id, TopicKind::device_events),
                 encode_msgpack_unchecked(event_to_value(
-                    {settings_.device_id, EventKind::logout, user, env_.wall_ms()})));
+                    {settings_.device_id, EventKind::logout, user, env_.wall_ms(), {}})));
     }
     unsubscribe_user(user);
     announced_.erase(user);  // an edit of theirs still in the outbox announces them again

@@ -69,6 +69,8 @@ class ClientStore {
     virtual std::unique_ptr<Transaction> begin(Durability durability = Durability::full) = 0;
 
     virtual std::optional<StoredDoc> load(const DocKey& key) = 0;
+    // The stored bytes of a server copy (not decoded); nullopt for none or a local document.
+    virtual std::optional<std::string> load_encoded(const DocKey& key) = 0;
     // The stored document's version and origin, without decoding it.
     virtual std::optional<StoredVersion> version_of(const DocKey& key) = 0;
     virtual void save(const Document& doc, Origin origin) = 0;

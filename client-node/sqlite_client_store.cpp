@@ -108,6 +108,16 @@ class SqliteClientStore final : public ClientStore {
         return stored(q);
     }
 
+    std::optional<std::string> load_encoded(const DocKey& key) override {
+        SQLite::Statement q(*db_,
+                            "SELECT body FROM documents WHERE user=? AND category=? AND "
+                            "origin='server'");
+        q.bind(1, key.user);
+        q.bind(2, cat(key.category));
+        if (!q.executeStep()) return std::nullopt;
+        return store::blob(q.getColumn(0));
+    }
+
     std::optional<StoredVersion> version_of(const DocKey& key) override {
         SQLite::Statement q(*db_,
                             "SELECT version, origin FROM documents WHERE user=? AND category=?");

@@ -13,6 +13,13 @@ std::optional<DocumentCache::Taken> DocumentCache::take(const DocKey& key) {
     return out;
 }
 
+std::optional<std::string> DocumentCache::encoded(const DocKey& key) {
+    auto it = index_.find(key);
+    if (it == index_.end()) return std::nullopt;
+    lru_.splice(lru_.begin(), lru_, it->second);
+    return it->second->encodings.encode(it->second->doc);
+}
+
 void DocumentCache::put(Document doc, std::size_t bytes, EntryEncodings encodings) {
     DocKey key = doc.key();
     erase(key);

@@ -13,6 +13,7 @@
 #include <list>
 #include <map>
 #include <optional>
+#include <string>
 
 #include "server-node/entry_encodings.hpp"
 #include "shared/document.hpp"
@@ -30,6 +31,8 @@ class DocumentCache {
     };
     // Removes and returns the document, if cached.
     std::optional<Taken> take(const DocKey& key);
+    // The cached document's encoding, or nullopt; it stays cached, now most recently used.
+    std::optional<std::string> encoded(const DocKey& key);
     // Adds or replaces a committed document; evicts the least recently used to fit.
     void put(Document doc, std::size_t bytes, EntryEncodings encodings = {});
     void erase(const DocKey& key);

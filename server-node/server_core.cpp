@@ -614,6 +614,7 @@ void ServerCore::on_event(const std::string& device_id, const DeviceEvent& e, Ba
         for (const auto& [c, v] : store_.document_versions(e.user)) {
             if (syncs.contains(c)) r.versions[c] = v;
         }
+        add_deltas(e, r);
     }
     // The user's key goes only with a session, sealed to the key this device gave in its
     // hello: a device where the user never logged in cannot open their sealed fields.
@@ -628,6 +629,27 @@ void ServerCore::on_event(const std::string& device_id, const DeviceEvent& e, Ba
                  r.versions.size());
     b.early.push_back({topics_.device(device_id, TopicKind::device_inbox),
                        encode_msgpack_unchecked(reply_to_value(r)), false});
+}
+
+// From committed state, like the versions: the cache holds committed documents only, and
+// the store's copy is what the last commit left (this batch saves its documents at its end).
+void ServerCore::add_deltas(const DeviceEvent& e, LoginReply& r) {
+    for (const auto& [c, version] : r.versions) {
+        auto have = e.have.find(c);
+        if (have == e.have.end() || have->second == 0 || have->second >= version) continue;
+        DocKey key{e.user, c};
+        auto bytes = cache_.encoded(key);
+        if (!bytes) bytes = store_.load_encoded_document(key);
+        if (!bytes) continue;
+        // Worth it only well under the document: otherwise the retained copy is as cheap.
+        auto delta = make_delta(*bytes, have->second, bytes->size() / 2);
+        if (!delta) {
+            spdlog::warn("user={} {}: no delta from the stored document: {}", quoted_text(e.user),
+                         category_name(c), delta.error().message);
+        } else if (*delta) {
+            r.deltas[c] = std::move(**delta);
+        }
+    }
 }
 
 void ServerCore::on_presence(const std::string& device_id, const Presence& p, Batch& b) {

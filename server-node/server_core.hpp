@@ -130,6 +130,8 @@ class ServerCore {
     AckReply apply_changes(const ChangeSet& cs, DeviceRow& dev, Batch& b);
     void on_event(const std::string& device_id, const DeviceEvent& e, Batch& b);
     void on_presence(const std::string& device_id, const Presence& p, Batch& b);
+    // A stale login's deltas: for each category the device holds at an older version.
+    void add_deltas(const DeviceEvent& e, LoginReply& r);
     // `may_evict` false: a registration without a login (a first merge) never makes room
     // by evicting someone; it is refused at the limit instead (docs/security.md).
     Status register_user(const std::string& user, Batch& b, bool may_evict = true);

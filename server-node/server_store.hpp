@@ -69,6 +69,8 @@ class ServerStore {
     virtual std::unique_ptr<StoreTransaction> begin() = 0;
 
     virtual std::optional<Document> load_document(const DocKey& key) = 0;
+    // The stored bytes (the retained payload), not decoded.
+    virtual std::optional<std::string> load_encoded_document(const DocKey& key) = 0;
     virtual void save_document(const Document& doc) = 0;
     // Saves `doc` whose encoding is already at hand (`body` == encode_document(doc)): the
     // server encodes a changed document once, for the store and the broker alike.

@@ -166,6 +166,14 @@ class SqliteServerStore final : public ServerStore {
         return std::move(doc).value();
     }
 
+    std::optional<std::string> load_encoded_document(const DocKey& key) override {
+        StatementUse use(load_doc_);
+        load_doc_.bind(1, key.user);
+        load_doc_.bind(2, std::string(category_name(key.category)));
+        if (!load_doc_.executeStep()) return std::nullopt;
+        return std::string(store::blob(load_doc_.getColumn(0)));
+    }
+
     void save_document(const Document& doc) override {
         save_encoded_document(doc, encode_document(doc));
     }

@@ -96,6 +96,11 @@ std::string encode_entry(const Entry& e) {
     return encode_msgpack_unchecked(entry_to_value(e));
 }
 
+Result<Entry> decode_entry(std::string_view bytes) {
+    PDS_TRY(Value v, decode_msgpack(bytes));
+    return entry_from_value(v);
+}
+
 Value document_to_value(const Document& doc) {
     Value v = document_head_to_value(doc);
     Value entries = Value::array();

@@ -127,6 +127,28 @@ Result<ChangeOp> op_from_value(const Value& v) {
     return op;
 }
 
+// {category name: version}; unknown category names are skipped (a newer peer's).
+Value versions_to_value(const std::map<Category, uint64_t>& versions) {
+    Value out = Value::object();
+    for (const auto& [c, ver] : versions) out[std::string(category_name(c))] = ver;
+    return out;
+}
+
+Result<std::map<Category, uint64_t>> versions_from_value(const Value& v, const char* key) {
+    std::map<Category, uint64_t> out;
+    auto vers = v.find(key);
+    if (vers == v.end() || vers->is_null()) return out;
+    if (!vers->is_object())
+        return make_error(Errc::malformed, std::string("field '") + key + "' is not a map");
+    for (auto it = vers->begin(); it != vers->end(); ++it) {
+        auto c = category_from_name(it.key());
+        if (!c) continue;
+        PDS_TRY(uint64_t ver, field::u64(*vers, it.key().c_str()));
+        out[*c] = ver;
+    }
+    return out;
+}
+
 }  // namespace
 
 Value change_set_to_value(const ChangeSet& cs) {
@@ -241,11 +263,13 @@ Result<Hello> hello_from_value(const Value& v) {
 }
 
 Value event_to_value(const DeviceEvent& e) {
-    return {{"schema", kEventSchema},
-            {"device_id", e.device_id},
-            {"kind", e.kind == EventKind::login ? "login" : "logout"},
-            {"user", e.user},
-            {"at", e.at}};
+    Value v = {{"schema", kEventSchema},
+               {"device_id", e.device_id},
+               {"kind", e.kind == EventKind::login ? "login" : "logout"},
+               {"user", e.user},
+               {"at", e.at}};
+    if (!e.have.empty()) v["have"] = versions_to_value(e.have);
+    return v;
 }
 
 Result<DeviceEvent> event_from_value(const Value& v) {
@@ -264,6 +288,7 @@ Result<DeviceEvent> event_from_value(const Value& v) {
     PDS_TRY(e.user, field::str(v, "user"));
     PDS_CHECK(validate_user_id(e.user));
     PDS_TRY(e.at, field::i64_or(v, "at", 0));
+    PDS_TRY(e.have, versions_from_value(v, "have"));
     return e;
 }
 
@@ -343,9 +368,7 @@ Value reply_to_value(const Reply& r) {
         v["kind"] = "login";
         v["user"] = l->user;
         v["known"] = l->known;
-        Value versions = Value::object();
-        for (const auto& [c, ver] : l->versions) versions[std::string(category_name(c))] = ver;
-        v["versions"] = std::move(versions);
+        v["versions"] = versions_to_value(l->versions);
         if (l->reason != Errc::ok) {
             v["reason"] = std::string(errc_name(l->reason));
             v["message"] = l->message;
@@ -353,6 +376,12 @@ Value reply_to_value(const Reply& r) {
         if (!l->sealed_key.empty())
             v["user_key"] = Value::binary(
                 std::vector<std::uint8_t>(l->sealed_key.begin(), l->sealed_key.end()));
+        if (!l->deltas.empty()) {
+            Value deltas = Value::object();
+            for (const auto& [c, d] : l->deltas)
+                deltas[std::string(category_name(c))] = delta_to_value(d);
+            v["deltas"] = std::move(deltas);
+        }
     } else if (const auto* e = std::get_if<EvictNotice>(&r)) {
         v["kind"] = "evict";
         v["users"] = e->users;
@@ -395,20 +424,20 @@ Result<Reply> reply_from_value(const Value& v) {
         LoginReply l;
         PDS_TRY(l.user, field::str(v, "user"));
         PDS_TRY(l.known, field::boolean(v, "known"));
-        auto vers = v.find("versions");
-        if (vers != v.end() && vers->is_object()) {
-            for (auto it = vers->begin(); it != vers->end(); ++it) {
-                auto c = category_from_name(it.key());
-                if (!c) continue;
-                PDS_TRY(uint64_t ver, field::u64(*vers, it.key().c_str()));
-                l.versions[*c] = ver;
-            }
-        }
+        PDS_TRY(l.versions, versions_from_value(v, "versions"));
         PDS_TRY(std::string reason, field::str_or(v, "reason", ""));
         if (!reason.empty()) l.reason = errc_from_name(reason);
         PDS_TRY(l.message, field::str_or(v, "message", ""));
         if (auto k = v.find("user_key"); k != v.end() && k->is_binary())
             l.sealed_key.assign(k->get_binary().begin(), k->get_binary().end());
+        if (auto ds = v.find("deltas"); ds != v.end() && ds->is_object()) {
+            for (auto it = ds->begin(); it != ds->end(); ++it) {
+                auto c = category_from_name(it.key());
+                if (!c) continue;
+                PDS_TRY(DocumentDelta d, delta_from_value(it.value()));
+                l.deltas[*c] = std::move(d);
+            }
+        }
         return Reply{std::move(l)};
     }
     if (kind == "evict") {

@@ -15,6 +15,7 @@
 #include "shared/category.hpp"
 #include "shared/codec.hpp"
 #include "shared/document.hpp"
+#include "shared/document_delta.hpp"
 
 namespace pdsync {
 
@@ -102,6 +103,9 @@ struct DeviceEvent {
     EventKind kind = EventKind::login;
     std::string user;
     int64_t at = 0;
+    // Login only: the versions of this user's documents the device holds as the server's
+    // copies, so a stale one is answered with a delta (LoginReply::deltas).
+    std::map<Category, uint64_t> have;
 };
 
 Value event_to_value(const DeviceEvent& e);
@@ -161,6 +165,10 @@ struct LoginReply {
     // The user's key sealed to the device's box public key (crypto_box_seal), sent with
     // every accepted login to a device that gave a key in its hello.
     std::string sealed_key;
+    // For a category the device holds at an older version (DeviceEvent::have): what changed
+    // since, when that is smaller than the document. Without one the device takes the
+    // retained document.
+    std::map<Category, DocumentDelta> deltas;
 };
 
 // The server dropped these users (least recently used, or an administrator's delete).

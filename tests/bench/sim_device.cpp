@@ -217,7 +217,7 @@ std::string SimDevice::refusal() {
 
 void SimDevice::publish_event(EventKind kind, const std::string& user) {
     (void)link_->publish(topics_.device(id_, TopicKind::device_events),
-                         encode_msgpack_unchecked(event_to_value({id_, kind, user, now_ms()})),
+                         encode_msgpack_unchecked(event_to_value({id_, kind, user, now_ms(), {}})),
                          false);
 }
 

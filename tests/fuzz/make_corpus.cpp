@@ -142,9 +142,10 @@ void payload_corpus(Writer& w) {
     w.put("changes-valid", sel(kChangeSet, cs_bytes));
     w.put("changes-register", sel(kChangeSet, mp(change_set_to_value(reg))));
     w.put("hello-valid", sel(kHello, hello_bytes));
-    w.put("event-login", sel(kEvent, mp(event_to_value({"dev-1", EventKind::login, "alice", 5}))));
+    w.put("event-login",
+          sel(kEvent, mp(event_to_value({"dev-1", EventKind::login, "alice", 5, {}}))));
     w.put("event-logout",
-          sel(kEvent, mp(event_to_value({"dev-1", EventKind::logout, "alice", 6}))));
+          sel(kEvent, mp(event_to_value({"dev-1", EventKind::logout, "alice", 6, {}}))));
     w.put("presence-online", sel(kPresence, mp(presence_to_value({"dev-1", true, 7}))));
     JoinReply join{true, Errc::ok, "", CategorySet::all(), {"gone"}, 3};
     AckReply ack;
@@ -297,7 +298,7 @@ void batch_corpus(Writer& w) {
         batch::append(in, presence1, mp(presence_to_value({"dev-1", true, 1})));
         batch::append(in, batch::kNewBatch | changes1,
                       changes("dev-1", "e1", 1, "alice", Category::addressbook));
-        batch::append(in, events1, mp(event_to_value({"dev-1", EventKind::login, "alice", 2})));
+        batch::append(in, events1, mp(event_to_value({"dev-1", EventKind::login, "alice", 2, {}})));
         batch::append(in, batch::kNewBatch | presence1, mp(presence_to_value({"dev-1", false, 3})));
         w.put("join-edit-login", in);
     }

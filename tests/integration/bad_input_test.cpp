@@ -137,8 +137,9 @@ class HandDevice {
     void send_changes(const ChangeSet& cs) { send_changes(change_set_to_value(cs)); }
     void login_once(const std::string& user) {
         if (user.empty() || !logged_in_.insert(user).second) return;
-        publish(TopicKind::device_events,
-                encode_msgpack_unchecked(event_to_value({id_, EventKind::login, user, now_ms()})));
+        publish(
+            TopicKind::device_events,
+            encode_msgpack_unchecked(event_to_value({id_, EventKind::login, user, now_ms(), {}})));
     }
 
     ChangeSet change(uint64_t seq, std::string user = "alice", Category c = Category::addressbook,

@@ -98,8 +98,9 @@ class RawDevice {
         return *r;
     }
     void login(const std::string& user) {
-        publish(TopicKind::device_events,
-                encode_msgpack_unchecked(event_to_value({id_, EventKind::login, user, now_ms()})));
+        publish(
+            TopicKind::device_events,
+            encode_msgpack_unchecked(event_to_value({id_, EventKind::login, user, now_ms(), {}})));
     }
     void send(uint64_t seq, const std::string& user, Category c, std::vector<ChangeOp> ops,
               bool registers = false) {

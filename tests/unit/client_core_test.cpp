@@ -709,3 +709,70 @@ TEST_F(ClientCoreTest, SecretsAreSealedWithTheUsersKeyFromTheLoginReplyNotTheFle
     ASSERT_TRUE(shown);
     EXPECT_EQ(shown->dump().find("hunter2") != std::string::npos, true) << shown->dump();
 }
+
+TEST_F(ClientCoreTest, StaleLoginWithADeltaIsReadyWithoutTheRetainedDocument) {
+    make();
+    connect();
+    server_online();
+    accept();
+    const DocKey key{"alice", Category::addressbook};
+    auto fetches = [&] {
+        std::size_t n = 0;
+        for (const auto& a : out.link)
+            if (auto* s = std::get_if<Subscribe>(&a); s && s->send_retained) n += s->filters.size();
+        return n;
+    };
+    auto login = [&](uint64_t version, std::optional<DocumentDelta> delta) {
+        EXPECT_FALSE(request({{"cmd", "login"}, {"user", "alice"}, {"wait_ms", 10000}}));
+        RequestId id = last_id();
+        auto sent = device_events();
+        EXPECT_EQ(sent.size(), 1u);
+        LoginReply m;
+        m.user = "alice";
+        m.known = true;
+        m.versions = {{Category::addressbook, version}};
+        if (delta) m.deltas[Category::addressbook] = *delta;
+        inbox(m);
+        return std::make_pair(id, sent.empty() ? DeviceEvent{} : sent[0]);
+    };
+    // Cold, to cache version 1.
+    auto [cold, cold_event] = login(1, std::nullopt);
+    EXPECT_TRUE(cold_event.have.empty());
+    document(doc(1, {"bob", "carol"}));
+    ASSERT_TRUE(answer_to(cold));
+    request({{"cmd", "logout"}});
+
+    // The server's version 2: carol changed, dave added.
+    Document v2 = doc(1, {"bob", "carol"});
+    v2.version = 2;
+    v2.entries[1] = Entry{"carol", 2, false, {{"name", "Carol B."}}, {}};
+    v2.entries.push_back(Entry{"dave", 2, false, {{"name", "dave"}}, {}});
+    const std::string v2_bytes = encode_document(v2);
+    DocumentDelta delta = **make_delta(v2_bytes, 1, v2_bytes.size() * 2);
+    ASSERT_EQ(delta.entries.size(), 2u);
+
+    // The login event says which version the cache holds; the delta makes it current.
+    auto [stale, stale_event] = login(2, delta);
+    EXPECT_EQ(stale_event.have, (std::map<Category, uint64_t>{{Category::addressbook, 1}}));
+    EXPECT_EQ(fetches(), 0u) << "the delta replaces the retained document";
+    auto a = answer_to(stale);
+    ASSERT_TRUE(a) << "ready from the delta";
+    EXPECT_EQ(a->value("source", ""), "server");
+    EXPECT_EQ(store->load_encoded(key), v2_bytes);
+    request({{"cmd", "logout"}});
+
+    // A delta that does not fit the cache (a digest that differs) is dropped: the retained
+    // copy is fetched, and the login waits for it.
+    Document v3 = v2;
+    v3.version = 3;
+    v3.entries[0] = Entry{"bob", 3, false, {{"name", "Bob B."}}, {}};
+    const std::string v3_bytes = encode_document(v3);
+    DocumentDelta bad = **make_delta(v3_bytes, 2, v3_bytes.size() * 2);
+    bad.digest[0] = static_cast<char>(bad.digest[0] ^ 1);
+    auto [refit, refit_event] = login(3, bad);
+    EXPECT_EQ(fetches(), 1u);
+    EXPECT_FALSE(answer_to(refit));
+    document(v3);
+    ASSERT_TRUE(answer_to(refit));
+    EXPECT_EQ(store->load_encoded(key), v3_bytes);
+}

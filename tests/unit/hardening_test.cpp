@@ -51,7 +51,7 @@ class SessionCore : public ::testing::Test {
     std::vector<Outbound> event(const std::string& device, EventKind kind,
                                 const std::string& user) {
         return send(topics.device(device, TopicKind::device_events),
-                    event_to_value({device, kind, user, 0}));
+                    event_to_value({device, kind, user, 0, {}}));
     }
     LoginReply login(const std::string& device, const std::string& user) {
         last_out = event(device, EventKind::login, user);

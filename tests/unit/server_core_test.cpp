@@ -54,8 +54,9 @@ class ServerCoreTest : public ::testing::Test {
     }
 
     // A login event: the session a device needs before it may change the user's documents.
-    LoginReply login(const std::string& device, const std::string& user) {
-        DeviceEvent e{device, EventKind::login, user, 0};
+    LoginReply login(const std::string& device, const std::string& user,
+                     std::map<Category, uint64_t> have = {}) {
+        DeviceEvent e{device, EventKind::login, user, 0, std::move(have)};
         auto r = replies_to(
             send(topics.device(device, TopicKind::device_events), event_to_value(e)), device);
         return std::get<LoginReply>(r.at(0));
@@ -188,4 +189,36 @@ TEST(ServerCoreEnvironment, StatusTimesAndBootIdComeFromTheInjectedSources) {
     EXPECT_EQ(st["boot_id"], "aaaaaaaaaaaaaaaa");
     EXPECT_EQ(st["started_at"], 1'234'567);
     EXPECT_EQ(st["at"], 1'235'567);
+}
+
+TEST_F(ServerCoreTest, StaleLoginIsAnsweredWithTheEntriesChangedSinceTheDevicesVersion) {
+    join("mfp-1");
+    login("mfp-1", "alice");
+    std::vector<ChangeOp> thirty;
+    for (int i = 0; i < 30; ++i)
+        thirty.push_back(put("e" + std::to_string(i), {{"name", "Person " + std::to_string(i)}}));
+    ASSERT_TRUE(change("mfp-1", 1, "alice", Category::addressbook, thirty).ok);
+    const DocKey key{"alice", Category::addressbook};
+    std::string v1 = *store->load_encoded_document(key);
+    ASSERT_TRUE(
+        change("mfp-1", 2, "alice", Category::addressbook, {put("e5", {{"name", "X"}})}).ok);
+    std::string v2 = *store->load_encoded_document(key);
+
+    // From the server's cache of recent documents, then from the store (a fresh core).
+    for (bool fresh : {false, true}) {
+        if (fresh) make_core(), join("mfp-1");
+        auto r = login("mfp-1", "alice", {{Category::addressbook, 1}});
+        ASSERT_EQ(r.deltas.count(Category::addressbook), 1u) << "fresh core: " << fresh;
+        const DocumentDelta& d = r.deltas.at(Category::addressbook);
+        EXPECT_EQ(d.from, 1u);
+        EXPECT_EQ(d.version, 2u);
+        EXPECT_EQ(d.entries.size(), 1u);  // e5 only
+        EXPECT_EQ(d.order.size(), 30u);
+        auto applied = apply_delta(v1, d, key);
+        ASSERT_TRUE(applied) << applied.error().message;
+        EXPECT_EQ(*applied, v2);
+    }
+    // A current device and one that holds nothing get no delta.
+    EXPECT_TRUE(login("mfp-1", "alice", {{Category::addressbook, 2}}).deltas.empty());
+    EXPECT_TRUE(login("mfp-1", "alice").deltas.empty());
 }
