@@ -42,6 +42,21 @@ const store::Migrations kMigrations = {
     ) WITHOUT ROWID;
     CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
     )sql",
+    // Documents move to a rowid table: in a WITHOUT ROWID table the whole row is the key of
+    // its B-tree, so each lookup read neighbouring documents' bodies (docs/decisions.md 98).
+    R"sql(
+    CREATE TABLE documents_by_rowid (
+        user TEXT NOT NULL,
+        category TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        origin TEXT NOT NULL,        -- 'server' | 'local'
+        body BLOB NOT NULL,
+        PRIMARY KEY (user, category)
+    );
+    INSERT INTO documents_by_rowid SELECT user, category, version, origin, body FROM documents;
+    DROP TABLE documents;
+    ALTER TABLE documents_by_rowid RENAME TO documents;
+    )sql",
 };
 
 std::string cat(Category c) {

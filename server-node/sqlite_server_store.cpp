@@ -53,6 +53,23 @@ const store::Migrations kMigrations = {
     ) WITHOUT ROWID;
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
     )sql",
+    // Documents move to a rowid table. In a WITHOUT ROWID table the whole row is the key of
+    // its B-tree, so finding one document compared against whole neighbouring rows and read
+    // their bodies' overflow pages (a 190 KiB address book each); now the key's index holds
+    // (user, category) and the body is read only when asked for (docs/decisions.md 98).
+    R"sql(
+    CREATE TABLE documents_by_rowid (
+        user TEXT NOT NULL,          -- '' for shared categories
+        category TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        body BLOB NOT NULL,          -- pds.doc/1 MessagePack
+        PRIMARY KEY (user, category)
+    );
+    INSERT INTO documents_by_rowid SELECT user, category, version, updated_at, body FROM documents;
+    DROP TABLE documents;
+    ALTER TABLE documents_by_rowid RENAME TO documents;
+    )sql",
 };
 
 std::string join_lines(const std::vector<std::string>& items, char sep) {

@@ -37,7 +37,7 @@ uint64_t version_in(const Value& head) {
 }  // namespace
 
 std::size_t DocumentDelta::wire_bytes() const {
-    std::size_t n = 64 + digest.size() + head.dump().size();
+    std::size_t n = 64 + digest.size() + encode_msgpack_unchecked(head).size();
     for (const auto& e : entries) n += e.size() + 5;
     for (const auto& id : order) n += id.size() + 2;
     return n;
@@ -46,8 +46,8 @@ std::size_t DocumentDelta::wire_bytes() const {
 std::string document_digest(std::string_view bytes) {
     std::string out(kDigestBytes, '\0');
     crypto_generichash(reinterpret_cast<unsigned char*>(out.data()), out.size(),
-                       reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
-                       nullptr, 0);
+                       reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), nullptr,
+                       0);
     return out;
 }
 
@@ -59,7 +59,7 @@ Result<std::optional<DocumentDelta>> make_delta(std::string_view bytes, uint64_t
     PDS_TRY(d.head, head_of(split));
     d.version = version_in(d.head);
     if (d.version <= from) return std::optional<DocumentDelta>{};
-    std::size_t size = 64 + d.head.dump().size();
+    std::size_t size = 64 + encode_msgpack_unchecked(d.head).size();
     d.order.reserve(split.entries.size());
     for (const auto& e : split.entries) {
         d.order.emplace_back(e.id);

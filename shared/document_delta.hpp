@@ -24,11 +24,11 @@ namespace pdsync {
 struct DocumentDelta {
     uint64_t from = 0;
     uint64_t version = 0;
-    Value head = Value::object();       // every key of the document but "entries"
-    std::vector<std::string> entries;   // each changed entry's encoding, in document order
-    std::vector<std::string> order;     // every entry id, tombstones included, in order
-    std::string digest;                 // document_digest() of the whole document
-    std::size_t wire_bytes() const;     // about what it adds to a message
+    Value head = Value::object();      // every key of the document but "entries"
+    std::vector<std::string> entries;  // each changed entry's encoding, in document order
+    std::vector<std::string> order;    // every entry id, tombstones included, in order
+    std::string digest;                // document_digest() of the whole document
+    std::size_t wire_bytes() const;    // about what it adds to a message
 };
 
 // BLAKE2b-128 of a document's bytes.
@@ -37,7 +37,7 @@ std::string document_digest(std::string_view bytes);
 // The delta from version `from` to the document encoded as `bytes`; nullopt when it would
 // not be smaller than `max_bytes` or when `from` is not older than the document.
 [[nodiscard]] Result<std::optional<DocumentDelta>> make_delta(std::string_view bytes, uint64_t from,
-                                                            std::size_t max_bytes);
+                                                              std::size_t max_bytes);
 
 // The document `delta` leads to from `cached`, the device's copy of `key` at delta.from.
 // Errc::malformed when the two do not fit together (an entry neither changed nor cached,

@@ -6,7 +6,10 @@
 //  - what decodes re-encodes to a canonical form that decodes again to the same bytes;
 //  - a message that decodes survives to_value -> from_value unchanged (idempotence of the
 //    normalized form), so a node never emits something its peers refuse;
-//  - the merge rules applied to a decoded change set leave a valid document.
+//  - the merge rules applied to a decoded change set leave a valid document;
+//  - the byte-level walk (split_document) never reads past its input, agrees with the
+//    codec on what encode_document writes, and a delta made from those bytes applied to
+//    the document's older copy gives the same bytes again.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -14,6 +17,8 @@
 
 #include "shared/codec.hpp"
 #include "shared/document.hpp"
+#include "shared/document_bytes.hpp"
+#include "shared/document_delta.hpp"
 #include "shared/merge.hpp"
 #include "shared/messages.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
@@ -128,6 +133,29 @@ void check_message(const Value& v, From from, To to, const char* what) {
                    std::string(what) + ": to_value/from_value is not idempotent");
 }
 
+// split_document and assemble_document against the codec, and a delta from version 0:
+// the older copy holds the entries at rev 0, the delta every other one.
+void check_document_bytes(const Document& doc, const std::string& wire) {
+    auto split = split_document(wire);
+    PDS_FUZZ_CHECK(split.ok(), "encode_document output does not split: " +
+                                   (split ? std::string() : split.error().message));
+    PDS_FUZZ_CHECK(split->entries.size() == doc.entries.size(), "split lost entries");
+    std::vector<std::string_view> entries;
+    for (const auto& e : split->entries) entries.push_back(e.bytes);
+    PDS_FUZZ_CHECK(assemble_document(document_head_to_value(doc), entries) == wire,
+                   "assemble_document differs from encode_document");
+    if (doc.version == 0) return;
+    Document older = doc;
+    older.version = 0;
+    std::erase_if(older.entries, [](const Entry& e) { return e.rev > 0; });
+    auto delta = make_delta(wire, 0, SIZE_MAX);
+    PDS_FUZZ_CHECK(delta.ok() && delta->has_value(), "no delta from version 0");
+    auto applied = apply_delta(encode_document(older), **delta, doc.key());
+    PDS_FUZZ_CHECK(applied.ok(), "a delta does not apply to its own older copy: " +
+                                     (applied ? std::string() : applied.error().message));
+    PDS_FUZZ_CHECK(*applied == wire, "a delta applied gives other bytes");
+}
+
 void check_document(const Value& v) {
     check_message<Document>(v, document_from_value, document_to_value, "document");
     auto doc = document_from_value(v);
@@ -138,6 +166,7 @@ void check_document(const Value& v) {
         auto back = decode_document(wire);
         PDS_FUZZ_CHECK(back.ok(), "encode_document output does not decode: " +
                                       (back ? std::string() : back.error().message));
+        check_document_bytes(*doc, wire);
     }
 }
 
@@ -174,6 +203,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size == 0) return 0;
     auto which = static_cast<Decoder>(data[0] % kDecoders);
     std::string_view bytes(reinterpret_cast<const char*>(data + 1), size - 1);
+    (void)split_document(bytes);  // any bytes: refused or split, never read past
     auto v = check_codec(bytes);
     if (!v) return 0;
     switch (which) {

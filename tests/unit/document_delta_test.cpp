@@ -21,7 +21,8 @@ Document book(std::size_t entries, uint64_t version = 7) {
         Entry e;
         e.id = "e" + std::to_string(i);
         e.rev = 1 + i % 5;
-        e.fields = {{"name", "Person " + std::to_string(i)}, {"mail", "p@example.com"},
+        e.fields = {{"name", "Person " + std::to_string(i)},
+                    {"mail", "p@example.com"},
                     {"fax", {{"ecm", true}, {"speed", 14400}, {"ratio", 0.5}}}};
         d.entries.push_back(std::move(e));
     }
@@ -66,7 +67,8 @@ TEST(DocumentBytes, SplitFindsEveryEntryAndAssembleGivesTheSameBytes) {
         ASSERT_TRUE(split) << split.error().message;
         ASSERT_EQ(split->entries.size(), n);
         Value head = Value::object();
-        for (const auto& [key, value] : split->head) head[std::string(key)] = *decode_msgpack(value);
+        for (const auto& [key, value] : split->head)
+            head[std::string(key)] = *decode_msgpack(value);
         EXPECT_EQ(head, document_head_to_value(d));
         std::vector<std::string_view> entries;
         for (std::size_t i = 0; i < n; ++i) {
