@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "client-node/client_view.hpp"
+#include "shared/document_bytes.hpp"
 #include "shared/reply.hpp"
 #include "shared/text.hpp"
 
@@ -499,7 +500,10 @@ void ClientCore::on_document(const ParsedTopic& t, const std::string& payload) {
                   {"deleted", true}});
         return;
     }
-    auto doc = decode_document(payload);
+    // Checked before it is kept; the entries that are byte for byte those of the copy
+    // already held were checked when that copy came, so only the changed ones are decoded.
+    auto cached = store_.load_encoded(key);
+    auto doc = check_document_bytes(payload, cached ? std::string_view(*cached) : "");
     if (!doc) {
         spdlog::warn("device={} bad document on {}: {}", settings_.device_id,
                      topics_.user_doc(key.user, key.category), doc.error().message);

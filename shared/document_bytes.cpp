@@ -4,6 +4,10 @@
 #include "shared/document_bytes.hpp"
 
 #include <cstring>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "shared/document.hpp"
 
 namespace pdsync {
 namespace {
@@ -191,6 +195,44 @@ Result<SplitDocument> split_document(std::string_view bytes) {
     }
     if (!r.done()) return bad("bytes after the document");
     return out;
+}
+
+Result<DocumentHead> check_document_bytes(std::string_view bytes, std::string_view checked) {
+    if (bytes.size() > tuning::codec::kMaxPayloadBytes)
+        return make_error(Errc::too_large, "document bytes: over the payload bound");
+    PDS_TRY(SplitDocument split, split_document(bytes));
+    if (split.entries.size() > tuning::codec::kMaxArrayItems)
+        return make_error(Errc::too_large, "document bytes: too many entries");
+    // The head's rules are document_from_value's, on the head with no entries.
+    Value head = Value::object();
+    for (const auto& [key, value] : split.head) {
+        PDS_TRY(Value v, decode_msgpack(value));
+        head[std::string(key)] = std::move(v);
+    }
+    head["entries"] = Value::array();
+    PDS_TRY(Document doc, document_from_value(head));
+
+    std::unordered_map<std::string_view, std::string_view> known;
+    if (auto before = split_document(checked)) {
+        known.reserve(before->entries.size());
+        for (const auto& e : before->entries) known.emplace(e.id, e.bytes);
+    }
+    // An entry sits two levels below the document: decoded alone, it keeps that depth.
+    DecodeLimits entry_limits;
+    entry_limits.max_depth = tuning::codec::kMaxDepth - 2;
+    std::unordered_set<std::string_view> seen;
+    seen.reserve(split.entries.size());
+    for (const auto& e : split.entries) {
+        if (!seen.insert(e.id).second)
+            return make_error(Errc::bad_entry, "duplicate entry id '" + std::string(e.id) + "'");
+        if (auto k = known.find(e.id); k != known.end() && k->second == e.bytes) continue;
+        PDS_TRY(Value v, decode_msgpack(e.bytes, entry_limits));
+        Value one = head;
+        one["entries"] = Value::array({std::move(v)});
+        PDS_TRY(Document with_entry, document_from_value(one));
+        (void)with_entry;
+    }
+    return DocumentHead{doc.user, doc.category, doc.version};
 }
 
 std::string assemble_document(const Value& head, const std::vector<std::string_view>& entries) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "shared/base/result.hpp"
+#include "shared/category.hpp"
 #include "shared/codec.hpp"
 
 namespace pdsync {
@@ -39,6 +40,21 @@ struct SplitDocument {
 // not one MessagePack map whose "entries" is an array of maps each with a string "id";
 // it checks the structure only (the document was validated when it was received).
 [[nodiscard]] Result<SplitDocument> split_document(std::string_view bytes);
+
+// What a received document says about itself, once checked.
+struct DocumentHead {
+    std::string user;
+    Category category = Category::addressbook;
+    uint64_t version = 0;
+};
+
+// Checks `bytes` as decode_document() would (the codec's bounds, the head's rules, every
+// entry valid, ids unique) but decodes only the entries whose bytes differ from the same
+// entry's in `checked`, an encoding that passed these checks before (the copy a device
+// holds). A new version of a 190 KiB address book with one entry changed then costs one
+// entry's decode and a comparison of the rest, not the whole document's decode.
+[[nodiscard]] Result<DocumentHead> check_document_bytes(std::string_view bytes,
+                                                        std::string_view checked);
 
 // The document whose keys are `head`'s (an object without "entries") plus "entries",
 // holding `entries` (each one entry's encoding) in order.

@@ -191,3 +191,42 @@ TEST(DocumentDelta, TheWireFormRefusesWhatIsNotADelta) {
     short_digest["digest"] = Value::binary({1, 2, 3});
     EXPECT_FALSE(delta_from_value(short_digest));
 }
+
+TEST(DocumentBytes, CheckingAgainstACheckedCopyDecodesOnlyWhatDiffersAndRefusesWhatDecodeRefuses) {
+    Document old_doc = book(40);
+    std::string old_bytes = encode_document(old_doc);
+    Document new_doc = edited(old_doc);
+    std::string new_bytes = encode_document(new_doc);
+    for (std::string_view checked : {std::string_view(), std::string_view(old_bytes)}) {
+        auto head = check_document_bytes(new_bytes, checked);
+        ASSERT_TRUE(head) << head.error().message;
+        EXPECT_EQ(head->user, "alice");
+        EXPECT_EQ(head->category, Category::addressbook);
+        EXPECT_EQ(head->version, new_doc.version);
+    }
+    // What decode_document refuses, this refuses too, whatever copy it is compared with.
+    auto refuses = [&](const Document& bad, Errc code) {
+        std::string bytes = encode_document(bad);
+        ASSERT_FALSE(decode_document(bytes));
+        for (std::string_view checked : {std::string_view(), std::string_view(old_bytes)}) {
+            auto r = check_document_bytes(bytes, checked);
+            ASSERT_FALSE(r);
+            EXPECT_EQ(r.error().code, code) << r.error().message;
+        }
+    };
+    Document dup = new_doc;
+    dup.entries.push_back(dup.entries[0]);
+    refuses(dup, Errc::bad_entry);
+    Document bad_id = new_doc;
+    bad_id.entries[4].id = "tab\there";
+    refuses(bad_id, Errc::bad_entry);
+    Document no_user = new_doc;
+    no_user.user.clear();
+    refuses(no_user, Errc::malformed);
+    // An entry whose bytes differ from the checked copy's is decoded: a corrupt one fails.
+    Value v = document_to_value(new_doc);
+    v["entries"][3]["fields"] = "not a map";
+    auto r = check_document_bytes(encode_msgpack_unchecked(v), old_bytes);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, Errc::malformed);
+}
