@@ -207,6 +207,7 @@ class ClientCore {
     Value cmd_export();
     Value cmd_import(const Value& body);
     Document view_of(const DocKey& key);
+    Document view_of_entries(const DocKey& key, const std::set<std::string>& ids);
     bool synced(Category c) const { return syncs_.contains(c); }
 
     ClientStore& store_;

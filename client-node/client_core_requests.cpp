@@ -5,6 +5,7 @@
 
 #include "client-node/client_core.hpp"
 #include "client-node/client_view.hpp"
+#include "shared/document_bytes.hpp"
 #include "shared/reply.hpp"
 #include "shared/text.hpp"
 #include "shared/user_id.hpp"
@@ -139,6 +140,31 @@ Document ClientCore::view_of(const DocKey& key) {
     return rebase(std::move(base), store_.outbox_for(key));
 }
 
+// The view restricted to `ids`: what an edit needs of the entries it names (whether they
+// exist, their rev), without decoding a whole address book for a one-entry edit. Pending
+// edits replay as in view_of: apply_ops decides each entry's rev and tombstone from that
+// entry and its own ops alone, so the entries kept come out as in the whole view.
+Document ClientCore::view_of_entries(const DocKey& key, const std::set<std::string>& ids) {
+    auto bytes = store_.load_encoded(key);
+    if (!bytes) return view_of(key);  // none, or a document only this device holds
+    auto split = split_document(*bytes);
+    if (!split) return view_of(key);
+    Document base;
+    base.user = key.user;
+    base.category = key.category;
+    for (const auto& [name, value] : split->head) {
+        if (name != "version") continue;
+        if (auto v = decode_msgpack(value); v && v->is_number_unsigned()) base.version = *v;
+    }
+    for (const auto& e : split->entries) {
+        if (!ids.count(std::string(e.id))) continue;
+        auto entry = decode_entry(e.bytes);
+        if (!entry) return view_of(key);
+        base.entries.push_back(std::move(entry).value());
+    }
+    return rebase(std::move(base), store_.outbox_for(key));
+}
+
 Value ClientCore::cmd_show(const Value& body) {
     std::string user = body.value("user", login_ ? login_->user : "");
     std::vector<Category> cats;
@@ -185,7 +211,12 @@ std::optional<Value> ClientCore::cmd_edit(RequestId request, const Value& body) 
         return error_reply(Errc::invalid_argument, "edit needs a non-empty 'ops' array");
     }
     DocKey key{user, *c};
-    Document view = view_of(key);
+    std::set<std::string> named;
+    for (const auto& o : body["ops"]) {
+        if (o.is_object() && o.contains("id") && o["id"].is_string())
+            named.insert(o["id"].get<std::string>());
+    }
+    Document view = view_of_entries(key, named);
     std::vector<ChangeOp> shared_ops;
     std::vector<std::pair<std::string, Value>> device_ops;  // kind, op
     Value ids = Value::array();

@@ -116,7 +116,9 @@ class SqliteClientStore final : public ClientStore {
     }
 
     std::optional<StoredDoc> load(const DocKey& key) override {
-        SQLite::Statement q(*db_, "SELECT body, origin FROM documents WHERE user=? AND category=?");
+        auto use =
+            statements_.use("SELECT body, origin FROM documents WHERE user=? AND category=?");
+        SQLite::Statement& q = use.stmt;
         q.bind(1, key.user);
         q.bind(2, cat(key.category));
         if (!q.executeStep()) return std::nullopt;
@@ -124,9 +126,10 @@ class SqliteClientStore final : public ClientStore {
     }
 
     std::optional<std::string> load_encoded(const DocKey& key) override {
-        SQLite::Statement q(*db_,
-                            "SELECT body FROM documents WHERE user=? AND category=? AND "
-                            "origin='server'");
+        auto use = statements_.use(
+            "SELECT body FROM documents WHERE user=? AND category=? AND "
+            "origin='server'");
+        SQLite::Statement& q = use.stmt;
         q.bind(1, key.user);
         q.bind(2, cat(key.category));
         if (!q.executeStep()) return std::nullopt;
@@ -134,8 +137,9 @@ class SqliteClientStore final : public ClientStore {
     }
 
     std::optional<StoredVersion> version_of(const DocKey& key) override {
-        SQLite::Statement q(*db_,
-                            "SELECT version, origin FROM documents WHERE user=? AND category=?");
+        auto use =
+            statements_.use("SELECT version, origin FROM documents WHERE user=? AND category=?");
+        SQLite::Statement& q = use.stmt;
         q.bind(1, key.user);
         q.bind(2, cat(key.category));
         if (!q.executeStep()) return std::nullopt;
@@ -150,7 +154,8 @@ class SqliteClientStore final : public ClientStore {
 
     void save_encoded(const DocKey& key, uint64_t version, Origin origin,
                       std::string_view body) override {
-        SQLite::Statement q(*db_, "INSERT OR REPLACE INTO documents VALUES(?,?,?,?,?)");
+        auto use = statements_.use("INSERT OR REPLACE INTO documents VALUES(?,?,?,?,?)");
+        SQLite::Statement& q = use.stmt;
         q.bind(1, key.user);
         q.bind(2, cat(key.category));
         q.bind(3, static_cast<int64_t>(version));
@@ -160,7 +165,8 @@ class SqliteClientStore final : public ClientStore {
     }
 
     void remove(const DocKey& key) override {
-        SQLite::Statement q(*db_, "DELETE FROM documents WHERE user=? AND category=?");
+        auto use = statements_.use("DELETE FROM documents WHERE user=? AND category=?");
+        SQLite::Statement& q = use.stmt;
         q.bind(1, key.user);
         q.bind(2, cat(key.category));
         q.exec();
@@ -168,7 +174,8 @@ class SqliteClientStore final : public ClientStore {
 
     void remove_user(const std::string& user) override {
         for (const char* table : {"documents", "outbox", "device_items"}) {
-            SQLite::Statement q(*db_, std::string("DELETE FROM ") + table + " WHERE user=?");
+            auto use = statements_.use(std::string("DELETE FROM ") + table + " WHERE user=?");
+            SQLite::Statement& q = use.stmt;
             q.bind(1, user);
             q.exec();
         }
@@ -178,16 +185,18 @@ class SqliteClientStore final : public ClientStore {
         std::string sql = "SELECT body, origin FROM documents";
         if (origin)
             sql += *origin == Origin::server ? " WHERE origin='server'" : " WHERE origin='local'";
-        SQLite::Statement q(*db_, sql + " ORDER BY user, category");
+        auto use = statements_.use(sql + " ORDER BY user, category");
+        SQLite::Statement& q = use.stmt;
         std::vector<StoredDoc> out;
         while (q.executeStep()) out.push_back(stored(q));
         return out;
     }
 
     std::vector<DocKey> document_keys(Origin origin) override {
-        SQLite::Statement q(*db_,
-                            "SELECT user, category FROM documents WHERE origin=? "
-                            "ORDER BY user, category");
+        auto use = statements_.use(
+            "SELECT user, category FROM documents WHERE origin=? "
+            "ORDER BY user, category");
+        SQLite::Statement& q = use.stmt;
         q.bind(1, origin == Origin::server ? "server" : "local");
         std::vector<DocKey> out;
         while (q.executeStep()) {
@@ -198,9 +207,9 @@ class SqliteClientStore final : public ClientStore {
     }
 
     std::vector<std::string> cached_users() override {
-        SQLite::Statement q(
-            *db_,
+        auto use = statements_.use(
             "SELECT DISTINCT user FROM documents WHERE user<>'' AND origin='server' ORDER BY user");
+        SQLite::Statement& q = use.stmt;
         std::vector<std::string> out;
         while (q.executeStep()) out.push_back(q.getColumn(0).getString());
         return out;
@@ -210,9 +219,9 @@ class SqliteClientStore final : public ClientStore {
         // The sequence lives in settings, not in rowid, so it never goes backwards even
         // when the outbox is empty.
         uint64_t seq = std::stoull(setting("next_seq").value_or("1"));
-        SQLite::Statement q(
-            *db_,
+        auto use = statements_.use(
             "INSERT INTO outbox(seq,user,category,registers,ops,created_at) VALUES(?,?,?,?,?,?)");
+        SQLite::Statement& q = use.stmt;
         std::string ops = ops_blob(row.ops);
         q.bind(1, static_cast<int64_t>(seq));
         q.bind(2, row.user);
@@ -234,14 +243,16 @@ class SqliteClientStore final : public ClientStore {
     }
 
     uint64_t first_unacked_seq() override {
-        SQLite::Statement q(*db_, "SELECT min(seq) FROM outbox WHERE acked=0");
+        auto use = statements_.use("SELECT min(seq) FROM outbox WHERE acked=0");
+        SQLite::Statement& q = use.stmt;
         if (q.executeStep() && !q.getColumn(0).isNull())
             return static_cast<uint64_t>(q.getColumn(0).getInt64());
         return std::stoull(setting("next_seq").value_or("1"));
     }
 
     void drop_unacked_upto(uint64_t seq) override {
-        SQLite::Statement q(*db_, "DELETE FROM outbox WHERE acked=0 AND seq<=?");
+        auto use = statements_.use("DELETE FROM outbox WHERE acked=0 AND seq<=?");
+        SQLite::Statement& q = use.stmt;
         q.bind(1, static_cast<int64_t>(seq));
         q.exec();
     }
@@ -251,22 +262,24 @@ class SqliteClientStore final : public ClientStore {
     }
 
     void mark_acked(uint64_t seq, uint64_t version) override {
-        SQLite::Statement q(*db_, "UPDATE outbox SET acked=1, acked_version=? WHERE seq=?");
+        auto use = statements_.use("UPDATE outbox SET acked=1, acked_version=? WHERE seq=?");
+        SQLite::Statement& q = use.stmt;
         q.bind(1, static_cast<int64_t>(version));
         q.bind(2, static_cast<int64_t>(seq));
         q.exec();
     }
 
     void drop_outbox(uint64_t seq) override {
-        SQLite::Statement q(*db_, "DELETE FROM outbox WHERE seq=?");
+        auto use = statements_.use("DELETE FROM outbox WHERE seq=?");
+        SQLite::Statement& q = use.stmt;
         q.bind(1, static_cast<int64_t>(seq));
         q.exec();
     }
 
     void drop_acked_upto(const DocKey& key, uint64_t version) override {
-        SQLite::Statement q(
-            *db_,
+        auto use = statements_.use(
             "DELETE FROM outbox WHERE acked=1 AND user=? AND category=? AND acked_version<=?");
+        SQLite::Statement& q = use.stmt;
         q.bind(1, key.user);
         q.bind(2, cat(key.category));
         q.bind(3, static_cast<int64_t>(version));
@@ -279,9 +292,9 @@ class SqliteClientStore final : public ClientStore {
     }
 
     std::vector<DeviceItem> device_items(const DocKey& key) override {
-        SQLite::Statement q(
-            *db_,
+        auto use = statements_.use(
             "SELECT id, fields FROM device_items WHERE user=? AND category=? ORDER BY pos, id");
+        SQLite::Statement& q = use.stmt;
         q.bind(1, key.user);
         q.bind(2, cat(key.category));
         std::vector<DeviceItem> out;
@@ -293,9 +306,9 @@ class SqliteClientStore final : public ClientStore {
     }
 
     std::vector<std::pair<DocKey, DeviceItem>> all_device_items() override {
-        SQLite::Statement q(
-            *db_,
+        auto use = statements_.use(
             "SELECT user, category, id, fields FROM device_items ORDER BY user, category, pos, id");
+        SQLite::Statement& q = use.stmt;
         std::vector<std::pair<DocKey, DeviceItem>> out;
         while (q.executeStep()) {
             auto c = category_from_name(q.getColumn(1).getString());
@@ -331,7 +344,8 @@ class SqliteClientStore final : public ClientStore {
             }
         }
         items.insert(items.begin() + static_cast<std::ptrdiff_t>(std::min(at, items.size())), item);
-        SQLite::Statement q(*db_, "INSERT OR REPLACE INTO device_items VALUES(?,?,?,?,?)");
+        auto use = statements_.use("INSERT OR REPLACE INTO device_items VALUES(?,?,?,?,?)");
+        SQLite::Statement& q = use.stmt;
         for (std::size_t i = 0; i < items.size(); ++i) {
             std::string fields = encode_msgpack_unchecked(items[i].fields);
             q.bind(1, key.user);
@@ -345,7 +359,8 @@ class SqliteClientStore final : public ClientStore {
     }
 
     bool remove_device_item(const DocKey& key, const std::string& id) override {
-        SQLite::Statement q(*db_, "DELETE FROM device_items WHERE user=? AND category=? AND id=?");
+        auto use = statements_.use("DELETE FROM device_items WHERE user=? AND category=? AND id=?");
+        SQLite::Statement& q = use.stmt;
         q.bind(1, key.user);
         q.bind(2, cat(key.category));
         q.bind(3, id);
@@ -353,14 +368,16 @@ class SqliteClientStore final : public ClientStore {
     }
 
     std::optional<std::string> setting(const std::string& key) override {
-        SQLite::Statement q(*db_, "SELECT value FROM settings WHERE key=?");
+        auto use = statements_.use("SELECT value FROM settings WHERE key=?");
+        SQLite::Statement& q = use.stmt;
         q.bind(1, key);
         if (!q.executeStep()) return std::nullopt;
         return q.getColumn(0).getString();
     }
 
     void set_setting(const std::string& key, const std::string& value) override {
-        SQLite::Statement q(*db_, "INSERT OR REPLACE INTO settings VALUES(?,?)");
+        auto use = statements_.use("INSERT OR REPLACE INTO settings VALUES(?,?)");
+        SQLite::Statement& q = use.stmt;
         q.bind(1, key);
         q.bind(2, value);
         q.exec();
@@ -378,10 +395,10 @@ class SqliteClientStore final : public ClientStore {
     std::vector<OutboxRow> outbox_query(const std::string& where,
                                         const std::vector<std::string>& args,
                                         const std::string& limit = "") {
-        SQLite::Statement q(
-            *db_,
+        auto use = statements_.use(
             "SELECT seq,user,category,registers,ops,created_at,acked,acked_version FROM outbox" +
-                where + " ORDER BY seq" + limit);
+            where + " ORDER BY seq" + limit);
+        SQLite::Statement& q = use.stmt;
         for (std::size_t i = 0; i < args.size(); ++i) q.bind(static_cast<int>(i + 1), args[i]);
         std::vector<OutboxRow> out;
         while (q.executeStep()) {
@@ -402,6 +419,7 @@ class SqliteClientStore final : public ClientStore {
     }
 
     std::unique_ptr<SQLite::Database> db_;
+    store::StatementCache statements_{*db_};  // after db_: finalized before it closes
 };
 
 }  // namespace

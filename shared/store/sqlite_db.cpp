@@ -25,6 +25,12 @@ int schema_version(SQLite::Database& db) {
     return db.execAndGet("PRAGMA user_version").getInt();
 }
 
+StatementCache::Use StatementCache::use(const std::string& sql) {
+    auto& slot = statements_[sql];
+    if (!slot) slot = std::make_unique<SQLite::Statement>(db_, sql);
+    return Use(*slot);
+}
+
 std::string blob(const SQLite::Column& column) {
     const void* p = column.getBlob();
     return std::string(static_cast<const char*>(p), static_cast<std::size_t>(column.getBytes()));

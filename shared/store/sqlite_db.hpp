@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace pdsync::store {
@@ -22,6 +23,34 @@ std::unique_ptr<SQLite::Database> open_database(const std::string& path,
 
 // The schema version stored in the file.
 int schema_version(SQLite::Database& db);
+
+// Statements prepared once per connection and reset after each use: parsing the SQL costs
+// more than the lookups the stores run most (one document's version, one setting).
+//
+//   auto use = statements.use("SELECT version FROM documents WHERE user=?");
+//   use.stmt.bind(1, user);  // reset and unbound again when `use` goes out of scope
+//
+// A statement must not be used again while a use of it is alive (the inner use would
+// reset the outer one's cursor). Destroy the cache before its database.
+class StatementCache {
+  public:
+    explicit StatementCache(SQLite::Database& db) : db_(db) {}
+    struct Use {
+        explicit Use(SQLite::Statement& s) : stmt(s) {}
+        ~Use() {
+            stmt.reset();
+            stmt.clearBindings();
+        }
+        Use(const Use&) = delete;
+        Use& operator=(const Use&) = delete;
+        SQLite::Statement& stmt;
+    };
+    Use use(const std::string& sql);
+
+  private:
+    SQLite::Database& db_;
+    std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> statements_;
+};
 
 // Reads a BLOB column as bytes.
 std::string blob(const SQLite::Column& column);

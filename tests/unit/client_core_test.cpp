@@ -776,3 +776,26 @@ TEST_F(ClientCoreTest, StaleLoginWithADeltaIsReadyWithoutTheRetainedDocument) {
     ASSERT_TRUE(answer_to(refit));
     EXPECT_EQ(store->load_encoded(key), v3_bytes);
 }
+
+TEST_F(ClientCoreTest, AnEditSeesTheEntriesItNamesAsTheWholeViewWouldPendingEditsIncluded) {
+    joined_with_alice();
+    document(doc(1, {"bob", "carol", "dave"}));
+    auto edit_op = [&](const std::string& op, const std::string& id) {
+        return request({{"cmd", "edit"},
+                        {"category", "addressbook"},
+                        {"wait_ms", 0},
+                        {"ops", {{{"op", op}, {"id", id}, {"fields", {{"name", "x"}}}}}}});
+    };
+    ASSERT_TRUE(edit_op("delete", "carol").value().value("ok", false));  // pending, not acked
+    auto again = edit_op("update", "carol");
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->value("error", ""), "not_found") << again->dump();
+    ASSERT_TRUE(edit_op("update", "bob").value().value("ok", false));
+    auto sets = published(TopicKind::device_changes);
+    ASSERT_FALSE(sets.empty());
+    auto cs = change_set_from_value(decode_msgpack(sets.back().payload).value()).value();
+    ASSERT_EQ(cs.ops.size(), 1u);
+    EXPECT_EQ(cs.ops[0].id, "bob");
+    EXPECT_EQ(cs.ops[0].base_rev, 1u);  // the server's rev of bob, not a pending one
+    EXPECT_EQ(edit_op("update", "nobody")->value("error", ""), "not_found");
+}
