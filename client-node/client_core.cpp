@@ -500,25 +500,27 @@ void ClientCore::on_document(const ParsedTopic& t, const std::string& payload) {
                   {"deleted", true}});
         return;
     }
+    const bool logging_in = login_ && !login_->ready && key.user == login_->user;
+    if (!key.user.empty() && !logging_in && (!login_ || key.user != login_->user))
+        return;  // not ours any more
     // Checked before it is kept; the entries that are byte for byte those of the copy
     // already held were checked when that copy came, so only the changed ones are decoded.
     auto cached = store_.load_encoded(key);
     auto doc = check_document_bytes(payload, cached ? std::string_view(*cached) : "");
     if (!doc) {
         spdlog::warn("device={} bad document on {}: {}", settings_.device_id,
-                     topics_.user_doc(key.user, key.category), doc.error().message);
+                     topics_.user_doc(key.user, key.category), quoted_text(doc.error().message));
         return;
     }
     if (doc->user != key.user || doc->category != key.category) {
         spdlog::warn("device={} document does not match its topic; ignored", settings_.device_id);
         return;
     }
-    if (login_ && !login_->ready && key.user == login_->user) {
+    if (logging_in) {
         login_->buffered[key.category] = {doc->version, payload};
         check_login_ready();
         return;
     }
-    if (!key.user.empty() && (!login_ || key.user != login_->user)) return;  // not ours any more
     auto current = store_.version_of(key);
     if (current && current->origin == Origin::server && current->version > doc->version)
         return;  // stale
@@ -636,7 +638,7 @@ void ClientCore::apply_deltas(const LoginReply& r) {
         if (!bytes) {
             spdlog::warn("device={} user={} {}: {}; fetching the whole document",
                          settings_.device_id, quoted_text(login_->user), category_name(c),
-                         bytes.error().message);
+                         quoted_text(bytes.error().message));
             continue;
         }
         login_->buffered[c] = {delta.version, std::move(bytes).value()};

@@ -645,7 +645,7 @@ void ServerCore::add_deltas(const DeviceEvent& e, LoginReply& r) {
         auto delta = make_delta(*bytes, have->second, bytes->size() / 2);
         if (!delta) {
             spdlog::warn("user={} {}: no delta from the stored document: {}", quoted_text(e.user),
-                         category_name(c), delta.error().message);
+                         category_name(c), quoted_text(delta.error().message));
         } else if (*delta) {
             r.deltas[c] = std::move(**delta);
         }
