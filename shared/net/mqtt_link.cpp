@@ -83,10 +83,32 @@ void disable_nagle_on_tcp_sockets() {
 
 }  // namespace
 
+// Paho C 1.3.11 tears its global state down when its last client is destroyed
+// (MQTTAsync_terminate frees the trace buffer), while its own threads may still log on
+// their way out; a log line then allocates the buffer again (Log_pretrace), and the next
+// client's creation overwrites the pointer (Log_initialize): 124,800 bytes lost each
+// time a process destroys its last client and makes another. LeakSanitizer found it in
+// the tests, which do that all the time; a daemon that swaps its node (device enable,
+// disable) does it too. One client made here and never destroyed keeps the state up. It
+// is never connected, so it starts no thread and opens no socket.
+void keep_paho_initialized() {
+    static const MQTTAsync keeper = [] {
+        MQTTAsync handle = nullptr;
+        MQTTAsync_createOptions opts = MQTTAsync_createOptions_initializer5;
+        if (MQTTAsync_createWithOptions(&handle, "tcp://127.0.0.1:1", "pdsync-paho-keeper",
+                                        MQTTCLIENT_PERSISTENCE_NONE, nullptr,
+                                        &opts) != MQTTASYNC_SUCCESS)
+            spdlog::warn("mqtt: Paho's keeper client was not created");
+        return handle;
+    }();
+    (void)keeper;
+}
+
 MqttLink::MqttLink(MqttSettings settings, Handlers handlers)
     : settings_(std::move(settings)),
       handlers_(std::move(handlers)),
       backoff_(tuning::mqtt::kReconnectMin) {
+    keep_paho_initialized();
     auto opts = mqtt::create_options_builder()
                     .mqtt_version(MQTTVERSION_5)
                     .max_buffered_messages(tuning::mqtt::kMaxBufferedMessages)

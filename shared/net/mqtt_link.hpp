@@ -52,6 +52,10 @@ struct Received {
     bool retained = false;
 };
 
+// Keeps Paho C's global state up for the life of the process (see mqtt_link.cpp); every
+// MqttLink calls it, and so must code that makes a Paho client of its own.
+void keep_paho_initialized();
+
 class MqttLink {
   public:
     struct Handlers {

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "shared/net/control_socket.hpp"
+#include "shared/net/mqtt_link.hpp"
 
 namespace pdsync::test {
 namespace {
@@ -142,6 +143,7 @@ struct RawClient::State : public mqtt::callback {
 
 RawClient::RawClient(const std::string& uri, const std::string& ca_file, std::string client_id)
     : state_(std::make_unique<State>()), ca_file_(ca_file) {
+    pdsync::net::keep_paho_initialized();
     client_ =
         std::make_unique<mqtt::async_client>(uri, client_id, mqtt::create_options(MQTTVERSION_5));
     client_->set_callback(*state_);
