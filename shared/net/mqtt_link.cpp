@@ -83,7 +83,7 @@ void disable_nagle_on_tcp_sockets() {
 
 }  // namespace
 
-// Paho C 1.3.11 tears its global state down when its last client is destroyed
+// Paho C 1.3.12 (Debian 12) tears its global state down when its last client is destroyed
 // (MQTTAsync_terminate frees the trace buffer), while its own threads may still log on
 // their way out; a log line then allocates the buffer again (Log_pretrace), and the next
 // client's creation overwrites the pointer (Log_initialize): 124,800 bytes lost each
