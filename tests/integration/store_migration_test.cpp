@@ -20,6 +20,18 @@ std::string table_sql(const std::string& path) {
     return db.execAndGet("SELECT sql FROM sqlite_master WHERE name='documents'").getString();
 }
 
+// A store file as the first schema made it: `ddl`, then one document row by `insert`, whose
+// last parameter is the document's bytes.
+void write_first_schema(const std::string& path, const char* ddl, const char* insert,
+                        const std::string& body) {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db.exec(ddl);
+    db.exec("PRAGMA user_version = 1");
+    SQLite::Statement q(db, insert);
+    q.bind(1, body.data(), static_cast<int>(body.size()));
+    q.exec();
+}
+
 Document book() {
     Document d{"alice", Category::addressbook, 3, 1700000000000, {}, Value::object()};
     d.entries.push_back(Entry{"e1", 3, false, {{"name", "Bob"}}, {}});
@@ -32,9 +44,7 @@ TEST(StoreMigration, ServerStoreOfTheFirstSchemaKeepsItsDocumentsInARowidTable) 
     test::TempDir dir;
     const std::string path = dir.file("server.db");
     const std::string body = encode_document(book());
-    {
-        SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-        db.exec(R"sql(
+    write_first_schema(path, R"sql(
             CREATE TABLE documents (user TEXT NOT NULL, category TEXT NOT NULL,
                 version INTEGER NOT NULL, updated_at INTEGER NOT NULL, body BLOB NOT NULL,
                 PRIMARY KEY (user, category)) WITHOUT ROWID;
@@ -53,12 +63,8 @@ TEST(StoreMigration, ServerStoreOfTheFirstSchemaKeepsItsDocumentsInARowidTable) 
                 message TEXT NOT NULL, version INTEGER NOT NULL, conflicts TEXT NOT NULL,
                 PRIMARY KEY (device_id, epoch, seq)) WITHOUT ROWID;
             CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-            PRAGMA user_version = 1;
-        )sql");
-        SQLite::Statement q(db, "INSERT INTO documents VALUES('alice','addressbook',3,1,?)");
-        q.bind(1, body.data(), static_cast<int>(body.size()));
-        q.exec();
-    }
+        )sql",
+                       "INSERT INTO documents VALUES('alice','addressbook',3,1,?)", body);
     {
         auto store = server::open_sqlite_server_store(path);
         auto doc = store->load_document({"alice", Category::addressbook});
@@ -74,9 +80,7 @@ TEST(StoreMigration, ClientStoreOfTheFirstSchemaKeepsItsDocumentsInARowidTable) 
     test::TempDir dir;
     const std::string path = dir.file("client.db");
     const std::string body = encode_document(book());
-    {
-        SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-        db.exec(R"sql(
+    write_first_schema(path, R"sql(
             CREATE TABLE documents (user TEXT NOT NULL, category TEXT NOT NULL,
                 version INTEGER NOT NULL, origin TEXT NOT NULL, body BLOB NOT NULL,
                 PRIMARY KEY (user, category)) WITHOUT ROWID;
@@ -89,12 +93,8 @@ TEST(StoreMigration, ClientStoreOfTheFirstSchemaKeepsItsDocumentsInARowidTable) 
                 id TEXT NOT NULL, pos REAL NOT NULL, fields BLOB NOT NULL,
                 PRIMARY KEY (user, category, id)) WITHOUT ROWID;
             CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-            PRAGMA user_version = 1;
-        )sql");
-        SQLite::Statement q(db, "INSERT INTO documents VALUES('alice','addressbook',3,'server',?)");
-        q.bind(1, body.data(), static_cast<int>(body.size()));
-        q.exec();
-    }
+        )sql",
+                       "INSERT INTO documents VALUES('alice','addressbook',3,'server',?)", body);
     {
         auto store = client::open_sqlite_client_store(path);
         auto v = store->version_of({"alice", Category::addressbook});
