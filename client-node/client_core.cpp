@@ -603,13 +603,8 @@ void ClientCore::on_login_reply(const LoginReply& r) {
         // that the session is granted, fetch what the server holds newer than the cache.
         if (!login_->buffered.empty()) {
             auto txn = store_.begin(Durability::cache);
-            for (auto& [c, received] : login_->buffered) {
-                DocKey key{login_->user, c};
-                store_.save_encoded(key, received.version, Origin::server, received.payload);
-                store_.drop_acked_upto(key, received.version);
-            }
+            store_buffered();
             txn->commit();
-            login_->buffered.clear();
         }
         std::vector<std::string> newer;
         for (const auto& [c, version] : r.versions) {
@@ -660,6 +655,20 @@ void ClientCore::check_login_ready() {
     finish_login("server");
 }
 
+// The documents received for this login, into the caller's transaction (a copy already
+// stored at a newer version stays), and the buffer emptied.
+void ClientCore::store_buffered() {
+    for (auto& [c, received] : login_->buffered) {
+        DocKey key{login_->user, c};
+        auto current = store_.version_of(key);
+        if (current && current->origin == Origin::server && current->version > received.version)
+            continue;
+        store_.save_encoded(key, received.version, Origin::server, received.payload);
+        store_.drop_acked_upto(key, received.version);
+    }
+    login_->buffered.clear();
+}
+
 // Why a login cannot be served by the server right now ("" when it can).
 std::string ClientCore::refusal() const {
     if (!sync_enabled_) return "synchronization is off on this device";
@@ -685,18 +694,10 @@ void ClientCore::finish_login(const std::string& source) {
             if (cached && cached->origin == Origin::server) store_.remove(key);
         }
     }
-    for (auto& [c, received] : login_->buffered) {
-        DocKey key{login_->user, c};
-        auto current = store_.version_of(key);
-        if (current && current->origin == Origin::server && current->version > received.version)
-            continue;
-        store_.save_encoded(key, received.version, Origin::server, received.payload);
-        store_.drop_acked_upto(key, received.version);
-    }
+    store_buffered();
     // Restored if the daemon restarts; written here, off the path to the server.
     store_.set_setting("current_user", login_->user);
     txn->commit();
-    login_->buffered.clear();
     login_->ready = true;
     login_->source = source;
     login_->ready_ms = std::chrono::duration<double, std::milli>(now_ - login_->started).count();

@@ -190,6 +190,7 @@ class ClientCore {
     void apply_deltas(const LoginReply& r);
     void check_login_ready();
     void fetch_stale(const std::vector<Category>& stale);
+    void store_buffered();
     void finish_login(const std::string& source);
     Value login_answer(const std::string& refusal) const;
     std::string refusal() const;  // why the server will not serve this device now, or ""

@@ -152,10 +152,9 @@ Document ClientCore::view_of_entries(const DocKey& key, const std::set<std::stri
     Document base;
     base.user = key.user;
     base.category = key.category;
-    for (const auto& [name, value] : split->head) {
-        if (name != "version") continue;
-        if (auto v = decode_msgpack(value); v && v->is_number_unsigned()) base.version = *v;
-    }
+    auto head = head_value(*split);
+    if (!head) return view_of(key);
+    base.version = head->value("version", uint64_t{0});
     for (const auto& e : split->entries) {
         if (!ids.count(std::string(e.id))) continue;
         auto entry = decode_entry(e.bytes);

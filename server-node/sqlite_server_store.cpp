@@ -132,15 +132,7 @@ class SqliteTransaction final : public StoreTransaction {
     SQLite::Transaction txn_;
 };
 
-// Resets a cached statement when it goes out of scope, so the next use starts clean.
-struct StatementUse {
-    explicit StatementUse(SQLite::Statement& s) : stmt(s) {}
-    ~StatementUse() {
-        stmt.reset();
-        stmt.clearBindings();
-    }
-    SQLite::Statement& stmt;
-};
+using store::StatementUse;
 
 class SqliteServerStore final : public ServerStore {
   public:

@@ -96,8 +96,8 @@ std::string encode_entry(const Entry& e) {
     return encode_msgpack_unchecked(entry_to_value(e));
 }
 
-Result<Entry> decode_entry(std::string_view bytes) {
-    PDS_TRY(Value v, decode_msgpack(bytes));
+Result<Entry> decode_entry(std::string_view bytes, const DecodeLimits& limits) {
+    PDS_TRY(Value v, decode_msgpack(bytes, limits));
     return entry_from_value(v);
 }
 

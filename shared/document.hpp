@@ -64,7 +64,7 @@ Value document_to_value(const Document& doc);
 Value document_head_to_value(const Document& doc);
 std::string encode_entry(const Entry& e);
 // One entry's encoding, checked as a document's entries are.
-[[nodiscard]] Result<Entry> decode_entry(std::string_view bytes);
+[[nodiscard]] Result<Entry> decode_entry(std::string_view bytes, const DecodeLimits& limits = {});
 [[nodiscard]] Result<Document> document_from_value(const Value& v);
 
 // Convenience: the wire form, and back with the codec's bounds.

@@ -197,6 +197,15 @@ Result<SplitDocument> split_document(std::string_view bytes) {
     return out;
 }
 
+Result<Value> head_value(const SplitDocument& split) {
+    Value head = Value::object();
+    for (const auto& [key, value] : split.head) {
+        PDS_TRY(Value v, decode_msgpack(value));
+        head[std::string(key)] = std::move(v);
+    }
+    return head;
+}
+
 Result<DocumentHead> check_document_bytes(std::string_view bytes, std::string_view checked) {
     if (bytes.size() > tuning::codec::kMaxPayloadBytes)
         return make_error(Errc::too_large, "document bytes: over the payload bound");
@@ -204,11 +213,7 @@ Result<DocumentHead> check_document_bytes(std::string_view bytes, std::string_vi
     if (split.entries.size() > tuning::codec::kMaxArrayItems)
         return make_error(Errc::too_large, "document bytes: too many entries");
     // The head's rules are document_from_value's, on the head with no entries.
-    Value head = Value::object();
-    for (const auto& [key, value] : split.head) {
-        PDS_TRY(Value v, decode_msgpack(value));
-        head[std::string(key)] = std::move(v);
-    }
+    PDS_TRY(Value head, head_value(split));
     head["entries"] = Value::array();
     PDS_TRY(Document doc, document_from_value(head));
 
@@ -226,11 +231,8 @@ Result<DocumentHead> check_document_bytes(std::string_view bytes, std::string_vi
         if (!seen.insert(e.id).second)
             return make_error(Errc::bad_entry, "duplicate entry id '" + std::string(e.id) + "'");
         if (auto k = known.find(e.id); k != known.end() && k->second == e.bytes) continue;
-        PDS_TRY(Value v, decode_msgpack(e.bytes, entry_limits));
-        Value one = head;
-        one["entries"] = Value::array({std::move(v)});
-        PDS_TRY(Document with_entry, document_from_value(one));
-        (void)with_entry;
+        PDS_TRY(Entry checked_entry, decode_entry(e.bytes, entry_limits));
+        (void)checked_entry;
     }
     return DocumentHead{doc.user, doc.category, doc.version};
 }

@@ -41,6 +41,9 @@ struct SplitDocument {
 // it checks the structure only (the document was validated when it was received).
 [[nodiscard]] Result<SplitDocument> split_document(std::string_view bytes);
 
+// The document's keys but "entries", decoded (its head is small; entries stay bytes).
+[[nodiscard]] Result<Value> head_value(const SplitDocument& split);
+
 // What a received document says about itself, once checked.
 struct DocumentHead {
     std::string user;

@@ -20,15 +20,6 @@ Error misfit(std::string what) {
     return make_error(Errc::malformed, "delta does not apply: " + std::move(what));
 }
 
-Result<Value> head_of(const SplitDocument& split) {
-    Value head = Value::object();
-    for (const auto& [key, value] : split.head) {
-        PDS_TRY(Value v, decode_msgpack(value));
-        head[std::string(key)] = std::move(v);
-    }
-    return head;
-}
-
 uint64_t version_in(const Value& head) {
     auto it = head.find("version");
     return it != head.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
@@ -56,20 +47,16 @@ Result<std::optional<DocumentDelta>> make_delta(std::string_view bytes, uint64_t
     PDS_TRY(SplitDocument split, split_document(bytes));
     DocumentDelta d;
     d.from = from;
-    PDS_TRY(d.head, head_of(split));
+    PDS_TRY(d.head, head_value(split));
     d.version = version_in(d.head);
     if (d.version <= from) return std::optional<DocumentDelta>{};
-    std::size_t size = 64 + encode_msgpack_unchecked(d.head).size();
     d.order.reserve(split.entries.size());
     for (const auto& e : split.entries) {
         d.order.emplace_back(e.id);
-        size += e.id.size() + 2;
-        if (e.rev > from) {
-            d.entries.emplace_back(e.bytes);
-            size += e.bytes.size() + 5;
-        }
-        if (size >= max_bytes) return std::optional<DocumentDelta>{};
+        if (e.rev > from) d.entries.emplace_back(e.bytes);
     }
+    // Sized before the digest, the one pass over the whole document it would still need.
+    if (d.wire_bytes() >= max_bytes) return std::optional<DocumentDelta>{};
     d.digest = document_digest(bytes);
     return std::optional<DocumentDelta>{std::move(d)};
 }
@@ -82,7 +69,7 @@ Result<std::string> apply_delta(std::string_view cached, const DocumentDelta& de
         delta.head.value("category", std::string()) != category_name(key.category))
         return misfit("it is for another document");
     PDS_TRY(SplitDocument have, split_document(cached));
-    PDS_TRY(Value have_head, head_of(have));
+    PDS_TRY(Value have_head, head_value(have));
     if (version_in(have_head) != delta.from)
         return misfit("the cached copy is version " + std::to_string(version_in(have_head)) +
                       ", the delta starts at " + std::to_string(delta.from));

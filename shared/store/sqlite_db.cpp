@@ -25,10 +25,10 @@ int schema_version(SQLite::Database& db) {
     return db.execAndGet("PRAGMA user_version").getInt();
 }
 
-StatementCache::Use StatementCache::use(const std::string& sql) {
+StatementUse StatementCache::use(const std::string& sql) {
     auto& slot = statements_[sql];
     if (!slot) slot = std::make_unique<SQLite::Statement>(db_, sql);
-    return Use(*slot);
+    return StatementUse(*slot);
 }
 
 std::string blob(const SQLite::Column& column) {

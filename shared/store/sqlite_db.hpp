@@ -24,6 +24,19 @@ std::unique_ptr<SQLite::Database> open_database(const std::string& path,
 // The schema version stored in the file.
 int schema_version(SQLite::Database& db);
 
+// Resets a cached statement and its bindings when it goes out of scope, so its next use
+// starts clean and no finished query keeps a read snapshot open.
+struct StatementUse {
+    explicit StatementUse(SQLite::Statement& s) : stmt(s) {}
+    ~StatementUse() {
+        stmt.reset();
+        stmt.clearBindings();
+    }
+    StatementUse(const StatementUse&) = delete;
+    StatementUse& operator=(const StatementUse&) = delete;
+    SQLite::Statement& stmt;
+};
+
 // Statements prepared once per connection and reset after each use: parsing the SQL costs
 // more than the lookups the stores run most (one document's version, one setting).
 //
@@ -35,17 +48,7 @@ int schema_version(SQLite::Database& db);
 class StatementCache {
   public:
     explicit StatementCache(SQLite::Database& db) : db_(db) {}
-    struct Use {
-        explicit Use(SQLite::Statement& s) : stmt(s) {}
-        ~Use() {
-            stmt.reset();
-            stmt.clearBindings();
-        }
-        Use(const Use&) = delete;
-        Use& operator=(const Use&) = delete;
-        SQLite::Statement& stmt;
-    };
-    Use use(const std::string& sql);
+    StatementUse use(const std::string& sql);
 
   private:
     SQLite::Database& db_;
