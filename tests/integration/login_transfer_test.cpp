@@ -1,8 +1,8 @@
 // What a login costs on the wire (docs/protocol.md §5.4): a device whose cache holds the
 // current documents subscribes without their retained copies and receives no document
-// bytes; one whose copy is stale fetches the current one; one that knows nothing gets the
-// complete current document from the retained topic. Bytes are counted by a TCP proxy
-// between the device and the broker.
+// bytes; one whose copy is stale gets the changed entries as a delta; one that knows nothing gets
+// the complete current document from the retained topic. Bytes are counted by a TCP proxy between
+// the device and the broker.
 #include <gtest/gtest.h>
 
 #include "tests/support/documents.hpp"
@@ -34,7 +34,7 @@ uint64_t login_bytes(Device& d, TcpProxy& link, const std::string& user) {
 
 }  // namespace
 
-TEST(LoginTransfer, WarmLoginSendsNoDocumentStaleFetchesItColdGetsItWhole) {
+TEST(LoginTransfer, WarmLoginSendsNoDocumentStaleGetsADeltaColdGetsItWhole) {
     TempDir dir;
     Broker broker(dir);
     TcpProxy link(broker.port());
@@ -61,10 +61,12 @@ TEST(LoginTransfer, WarmLoginSendsNoDocumentStaleFetchesItColdGetsItWhole) {
     EXPECT_EQ(b.show("addressbook").size(), static_cast<std::size_t>(kEntries));
     b.logout();
 
-    // Stale: A changed an entry while B was away; B's login brings the current version.
+    // Stale: A changed an entry while B was away; B's login brings the current version as
+    // a delta in the login reply (the changed entry and the order), not the whole book.
     Value edit = {{"op", "update"}, {"id", "e3"}, {"fields", {{"name", "Changed"}}}};
     ASSERT_EQ(a.edit("addressbook", {edit}).value("state", ""), "acked");
-    login_bytes(b, link, "alice");
+    uint64_t stale = login_bytes(b, link, "alice");
+    EXPECT_LT(stale, book / 4) << "a stale login received the whole document: " << stale;
     Value on_b = b.show("addressbook");
     ASSERT_EQ(on_b.size(), static_cast<std::size_t>(kEntries));
     EXPECT_EQ(on_b[3]["fields"]["name"], "Changed") << on_b.dump();
