@@ -52,6 +52,11 @@ Result<std::optional<DocumentDelta>> make_delta(std::string_view bytes, uint64_t
     if (d.version <= from) return std::optional<DocumentDelta>{};
     d.order.reserve(split.entries.size());
     for (const auto& e : split.entries) {
+        // The device would refuse such a delta (apply_delta): better to send the whole copy.
+        if (e.rev > d.version)
+            return make_error(Errc::malformed, "entry '" + std::string(e.id) + "' has rev " +
+                                                   std::to_string(e.rev) + ", past version " +
+                                                   std::to_string(d.version));
         d.order.emplace_back(e.id);
         if (e.rev > from) d.entries.emplace_back(e.bytes);
     }

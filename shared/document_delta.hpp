@@ -35,7 +35,8 @@ struct DocumentDelta {
 std::string document_digest(std::string_view bytes);
 
 // The delta from version `from` to the document encoded as `bytes`; nullopt when it would
-// not be smaller than `max_bytes` or when `from` is not older than the document.
+// not be smaller than `max_bytes` or when `from` is not older than the document;
+// Errc::malformed when an entry's rev is past the document's version (no device could apply it).
 [[nodiscard]] Result<std::optional<DocumentDelta>> make_delta(std::string_view bytes, uint64_t from,
                                                               std::size_t max_bytes);
 

@@ -10,6 +10,7 @@
 //  - the byte-level walk (split_document) never reads past its input, agrees with the
 //    codec on what encode_document writes, and a delta made from those bytes applied to
 //    the document's older copy gives the same bytes again.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -149,6 +150,12 @@ void check_document_bytes(const Document& doc, const std::string& wire) {
     older.version = 0;
     std::erase_if(older.entries, [](const Entry& e) { return e.rev > 0; });
     auto delta = make_delta(wire, 0, SIZE_MAX);
+    const bool past_version = std::any_of(doc.entries.begin(), doc.entries.end(),
+                                          [&](const Entry& e) { return e.rev > doc.version; });
+    if (past_version) {
+        PDS_FUZZ_CHECK(!delta.ok(), "a delta from a document with an entry past its version");
+        return;
+    }
     PDS_FUZZ_CHECK(delta.ok() && delta->has_value(), "no delta from version 0");
     auto applied = apply_delta(encode_document(older), **delta, doc.key());
     PDS_FUZZ_CHECK(applied.ok(), "a delta does not apply to its own older copy: " +

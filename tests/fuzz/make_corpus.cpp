@@ -155,7 +155,10 @@ void payload_corpus(Writer& w) {
     ack.user = "alice";
     ack.expected_seq = 2;
     ack.conflicts = {"x"};
-    LoginReply login{"alice", true, {{Category::addressbook, 3}, {Category::home, 1}}};
+    LoginReply login;
+    login.user = "alice";
+    login.known = true;
+    login.versions = {{Category::addressbook, 3}, {Category::home, 1}};
     w.put("reply-join", sel(kReply, mp(reply_to_value(join))));
     w.put("reply-ack", sel(kReply, mp(reply_to_value(ack))));
     w.put("reply-login", sel(kReply, mp(reply_to_value(login))));
@@ -209,6 +212,9 @@ void payload_corpus(Writer& w) {
     bad_doc = document_to_value(doc);
     bad_doc["category"] = "wallpaper";
     w.put("doc-unknown-category", sel(kDocument, mp(bad_doc)));
+    bad_doc = document_to_value(doc);  // decodes, but no delta may be made from it
+    bad_doc["entries"][0]["rev"] = doc.version + 1;
+    w.put("doc-rev-past-version", sel(kDocument, mp(bad_doc)));
     Value bad_cs = change_set_to_value(cs);
     bad_cs["user"] = "\xC3\x28";
     w.put("changes-bad-utf8-user", sel(kChangeSet, mp(bad_cs)));

@@ -3,6 +3,8 @@
 // device's older copy gives the server's bytes exactly; every misfit is refused.
 #include <gtest/gtest.h>
 
+#include <cstdint>
+
 #include "shared/document_bytes.hpp"
 #include "shared/document_delta.hpp"
 #include "shared/merge.hpp"
@@ -129,6 +131,15 @@ TEST(DocumentDelta, NoDeltaWhenItWouldNotBeSmallerOrTheDeviceIsCurrent) {
     auto everything = make_delta(bytes, 0, bytes.size() / 2);
     ASSERT_TRUE(everything);
     EXPECT_FALSE(*everything);  // every entry changed since 0: the retained copy is cheaper
+}
+
+TEST(DocumentDelta, NoDeltaFromADocumentWithAnEntryPastItsVersion) {
+    Document d = book(10);
+    d.entries[3].rev = d.version + 1;
+    auto made = make_delta(encode_document(d), 1, SIZE_MAX);
+    ASSERT_FALSE(made);
+    EXPECT_EQ(made.code(), Errc::malformed);
+    EXPECT_NE(made.error().message.find("past version"), std::string::npos) << made.error().message;
 }
 
 TEST(DocumentDelta, AMisfitIsRefusedSoTheDeviceTakesTheRetainedCopy) {
